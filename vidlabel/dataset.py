@@ -1,0 +1,846 @@
+"""The in-memory dataset: Arrow tables, validated transactional edits, undo/redo, change events.
+
+Every change goes through a method here. A method validates its input, then applies
+its row edits inside a transaction; if anything fails midway the rows already
+changed are put back, so an edit applies all or nothing. Each outermost transaction
+is one undo step and one change event for observers (an open widget, say).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from . import rle as rlemod
+from . import schema as sch
+from .errors import ValidationError
+from .store import Key, KeyedTable, Row
+from .tracklets import TrackletKeeper
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from PIL import Image
+
+    from .frames import FrameCache, FrameSource
+
+_ANNOTATIONS = ("masks", "boxes", "states")
+_NUMBER = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> list[Any]:
+    """Sort key under which "2" < "10" and "clip/9" < "clip/10"."""
+    return [int(p) if p.isdigit() else p for p in _NUMBER.split(text)]
+
+
+@dataclass
+class Change:
+    """What one edit, undo or redo touched; passed to observers."""
+
+    label: str
+    kind: str  # "edit", "undo" or "redo"
+    tables: set[str] = field(default_factory=set)
+    sequences: set[str] = field(default_factory=set)
+    frames: dict[str, set[int]] = field(default_factory=dict)  # sequence id -> touched frame indices
+
+
+@dataclass
+class _Transaction:
+    label: str
+    ops: list[tuple[str, Key, Row | None, Row | None]] = field(default_factory=list)
+
+
+@dataclass
+class _FrameInfo:
+    timestamps: np.ndarray
+    uris: list[str | None]
+
+
+class _DictStore:
+    """The put/get interface of KeyedTable over a plain dict (frame lists, frame sources)."""
+
+    def __init__(self) -> None:
+        self.data: dict[Key, Any] = {}
+
+    def get(self, key: Key) -> Any:
+        return self.data.get(key)
+
+    def put(self, key: Key, value: Any) -> Any:
+        old = self.data.get(key)
+        if value is None:
+            self.data.pop(key, None)
+        else:
+            self.data[key] = value
+        return old
+
+
+class Dataset:
+    """Sequences, frames, entities, tracklets, masks, boxes and per-frame states.
+
+    >>> ds = Dataset(state_fields={"occluded": pa.bool_()})
+    >>> seq = ds.add_sequence("clip", frames=np.zeros((3, 4, 5, 3), np.uint8))
+    >>> bear = ds.add_entity(seq, category="bear")
+    """
+
+    def __init__(
+        self,
+        *,
+        sequence_fields: Mapping[str, pa.DataType] | list[pa.Field] | None = None,
+        entity_fields: Mapping[str, pa.DataType] | list[pa.Field] | None = None,
+        state_fields: Mapping[str, pa.DataType] | list[pa.Field] | None = None,
+        cache_bytes: int = 512 * 2**20,
+    ) -> None:
+        self.custom_fields: dict[str, list[pa.Field]] = {
+            "sequences": sch.normalize_fields("sequences", sequence_fields),
+            "entities": sch.normalize_fields("entities", entity_fields),
+            "states": sch.normalize_fields("states", state_fields),
+        }
+        by_frame = ("sequence_id", "frame_index")
+        by_entity = ("sequence_id", "entity_id")
+        self._tables: dict[str, KeyedTable] = {
+            "sequences": KeyedTable(self.schema("sequences"), sch.KEYS["sequences"]),
+            "entities": KeyedTable(
+                self.schema("entities"), sch.KEYS["entities"],
+                {"by_sequence": ("sequence_id",), "by_name": ("sequence_id", "name")},
+            ),
+            "tracklets": KeyedTable(self.schema("tracklets"), sch.KEYS["tracklets"], {"by_entity": by_entity}),
+        }
+        for name in _ANNOTATIONS:
+            self._tables[name] = KeyedTable(
+                self.schema(name), sch.KEYS[name], {"by_frame": by_frame, "by_entity": by_entity}
+            )
+        self._frames = _DictStore()  # (seq,) -> _FrameInfo
+        self._sources = _DictStore()  # (seq,) -> FrameSource
+        self._cache_bytes = cache_bytes
+        self._cache: FrameCache | None = None
+        self._lock = threading.RLock()
+        self._txn: _Transaction | None = None
+        self._undo: list[_Transaction] = []
+        self._redo: list[_Transaction] = []
+        self._observers: list[Callable[[Change], None]] = []
+        self._tracklets = TrackletKeeper(self)
+
+    # ------------------------------------------------------------------ schema
+    def schema(self, table: str) -> pa.Schema:
+        """The Arrow schema of a table, custom fields included."""
+        if table not in sch.TABLES:
+            raise ValidationError(f"unknown table {table!r}; tables are {', '.join(sch.TABLES)}")
+        return sch.table_schema(table, self.custom_fields.get(table))
+
+    # ------------------------------------------------------------------ transactions
+    @contextmanager
+    def transaction(self, label: str = "edit") -> Iterator[None]:
+        """Group edits into one undo step and one change event; all or nothing.
+
+        Nested transactions join the outermost one.
+        """
+        with self._lock:
+            if self._txn is not None:
+                yield
+                return
+            txn = self._txn = _Transaction(label)
+            try:
+                yield
+            except BaseException:
+                self._replay(txn.ops, backwards=True)
+                raise
+            finally:
+                self._txn = None
+            if txn.ops:
+                self._undo.append(txn)
+                self._redo.clear()
+                self._notify(txn, "edit")
+
+    def _store(self, name: str) -> Any:
+        if name == "frames":
+            return self._frames
+        if name == "sources":
+            return self._sources
+        return self._tables[name]
+
+    def _put(self, store: str, key: Key, row: Any) -> Any:
+        if self._txn is None:
+            raise RuntimeError("internal: an edit outside a transaction")
+        old = self._store(store).put(key, row)
+        if old is not None or row is not None:
+            self._txn.ops.append((store, key, old, row))
+        return old
+
+    def _replay(self, ops: list[tuple[str, Key, Any, Any]], *, backwards: bool) -> None:
+        if backwards:
+            for store, key, old, _new in reversed(ops):
+                self._store(store).put(key, old)
+        else:
+            for store, key, _old, new in ops:
+                self._store(store).put(key, new)
+
+    def undo(self) -> bool:
+        """Undo the last edit; False when there is nothing to undo."""
+        with self._lock:
+            if self._txn is not None:
+                raise ValidationError("undo: not allowed inside a transaction")
+            if not self._undo:
+                return False
+            txn = self._undo.pop()
+            self._replay(txn.ops, backwards=True)
+            self._redo.append(txn)
+            self._notify(txn, "undo")
+            return True
+
+    def redo(self) -> bool:
+        """Redo the last undone edit; False when there is nothing to redo."""
+        with self._lock:
+            if self._txn is not None:
+                raise ValidationError("redo: not allowed inside a transaction")
+            if not self._redo:
+                return False
+            txn = self._redo.pop()
+            self._replay(txn.ops, backwards=False)
+            self._undo.append(txn)
+            self._notify(txn, "redo")
+            return True
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    def history(self) -> list[str]:
+        """Labels of the undoable steps, oldest first."""
+        return [t.label for t in self._undo]
+
+    def clear_history(self) -> None:
+        """Forget undo/redo (after an import, say: loading is not an undoable user action)."""
+        with self._lock:
+            self._undo.clear()
+            self._redo.clear()
+
+    # ------------------------------------------------------------------ observers
+    def observe(self, callback: Callable[[Change], None]) -> Callable[[], None]:
+        """Call ``callback(change)`` after every edit, undo and redo. Returns an unsubscribe function."""
+        self._observers.append(callback)
+
+        def unobserve() -> None:
+            if callback in self._observers:
+                self._observers.remove(callback)
+
+        return unobserve
+
+    def _notify(self, txn: _Transaction, kind: str) -> None:
+        change = Change(txn.label, kind)
+        for store, key, old, new in txn.ops:
+            change.tables.add(store)
+            row = new if new is not None else old
+            if store in _ANNOTATIONS:
+                change.sequences.add(key[0])
+                change.frames.setdefault(key[0], set()).add(key[1])
+            elif store in ("sequences", "frames", "sources"):
+                change.sequences.add(key[0])
+            elif isinstance(row, dict) and "sequence_id" in row:
+                change.sequences.add(row["sequence_id"])
+        for cb in list(self._observers):
+            try:
+                cb(change)
+            except Exception as exc:  # an observer must never break an edit
+                warnings.warn(f"vidlabel observer {cb!r} failed: {exc!r}", RuntimeWarning, stacklevel=2)
+
+    # ------------------------------------------------------------------ resolving references
+    def _seq(self, seq: Any) -> str:
+        if isinstance(seq, str) and (seq,) in self._tables["sequences"]:
+            return seq
+        raise ValidationError(f"sequences.id: unknown sequence {seq!r}")
+
+    def _entity(self, seq_id: str, entity: Any) -> str:
+        ents = self._tables["entities"]
+        if isinstance(entity, str):
+            row = ents.get((entity,))
+            if row is not None:
+                if row["sequence_id"] != seq_id:
+                    raise ValidationError(f"entities.id: entity {entity!r} belongs to sequence "
+                                          f"{row['sequence_id']!r}, not {seq_id!r}")
+                return entity
+            found = ents.lookup("by_name", (seq_id, entity))
+            if found:
+                return str(next(iter(found))[0])
+        raise ValidationError(f"entities.id: unknown entity {entity!r} in sequence {seq_id!r}")
+
+    def _frame(self, seq_id: str, frame: Any) -> int:
+        if isinstance(frame, (bool, np.bool_)) or not isinstance(frame, (int, np.integer)):
+            raise ValidationError(f"frames.frame_index: expected an integer, got {type(frame).__name__} {frame!r}")
+        n = self.num_frames(seq_id)
+        if not 0 <= int(frame) < n:
+            raise ValidationError(f"frames.frame_index: frame {int(frame)} is out of range for sequence "
+                                  f"{seq_id!r} with {n} frames")
+        return int(frame)
+
+    def _custom(self, table: str, values: Mapping[str, Any], *, partial_of: Row | None = None) -> dict[str, Any]:
+        fields = {f.name: f for f in self.custom_fields[table]}
+        unknown = set(values) - set(fields)
+        if unknown:
+            declared = ", ".join(fields) or "none"
+            raise ValidationError(f"{table}: unknown field(s) {', '.join(sorted(unknown))} (declared: {declared})")
+        out = {name: (partial_of or {}).get(name) for name in fields}
+        for name, value in values.items():
+            out[name] = sch.coerce_value(table, fields[name], value)
+        return out
+
+    # ------------------------------------------------------------------ sequences
+    def add_sequence(
+        self,
+        name: str,
+        frames: Any = None,
+        *,
+        fps: float | None = None,
+        id: str | None = None,
+        split: str | None = None,
+        status: str | None = None,
+        num_frames: int | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        uris: Sequence[str | None] | None = None,
+        **custom: Any,
+    ) -> str:
+        """Add a video; returns its id (its name unless ``id`` is given).
+
+        ``frames``: a glob (``"frames/*.jpg"``), a folder, a list of image paths, a video file,
+        a T,H,W,3 uint8 array or a list of H,W,3 arrays. With ``frames=None`` the sequence has
+        no pixels (annotations only): give ``num_frames``, ``width`` and ``height``.
+        """
+        if not isinstance(name, str) or not name:
+            raise ValidationError(f"sequences.name: expected a non-empty string, got {name!r}")
+        seq_id = name if id is None else id
+        if not isinstance(seq_id, str) or not seq_id:
+            raise ValidationError(f"sequences.id: expected a non-empty string, got {seq_id!r}")
+        if (seq_id,) in self._tables["sequences"]:
+            raise ValidationError(f"sequences.id: duplicate id {seq_id!r}")
+        if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float)) or not fps > 0):
+            raise ValidationError(f"sequences.fps: expected a positive number, got {fps!r}")
+        extra = self._custom("sequences", custom)
+        source: FrameSource | None = None
+        if frames is not None:
+            from .frames import open_source
+
+            source = open_source(frames, fps=fps, cache=self.frame_cache)
+            n, (w, h) = len(source), source.size
+            fps = fps if fps is not None else source.fps
+            timestamps = np.asarray(source.timestamps(), dtype=np.float64)
+            if fps is None or not np.all(np.isfinite(timestamps)):
+                timestamps = np.arange(n, dtype=np.float64) / (fps or 24.0)
+            frame_uris = list(source.frame_uris())
+            kind, uri = source.kind, source.uri
+        else:
+            for label, value in (("num_frames", num_frames), ("width", width), ("height", height)):
+                if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+                    raise ValidationError(f"sequences.{label}: a sequence without frames needs a positive "
+                                          f"integer {label}, got {value!r}")
+            n, w, h = int(num_frames), int(width), int(height)  # type: ignore[arg-type]
+            timestamps = np.arange(n, dtype=np.float64) / (fps or 24.0)
+            frame_uris = list(uris) if uris is not None else [None] * n
+            if len(frame_uris) != n:
+                raise ValidationError(f"frames.uri: {len(frame_uris)} uris for {n} frames")
+            kind, uri = None, None
+        for label, v in (("split", split), ("status", status)):
+            if v is not None and not isinstance(v, str):
+                raise ValidationError(f"sequences.{label}: expected a string, got {v!r}")
+        row = {"id": seq_id, "name": name, "split": split, "status": status, "fps": None if fps is None else float(fps),
+               "width": int(w), "height": int(h), "num_frames": int(n), "source_uri": uri, "source_kind": kind,
+               **extra}
+        with self.transaction(f"add sequence {name}"):
+            self._put("sequences", (seq_id,), row)
+            self._put("frames", (seq_id,), _FrameInfo(timestamps, frame_uris))
+            if source is not None:
+                self._put("sources", (seq_id,), source)
+        return seq_id
+
+    def set_sequence(self, seq: str, **values: Any) -> None:
+        """Change a sequence's name, split, status or custom fields."""
+        seq_id = self._seq(seq)
+        row = self._tables["sequences"].get((seq_id,))
+        assert row is not None
+        builtin = {"name", "split", "status"}
+        for key in builtin & set(values):
+            v = values[key]
+            if not (v is None and key != "name") and not (isinstance(v, str) and v):
+                raise ValidationError(f"sequences.{key}: expected a non-empty string, got {v!r}")
+        custom = {k: v for k, v in values.items() if k not in builtin}
+        new = {**row, **{k: values[k] for k in builtin & set(values)}, **self._custom("sequences", custom, partial_of=row)}
+        with self.transaction(f"edit sequence {seq_id}"):
+            self._put("sequences", (seq_id,), new)
+
+    def remove_sequence(self, seq: str) -> None:
+        """Remove a sequence with its frames, entities and all their annotations (one undo step)."""
+        seq_id = self._seq(seq)
+        with self.transaction(f"remove sequence {seq_id}"):
+            for eid in self.entity_ids(seq_id):
+                self._drop_entity(seq_id, eid)
+            self._put("sources", (seq_id,), None)
+            self._put("frames", (seq_id,), None)
+            self._put("sequences", (seq_id,), None)
+
+    def attach_frames(self, seq: str, source: FrameSource) -> None:
+        """Give a sequence pixels (a frame source of the same length and size), e.g. after a move."""
+        seq_id = self._seq(seq)
+        row = self.sequence(seq_id)
+        if len(source) != row["num_frames"] or tuple(source.size) != (row["width"], row["height"]):
+            raise ValidationError(f"frames: source has {len(source)} frames of {source.size}, sequence {seq_id!r} "
+                                  f"has {row['num_frames']} of {(row['width'], row['height'])}")
+        with self.transaction(f"attach frames to {seq_id}"):
+            self._put("sources", (seq_id,), source)
+
+    # ------------------------------------------------------------------ entities
+    def add_entity(self, seq: str, name: str | None = None, *, category: str | None = None,
+                   id: str | None = None, void: bool = False, **custom: Any) -> str:
+        """Add a tracked object to a sequence; returns its id.
+
+        ``name`` defaults to the next free integer ("1", "2", ... as DAVIS object ids) and must
+        be unique within the sequence; entities can be referred to by id or by name.
+        """
+        seq_id = self._seq(seq)
+        ents = self._tables["entities"]
+        if name is None:
+            k = len(ents.lookup("by_sequence", (seq_id,))) + 1
+            while ents.lookup("by_name", (seq_id, str(k))):
+                k += 1
+            name = str(k)
+        if not isinstance(name, str) or not name:
+            raise ValidationError(f"entities.name: expected a non-empty string, got {name!r}")
+        if ents.lookup("by_name", (seq_id, name)):
+            raise ValidationError(f"entities.name: duplicate name {name!r} in sequence {seq_id!r}")
+        if category is not None and not isinstance(category, str):
+            raise ValidationError(f"entities.category: expected a string, got {category!r}")
+        if not isinstance(void, (bool, np.bool_)):
+            raise ValidationError(f"entities.void: expected a bool, got {void!r}")
+        if id is None:
+            k = 1
+            while (f"{seq_id}/{k:03d}",) in ents:
+                k += 1
+            id = f"{seq_id}/{k:03d}"
+        elif not isinstance(id, str) or not id:
+            raise ValidationError(f"entities.id: expected a non-empty string, got {id!r}")
+        elif (id,) in ents:
+            raise ValidationError(f"entities.id: duplicate id {id!r}")
+        row = {"id": id, "sequence_id": seq_id, "name": name, "category": category, "void": bool(void),
+               **self._custom("entities", custom)}
+        with self.transaction(f"add entity {name}"):
+            self._put("entities", (id,), row)
+        return id
+
+    def set_entity(self, entity: str, seq: str | None = None, **values: Any) -> None:
+        """Rename an entity or change its category or custom fields."""
+        eid = self._any_entity(entity, seq)
+        row = self._tables["entities"].get((eid,))
+        assert row is not None
+        new = dict(row)
+        if "name" in values:
+            name = values.pop("name")
+            if not isinstance(name, str) or not name:
+                raise ValidationError(f"entities.name: expected a non-empty string, got {name!r}")
+            clash = self._tables["entities"].lookup("by_name", (row["sequence_id"], name)) - {(eid,)}
+            if clash:
+                raise ValidationError(f"entities.name: duplicate name {name!r} in sequence {row['sequence_id']!r}")
+            new["name"] = name
+        if "category" in values:
+            cat = values.pop("category")
+            if cat is not None and not isinstance(cat, str):
+                raise ValidationError(f"entities.category: expected a string, got {cat!r}")
+            new["category"] = cat
+        new.update(self._custom("entities", values, partial_of=row))
+        with self.transaction(f"edit entity {new['name']}"):
+            self._put("entities", (eid,), new)
+
+    def rename_entity(self, entity: str, name: str, seq: str | None = None) -> None:
+        self.set_entity(entity, seq, name=name)
+
+    def remove_entity(self, entity: str, seq: str | None = None) -> None:
+        """Delete an entity with its tracklets, masks, boxes and states (one undo step)."""
+        eid = self._any_entity(entity, seq)
+        row = self._tables["entities"].get((eid,))
+        assert row is not None
+        with self.transaction(f"remove entity {row['name']}"):
+            self._drop_entity(row["sequence_id"], eid)
+
+    def _drop_entity(self, seq_id: str, eid: str) -> None:
+        for name in _ANNOTATIONS:
+            for key in self._tables[name].lookup("by_entity", (seq_id, eid)):
+                self._put(name, key, None)
+        for key in self._tables["tracklets"].lookup("by_entity", (seq_id, eid)):
+            self._put("tracklets", key, None)
+        self._put("entities", (eid,), None)
+
+    def _any_entity(self, entity: str, seq: str | None) -> str:
+        if seq is not None:
+            return self._entity(self._seq(seq), entity)
+        if isinstance(entity, str) and (entity,) in self._tables["entities"]:
+            return entity
+        raise ValidationError(f"entities.id: unknown entity {entity!r} (give the sequence to look it up by name)")
+
+    # ------------------------------------------------------------------ masks
+    def set_mask(self, seq: str, frame: int, entity: str, mask: Any, *, source: str = "human",
+                 score: float | None = None, keyframe: bool = True) -> None:
+        """Set an entity's mask on a frame: an HxW bool (or 0/1) array, or a COCO RLE dict.
+
+        An empty mask erases: absence is the lack of a mask, not a stored empty one.
+        """
+        seq_id = self._seq(seq)
+        f = self._frame(seq_id, frame)
+        eid = self._entity(seq_id, entity)
+        enc = self._encode_mask(seq_id, mask)
+        meta = self._annotation_meta(source, score, keyframe)
+        with self.transaction(f"set mask {f}"):
+            self._write_mask(seq_id, f, eid, enc, meta)
+
+    def set_masks(self, seq: str, entity: str, masks: Mapping[int, Any], *, source: str = "human",
+                  score: float | None | Mapping[int, float | None] = None, keyframe: bool = True) -> None:
+        """Set many frames of one entity at once (one undo step). ``score`` may be per frame."""
+        seq_id = self._seq(seq)
+        eid = self._entity(seq_id, entity)
+        prepared = []
+        for frame, mask in masks.items():
+            f = self._frame(seq_id, frame)
+            s = score.get(frame) if isinstance(score, Mapping) else score
+            prepared.append((f, self._encode_mask(seq_id, mask), self._annotation_meta(source, s, keyframe)))
+        with self.transaction(f"set {len(prepared)} masks"):
+            for f, enc, meta in prepared:
+                self._write_mask(seq_id, f, eid, enc, meta)
+
+    def _encode_mask(self, seq_id: str, mask: Any) -> rlemod.RLE:
+        row = self._tables["sequences"].get((seq_id,))
+        assert row is not None
+        h, w = row["height"], row["width"]
+        if isinstance(mask, Mapping):
+            return rlemod.normalize(mask, h, w)
+        if not isinstance(mask, np.ndarray):
+            raise ValidationError(f"masks: expected an HxW numpy array or an RLE dict, got {type(mask).__name__}")
+        if mask.shape != (h, w):
+            raise ValidationError(f"masks: mask shape {mask.shape} does not match the frame size ({h}, {w}) "
+                                  f"of sequence {seq_id!r}")
+        if mask.dtype != np.bool_:
+            if not np.issubdtype(mask.dtype, np.integer):
+                raise ValidationError(f"masks: mask dtype {mask.dtype} is not bool or integer 0/1")
+            if mask.size and (mask.min() < 0 or mask.max() > 1):
+                raise ValidationError("masks: an integer mask may only hold 0 and 1 "
+                                      f"(got values in [{mask.min()}, {mask.max()}])")
+        return rlemod.encode(mask)
+
+    @staticmethod
+    def _annotation_meta(source: Any, score: Any, keyframe: Any) -> dict[str, Any]:
+        if not isinstance(source, str) or not source:
+            raise ValidationError(f"masks.source: expected a non-empty string, got {source!r}")
+        if score is not None:
+            if isinstance(score, (bool, np.bool_)) or not isinstance(score, (int, float, np.integer, np.floating)):
+                raise ValidationError(f"masks.score: expected a number or None, got {score!r}")
+            if not np.isfinite(score):
+                raise ValidationError(f"masks.score: expected a finite number, got {score!r}")
+            score = float(score)
+        if not isinstance(keyframe, (bool, np.bool_)):
+            raise ValidationError(f"masks.keyframe: expected a bool, got {keyframe!r}")
+        return {"source": source, "score": score, "keyframe": bool(keyframe)}
+
+    def _write_mask(self, seq_id: str, f: int, eid: str, enc: rlemod.RLE, meta: dict[str, Any]) -> None:
+        key = (seq_id, f, eid)
+        if rlemod.area(enc) == 0:
+            if key in self._tables["masks"]:
+                self._put("masks", key, None)
+                self._tracklets.released(seq_id, f, eid)
+            return
+        tid = self._tracklets.claim(seq_id, f, eid)
+        h, w = enc["size"]
+        self._put("masks", key, {"sequence_id": seq_id, "frame_index": f, "entity_id": eid, "tracklet_id": tid,
+                                 "height": h, "width": w, "counts": enc["counts"], **meta})
+
+    def remove_mask(self, seq: str, frame: int, entity: str) -> bool:
+        """Erase an entity's mask on a frame; False if there was none."""
+        return self._remove("masks", seq, entity, [frame]) > 0
+
+    def remove_masks(self, seq: str, entity: str, frames: Sequence[int] | range | None = None) -> int:
+        """Erase an entity's masks on the given frames (all frames if None); returns how many."""
+        return self._remove("masks", seq, entity, frames)
+
+    def _remove(self, table: str, seq: str, entity: str, frames: Sequence[int] | range | None) -> int:
+        seq_id = self._seq(seq)
+        eid = self._entity(seq_id, entity)
+        store = self._tables[table]
+        if frames is None:
+            keys = sorted(store.lookup("by_entity", (seq_id, eid)))
+        else:
+            keys = [(seq_id, self._frame(seq_id, f), eid) for f in frames]
+            keys = [k for k in keys if k in store]
+        if not keys:
+            return 0
+        with self.transaction(f"remove {len(keys)} {table}"):
+            for key in keys:
+                self._put(table, key, None)
+                self._tracklets.released(seq_id, key[1], eid)
+        return len(keys)
+
+    # ------------------------------------------------------------------ boxes
+    def set_box(self, seq: str, frame: int, entity: str, box: Sequence[float], *, source: str = "human",
+                score: float | None = None, keyframe: bool = True) -> None:
+        """Set an entity's box (x, y, w, h in pixels) on a frame."""
+        seq_id = self._seq(seq)
+        f = self._frame(seq_id, frame)
+        eid = self._entity(seq_id, entity)
+        try:
+            x, y, bw, bh = (float(v) for v in box)
+        except (TypeError, ValueError):
+            raise ValidationError(f"boxes: expected (x, y, w, h), got {box!r}") from None
+        if not all(np.isfinite(v) for v in (x, y, bw, bh)):
+            raise ValidationError(f"boxes: box {box!r} has a non-finite value")
+        if bw <= 0 or bh <= 0:
+            raise ValidationError(f"boxes: box {box!r} has a non-positive width or height")
+        meta = self._annotation_meta(source, score, keyframe)
+        with self.transaction(f"set box {f}"):
+            tid = self._tracklets.claim(seq_id, f, eid)
+            self._put("boxes", (seq_id, f, eid), {"sequence_id": seq_id, "frame_index": f, "entity_id": eid,
+                                                  "tracklet_id": tid, "x": x, "y": y, "w": bw, "h": bh, **meta})
+
+    def remove_box(self, seq: str, frame: int, entity: str) -> bool:
+        return self._remove("boxes", seq, entity, [frame]) > 0
+
+    def remove_boxes(self, seq: str, entity: str, frames: Sequence[int] | range | None = None) -> int:
+        return self._remove("boxes", seq, entity, frames)
+
+    # ------------------------------------------------------------------ states
+    def set_state(self, seq: str, frame: int, entity: str, **values: Any) -> None:
+        """Set custom per-frame attributes of an entity (``occluded=True, visibility=0.4``)."""
+        seq_id = self._seq(seq)
+        f = self._frame(seq_id, frame)
+        eid = self._entity(seq_id, entity)
+        if not values:
+            raise ValidationError("states: set_state needs at least one field=value")
+        key = (seq_id, f, eid)
+        old = self._tables["states"].get(key)
+        custom = self._custom("states", values, partial_of=old)
+        with self.transaction(f"set state {f}"):
+            tid = self._tracklets.claim(seq_id, f, eid)
+            self._put("states", key, {"sequence_id": seq_id, "frame_index": f, "entity_id": eid,
+                                      "tracklet_id": tid, **custom})
+
+    def remove_state(self, seq: str, frame: int, entity: str) -> bool:
+        return self._remove("states", seq, entity, [frame]) > 0
+
+    # ------------------------------------------------------------------ reads
+    def sequence_ids(self) -> list[str]:
+        return sorted((k[0] for k in self._tables["sequences"].keys()), key=natural_key)
+
+    def sequence(self, seq: str) -> dict[str, Any]:
+        row = self._tables["sequences"].get((self._seq(seq),))
+        assert row is not None
+        return row
+
+    def num_frames(self, seq: str) -> int:
+        return int(self.sequence(seq)["num_frames"])
+
+    def timestamps(self, seq: str) -> np.ndarray:
+        info: _FrameInfo = self._frames.get((self._seq(seq),))
+        return info.timestamps.copy()
+
+    def entity_ids(self, seq: str) -> list[str]:
+        """The entities of a sequence, by id (generated ids follow creation order)."""
+        keys = self._tables["entities"].lookup("by_sequence", (self._seq(seq),))
+        return sorted((k[0] for k in keys), key=natural_key)
+
+    def entity(self, entity: str, seq: str | None = None) -> dict[str, Any]:
+        row = self._tables["entities"].get((self._any_entity(entity, seq),))
+        assert row is not None
+        return row
+
+    def rle(self, seq: str, frame: int, entity: str) -> rlemod.RLE | None:
+        seq_id = self._seq(seq)
+        key = (seq_id, self._frame(seq_id, frame), self._entity(seq_id, entity))
+        return self._rle(key)
+
+    def _rle(self, key: Key) -> rlemod.RLE | None:
+        row = self._tables["masks"].get(key)
+        if row is None:
+            return None
+        return {"size": [row["height"], row["width"]], "counts": row["counts"]}
+
+    def mask(self, seq: str, frame: int, entity: str) -> np.ndarray | None:
+        """An entity's mask on a frame as HxW bool, or None where it has none."""
+        r = self.rle(seq, frame, entity)
+        return None if r is None else rlemod.decode(r)
+
+    def masks(self, seq: str, frame: int) -> dict[str, np.ndarray]:
+        """Every mask on a frame: {entity_id: HxW bool}."""
+        seq_id = self._seq(seq)
+        f = self._frame(seq_id, frame)
+        store = self._tables["masks"]
+        out = {}
+        for key in sorted(store.lookup("by_frame", (seq_id, f)), key=lambda k: natural_key(k[2])):
+            counts = store.value(key, "counts")
+            out[key[2]] = rlemod.decode({"size": self._size(seq_id), "counts": counts})
+        return out
+
+    def _size(self, seq_id: str) -> list[int]:
+        row = self._tables["sequences"].get((seq_id,))
+        assert row is not None
+        return [row["height"], row["width"]]
+
+    def rles(self, seq: str, frame: int) -> dict[str, rlemod.RLE]:
+        """Every mask on a frame as compressed RLE: {entity_id: {"size", "counts"}} (no decode)."""
+        seq_id = self._seq(seq)
+        f = self._frame(seq_id, frame)
+        store = self._tables["masks"]
+        size = self._size(seq_id)
+        keys = sorted(store.lookup("by_frame", (seq_id, f)), key=lambda k: natural_key(k[2]))
+        return {k[2]: {"size": list(size), "counts": store.value(k, "counts")} for k in keys}
+
+    def mask_frames(self, seq: str, entity: str) -> list[int]:
+        """Frames on which an entity has a mask, sorted."""
+        seq_id = self._seq(seq)
+        eid = self._entity(seq_id, entity)
+        return sorted(k[1] for k in self._tables["masks"].lookup("by_entity", (seq_id, eid)))
+
+    def annotation(self, table: str, seq: str, frame: int, entity: str) -> dict[str, Any] | None:
+        """The full row of a mask, box or state (source, score, keyframe, tracklet...)."""
+        if table not in _ANNOTATIONS:
+            raise ValidationError(f"annotation: table must be one of {_ANNOTATIONS}, got {table!r}")
+        seq_id = self._seq(seq)
+        return self._tables[table].get((seq_id, self._frame(seq_id, frame), self._entity(seq_id, entity)))
+
+    def box(self, seq: str, frame: int, entity: str) -> tuple[float, float, float, float] | None:
+        row = self.annotation("boxes", seq, frame, entity)
+        return None if row is None else (row["x"], row["y"], row["w"], row["h"])
+
+    def boxes(self, seq: str, frame: int) -> dict[str, tuple[float, float, float, float]]:
+        seq_id = self._seq(seq)
+        f = self._frame(seq_id, frame)
+        store = self._tables["boxes"]
+        out = {}
+        for key in sorted(store.lookup("by_frame", (seq_id, f)), key=lambda k: natural_key(k[2])):
+            row = store.get(key)
+            assert row is not None
+            out[key[2]] = (row["x"], row["y"], row["w"], row["h"])
+        return out
+
+    def state(self, seq: str, frame: int, entity: str) -> dict[str, Any]:
+        """Custom state fields of an entity on a frame (None for unset fields)."""
+        row = self.annotation("states", seq, frame, entity)
+        names = [f.name for f in self.custom_fields["states"]]
+        return {n: (row or {}).get(n) for n in names}
+
+    def states(self, seq: str, frame: int) -> dict[str, dict[str, Any]]:
+        seq_id = self._seq(seq)
+        f = self._frame(seq_id, frame)
+        keys = self._tables["states"].lookup("by_frame", (seq_id, f))
+        return {k[2]: self.state(seq_id, f, k[2]) for k in sorted(keys, key=lambda k: natural_key(k[2]))}
+
+    def tracklets(self, seq: str, entity: str | None = None) -> list[dict[str, Any]]:
+        """Tracklets of a sequence (or of one entity), sorted by entity then start frame."""
+        seq_id = self._seq(seq)
+        eids = [self._entity(seq_id, entity)] if entity is not None else self.entity_ids(seq_id)
+        store = self._tables["tracklets"]
+        out: list[dict[str, Any]] = []
+        for eid in eids:
+            rows = [store.get(k) for k in store.lookup("by_entity", (seq_id, eid))]
+            out.extend(sorted((r for r in rows if r is not None), key=lambda r: r["start_frame"]))
+        return out
+
+    # ------------------------------------------------------------------ frames
+    @property
+    def frame_cache(self) -> FrameCache:
+        """The decode cache shared by all of this dataset's frame sources (bounded in bytes)."""
+        if self._cache is None:
+            from .frames import FrameCache
+
+            self._cache = FrameCache(self._cache_bytes)
+        return self._cache
+
+    def frame_source(self, seq: str) -> FrameSource | None:
+        return self._sources.get((self._seq(seq),))
+
+    def _source(self, seq_id: str) -> FrameSource:
+        source = self._sources.get((seq_id,))
+        if source is None:
+            raise ValidationError(f"frames: sequence {seq_id!r} has no pixels (imported without its frames); "
+                                  "use attach_frames to give it some")
+        return source
+
+    def frame(self, seq: str, frame: int) -> np.ndarray:
+        """Frame pixels as HxWx3 uint8 RGB."""
+        seq_id = self._seq(seq)
+        return self._source(seq_id).read(self._frame(seq_id, frame))
+
+    def frame_bytes(self, seq: str, frame: int) -> tuple[bytes, str]:
+        """Frame as encoded bytes for display, with its mime type (JPEG files pass through as they are)."""
+        seq_id = self._seq(seq)
+        return self._source(seq_id).encoded(self._frame(seq_id, frame))
+
+    def frame_uri(self, seq: str, frame: int) -> str | None:
+        seq_id = self._seq(seq)
+        info: _FrameInfo = self._frames.get((seq_id,))
+        return info.uris[self._frame(seq_id, frame)]
+
+    # ------------------------------------------------------------------ tables
+    def table(self, name: str) -> pa.Table:
+        """One table as a pyarrow.Table, sorted by its key."""
+        if name == "frames":
+            return self._frames_table()
+        if name not in self._tables:
+            raise ValidationError(f"unknown table {name!r}; tables are {', '.join(sch.TABLES)}")
+        with self._lock:
+            return self._tables[name].table()
+
+    def _frames_table(self) -> pa.Table:
+        seqs, idx, ts, uris = [], [], [], []
+        for seq_id in sorted(k[0] for k in self._tables["sequences"].keys()):
+            info: _FrameInfo = self._frames.get((seq_id,))
+            n = len(info.uris)
+            seqs.append(pa.array([seq_id] * n, pa.string()))
+            idx.append(pa.array(np.arange(n, dtype=np.int32)))
+            ts.append(pa.array(info.timestamps, pa.float64()))
+            uris.append(pa.array(info.uris, pa.string()))
+        schema = self.schema("frames")
+        if not seqs:
+            return schema.empty_table()
+        cols = [pa.concat_arrays(c) for c in (seqs, idx, ts, uris)]
+        return pa.Table.from_arrays(cols, schema=schema)
+
+    def tables(self) -> dict[str, pa.Table]:
+        return {name: self.table(name) for name in sch.TABLES}
+
+    def to_pandas(self, name: str) -> pd.DataFrame:
+        return self.table(name).to_pandas()
+
+    def equals(self, other: Dataset) -> bool:
+        """Same tables (content and schema), frame pixels aside."""
+        return all(self.table(n).equals(other.table(n)) for n in sch.TABLES)
+
+    def __len__(self) -> int:
+        return len(self._tables["sequences"])
+
+    def __repr__(self) -> str:
+        t = self._tables
+        return (f"<vidlabel.Dataset: {len(t['sequences'])} sequences, {len(t['entities'])} entities, "
+                f"{len(t['tracklets'])} tracklets, {len(t['masks'])} masks, {len(t['boxes'])} boxes, "
+                f"{len(t['states'])} states>")
+
+    # ------------------------------------------------------------------ files and pictures
+    def to_parquet(self, path: Any, *, overwrite: bool = False, embed_frames: bool = False) -> None:
+        """Write one parquet file per table into the folder ``path`` (atomic; see io.parquet)."""
+        from .io.parquet import write_parquet
+
+        write_parquet(self, path, overwrite=overwrite, embed_frames=embed_frames)
+
+    @classmethod
+    def from_parquet(cls, path: Any) -> Dataset:
+        from .io.parquet import read_parquet
+
+        return read_parquet(path)
+
+    def render(self, seq: str, frame: int, **options: Any) -> Image.Image:
+        """The frame with its masks (and boxes) painted on, as a PIL image; see render.render_frame."""
+        from .render import render_frame
+
+        return render_frame(self, seq, frame, **options)
