@@ -28,8 +28,18 @@ def test_public_contract_roundtrip(ds: vl.Dataset, frames: np.ndarray) -> None:
     for name in ("sequences", "frames", "entities", "tracklets", "masks", "boxes", "states"):
         assert isinstance(ds.table(name), pa.Table)
     masks = ds.table("masks")
-    assert masks.column_names[:10] == ["sequence_id", "frame_index", "entity_id", "tracklet_id", "height",
-                                       "width", "counts", "source", "score", "keyframe"]
+    assert masks.column_names[:10] == [
+        "sequence_id",
+        "frame_index",
+        "entity_id",
+        "tracklet_id",
+        "height",
+        "width",
+        "counts",
+        "source",
+        "score",
+        "keyframe",
+    ]
     assert ds.table("frames").num_rows == 12
     assert ds.table("frames").column("timestamp").to_pylist()[3] == pytest.approx(3 / 12)
 
@@ -239,7 +249,10 @@ def _bad_cases(ds: vl.Dataset) -> list[tuple[str, object]]:
         ("add up to|truncated", lambda: ds.set_mask("clip", 1, e, {"size": [48, 64], "counts": good[:-2]})),
         ("add up to", lambda: ds.set_mask("clip", 1, e, {"size": [48, 64], "counts": good[:-1] + b"0"})),
         ("add up to", lambda: ds.set_mask("clip", 1, e, {"size": [48, 64], "counts": [10, 20]})),
-        ("invalid RLE character", lambda: ds.set_mask("clip", 1, e, {"size": [48, 64], "counts": b"\x01\x02"})),
+        (
+            "invalid RLE character",
+            lambda: ds.set_mask("clip", 1, e, {"size": [48, 64], "counts": b"\x01\x02"}),
+        ),
         ("does not match", lambda: ds.set_mask("clip", 1, e, {"size": [40, 64], "counts": good})),
         ("non-positive", lambda: ds.set_box("clip", 1, e, (0, 0, 0, 5))),
         ("non-finite", lambda: ds.set_box("clip", 1, e, (0, float("nan"), 3, 5))),

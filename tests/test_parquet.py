@@ -107,6 +107,7 @@ def test_plain_parquet_for_other_tools(ds: vl.Dataset, tmp_path: Path) -> None:
     import duckdb
     import pandas as pd
     import polars
+
     _filled(ds)
     ds.to_parquet(tmp_path / "out")
     masks = tmp_path / "out" / "masks.parquet"
@@ -133,8 +134,10 @@ def test_bad_folders_are_refused(ds: vl.Dataset, tmp_path: Path, case: str) -> N
     out = tmp_path / "out"
     ds.to_parquet(out)
     if case == "version":
-        _rewrite(out / "masks.parquet", lambda t: t.replace_schema_metadata(
-            {**t.schema.metadata, sch.METADATA_VERSION: b"99"}))
+        _rewrite(
+            out / "masks.parquet",
+            lambda t: t.replace_schema_metadata({**t.schema.metadata, sch.METADATA_VERSION: b"99"}),
+        )
         match = "schema version 99"
     elif case == "missing":
         (out / "boxes.parquet").unlink()
@@ -146,8 +149,9 @@ def test_bad_folders_are_refused(ds: vl.Dataset, tmp_path: Path, case: str) -> N
         _rewrite(out / "masks.parquet", lambda t: t.drop_columns(["counts"]))
         match = "lacks column 'counts'"
     elif case == "bad_ref":
-        _rewrite(out / "masks.parquet", lambda t: t.set_column(
-            2, "entity_id", pa.array(["ghost"] * t.num_rows)))
+        _rewrite(
+            out / "masks.parquet", lambda t: t.set_column(2, "entity_id", pa.array(["ghost"] * t.num_rows))
+        )
         match = "unknown id 'ghost'"
     else:
         _rewrite(out / "frames.parquet", lambda t: t.slice(0, 5))

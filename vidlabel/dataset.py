@@ -107,10 +107,13 @@ class Dataset:
         self._tables: dict[str, KeyedTable] = {
             "sequences": KeyedTable(self.schema("sequences"), sch.KEYS["sequences"]),
             "entities": KeyedTable(
-                self.schema("entities"), sch.KEYS["entities"],
+                self.schema("entities"),
+                sch.KEYS["entities"],
                 {"by_sequence": ("sequence_id",), "by_name": ("sequence_id", "name")},
             ),
-            "tracklets": KeyedTable(self.schema("tracklets"), sch.KEYS["tracklets"], {"by_entity": by_entity}),
+            "tracklets": KeyedTable(
+                self.schema("tracklets"), sch.KEYS["tracklets"], {"by_entity": by_entity}
+            ),
         }
         for name in _ANNOTATIONS:
             self._tables[name] = KeyedTable(
@@ -266,8 +269,10 @@ class Dataset:
             row = ents.get((entity,))
             if row is not None:
                 if row["sequence_id"] != seq_id:
-                    raise ValidationError(f"entities.id: entity {entity!r} belongs to sequence "
-                                          f"{row['sequence_id']!r}, not {seq_id!r}")
+                    raise ValidationError(
+                        f"entities.id: entity {entity!r} belongs to sequence "
+                        f"{row['sequence_id']!r}, not {seq_id!r}"
+                    )
                 return entity
             found = ents.lookup("by_name", (seq_id, entity))
             if found:
@@ -276,19 +281,27 @@ class Dataset:
 
     def _frame(self, seq_id: str, frame: Any) -> int:
         if isinstance(frame, (bool, np.bool_)) or not isinstance(frame, (int, np.integer)):
-            raise ValidationError(f"frames.frame_index: expected an integer, got {type(frame).__name__} {frame!r}")
+            raise ValidationError(
+                f"frames.frame_index: expected an integer, got {type(frame).__name__} {frame!r}"
+            )
         n = self.num_frames(seq_id)
         if not 0 <= int(frame) < n:
-            raise ValidationError(f"frames.frame_index: frame {int(frame)} is out of range for sequence "
-                                  f"{seq_id!r} with {n} frames")
+            raise ValidationError(
+                f"frames.frame_index: frame {int(frame)} is out of range for sequence "
+                f"{seq_id!r} with {n} frames"
+            )
         return int(frame)
 
-    def _custom(self, table: str, values: Mapping[str, Any], *, partial_of: Row | None = None) -> dict[str, Any]:
+    def _custom(
+        self, table: str, values: Mapping[str, Any], *, partial_of: Row | None = None
+    ) -> dict[str, Any]:
         fields = {f.name: f for f in self.custom_fields[table]}
         unknown = set(values) - set(fields)
         if unknown:
             declared = ", ".join(fields) or "none"
-            raise ValidationError(f"{table}: unknown field(s) {', '.join(sorted(unknown))} (declared: {declared})")
+            raise ValidationError(
+                f"{table}: unknown field(s) {', '.join(sorted(unknown))} (declared: {declared})"
+            )
         out = {name: (partial_of or {}).get(name) for name in fields}
         for name, value in values.items():
             out[name] = sch.coerce_value(table, fields[name], value)
@@ -341,8 +354,10 @@ class Dataset:
         else:
             for label, value in (("num_frames", num_frames), ("width", width), ("height", height)):
                 if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-                    raise ValidationError(f"sequences.{label}: a sequence without frames needs a positive "
-                                          f"integer {label}, got {value!r}")
+                    raise ValidationError(
+                        f"sequences.{label}: a sequence without frames needs a positive "
+                        f"integer {label}, got {value!r}"
+                    )
             n, w, h = int(num_frames), int(width), int(height)  # type: ignore[arg-type]
             timestamps = np.arange(n, dtype=np.float64) / (fps or 24.0)
             frame_uris = list(uris) if uris is not None else [None] * n
@@ -352,9 +367,19 @@ class Dataset:
         for label, v in (("split", split), ("status", status)):
             if v is not None and not isinstance(v, str):
                 raise ValidationError(f"sequences.{label}: expected a string, got {v!r}")
-        row = {"id": seq_id, "name": name, "split": split, "status": status, "fps": None if fps is None else float(fps),
-               "width": int(w), "height": int(h), "num_frames": int(n), "source_uri": uri, "source_kind": kind,
-               **extra}
+        row = {
+            "id": seq_id,
+            "name": name,
+            "split": split,
+            "status": status,
+            "fps": None if fps is None else float(fps),
+            "width": int(w),
+            "height": int(h),
+            "num_frames": int(n),
+            "source_uri": uri,
+            "source_kind": kind,
+            **extra,
+        }
         with self.transaction(f"add sequence {name}"):
             self._put("sequences", (seq_id,), row)
             self._put("frames", (seq_id,), _FrameInfo(timestamps, frame_uris))
@@ -373,7 +398,11 @@ class Dataset:
             if not (v is None and key != "name") and not (isinstance(v, str) and v):
                 raise ValidationError(f"sequences.{key}: expected a non-empty string, got {v!r}")
         custom = {k: v for k, v in values.items() if k not in builtin}
-        new = {**row, **{k: values[k] for k in builtin & set(values)}, **self._custom("sequences", custom, partial_of=row)}
+        new = {
+            **row,
+            **{k: values[k] for k in builtin & set(values)},
+            **self._custom("sequences", custom, partial_of=row),
+        }
         with self.transaction(f"edit sequence {seq_id}"):
             self._put("sequences", (seq_id,), new)
 
@@ -392,14 +421,24 @@ class Dataset:
         seq_id = self._seq(seq)
         row = self.sequence(seq_id)
         if len(source) != row["num_frames"] or tuple(source.size) != (row["width"], row["height"]):
-            raise ValidationError(f"frames: source has {len(source)} frames of {source.size}, sequence {seq_id!r} "
-                                  f"has {row['num_frames']} of {(row['width'], row['height'])}")
+            raise ValidationError(
+                f"frames: source has {len(source)} frames of {source.size}, sequence {seq_id!r} "
+                f"has {row['num_frames']} of {(row['width'], row['height'])}"
+            )
         with self.transaction(f"attach frames to {seq_id}"):
             self._put("sources", (seq_id,), source)
 
     # ------------------------------------------------------------------ entities
-    def add_entity(self, seq: str, name: str | None = None, *, category: str | None = None,
-                   id: str | None = None, void: bool = False, **custom: Any) -> str:
+    def add_entity(
+        self,
+        seq: str,
+        name: str | None = None,
+        *,
+        category: str | None = None,
+        id: str | None = None,
+        void: bool = False,
+        **custom: Any,
+    ) -> str:
         """Add a tracked object to a sequence; returns its id.
 
         ``name`` defaults to the next free integer ("1", "2", ... as DAVIS object ids) and must
@@ -429,8 +468,14 @@ class Dataset:
             raise ValidationError(f"entities.id: expected a non-empty string, got {id!r}")
         elif (id,) in ents:
             raise ValidationError(f"entities.id: duplicate id {id!r}")
-        row = {"id": id, "sequence_id": seq_id, "name": name, "category": category, "void": bool(void),
-               **self._custom("entities", custom)}
+        row = {
+            "id": id,
+            "sequence_id": seq_id,
+            "name": name,
+            "category": category,
+            "void": bool(void),
+            **self._custom("entities", custom),
+        }
         with self.transaction(f"add entity {name}"):
             self._put("entities", (id,), row)
         return id
@@ -447,7 +492,9 @@ class Dataset:
                 raise ValidationError(f"entities.name: expected a non-empty string, got {name!r}")
             clash = self._tables["entities"].lookup("by_name", (row["sequence_id"], name)) - {(eid,)}
             if clash:
-                raise ValidationError(f"entities.name: duplicate name {name!r} in sequence {row['sequence_id']!r}")
+                raise ValidationError(
+                    f"entities.name: duplicate name {name!r} in sequence {row['sequence_id']!r}"
+                )
             new["name"] = name
         if "category" in values:
             cat = values.pop("category")
@@ -482,11 +529,22 @@ class Dataset:
             return self._entity(self._seq(seq), entity)
         if isinstance(entity, str) and (entity,) in self._tables["entities"]:
             return entity
-        raise ValidationError(f"entities.id: unknown entity {entity!r} (give the sequence to look it up by name)")
+        raise ValidationError(
+            f"entities.id: unknown entity {entity!r} (give the sequence to look it up by name)"
+        )
 
     # ------------------------------------------------------------------ masks
-    def set_mask(self, seq: str, frame: int, entity: str, mask: Any, *, source: str = "human",
-                 score: float | None = None, keyframe: bool = True) -> None:
+    def set_mask(
+        self,
+        seq: str,
+        frame: int,
+        entity: str,
+        mask: Any,
+        *,
+        source: str = "human",
+        score: float | None = None,
+        keyframe: bool = True,
+    ) -> None:
         """Set an entity's mask on a frame: an HxW bool (or 0/1) array, or a COCO RLE dict.
 
         An empty mask erases: absence is the lack of a mask, not a stored empty one.
@@ -499,8 +557,16 @@ class Dataset:
         with self.transaction(f"set mask {f}"):
             self._write_mask(seq_id, f, eid, enc, meta)
 
-    def set_masks(self, seq: str, entity: str, masks: Mapping[int, Any], *, source: str = "human",
-                  score: float | None | Mapping[int, float | None] = None, keyframe: bool = True) -> None:
+    def set_masks(
+        self,
+        seq: str,
+        entity: str,
+        masks: Mapping[int, Any],
+        *,
+        source: str = "human",
+        score: float | Mapping[int, float | None] | None = None,
+        keyframe: bool = True,
+    ) -> None:
         """Set many frames of one entity at once (one undo step). ``score`` may be per frame."""
         seq_id = self._seq(seq)
         eid = self._entity(seq_id, entity)
@@ -520,16 +586,22 @@ class Dataset:
         if isinstance(mask, Mapping):
             return rlemod.normalize(mask, h, w)
         if not isinstance(mask, np.ndarray):
-            raise ValidationError(f"masks: expected an HxW numpy array or an RLE dict, got {type(mask).__name__}")
+            raise ValidationError(
+                f"masks: expected an HxW numpy array or an RLE dict, got {type(mask).__name__}"
+            )
         if mask.shape != (h, w):
-            raise ValidationError(f"masks: mask shape {mask.shape} does not match the frame size ({h}, {w}) "
-                                  f"of sequence {seq_id!r}")
+            raise ValidationError(
+                f"masks: mask shape {mask.shape} does not match the frame size ({h}, {w}) "
+                f"of sequence {seq_id!r}"
+            )
         if mask.dtype != np.bool_:
             if not np.issubdtype(mask.dtype, np.integer):
                 raise ValidationError(f"masks: mask dtype {mask.dtype} is not bool or integer 0/1")
             if mask.size and (mask.min() < 0 or mask.max() > 1):
-                raise ValidationError("masks: an integer mask may only hold 0 and 1 "
-                                      f"(got values in [{mask.min()}, {mask.max()}])")
+                raise ValidationError(
+                    "masks: an integer mask may only hold 0 and 1 "
+                    f"(got values in [{mask.min()}, {mask.max()}])"
+                )
         return rlemod.encode(mask)
 
     @staticmethod
@@ -537,7 +609,9 @@ class Dataset:
         if not isinstance(source, str) or not source:
             raise ValidationError(f"masks.source: expected a non-empty string, got {source!r}")
         if score is not None:
-            if isinstance(score, (bool, np.bool_)) or not isinstance(score, (int, float, np.integer, np.floating)):
+            if isinstance(score, (bool, np.bool_)) or not isinstance(
+                score, (int, float, np.integer, np.floating)
+            ):
                 raise ValidationError(f"masks.score: expected a number or None, got {score!r}")
             if not np.isfinite(score):
                 raise ValidationError(f"masks.score: expected a finite number, got {score!r}")
@@ -555,8 +629,20 @@ class Dataset:
             return
         tid = self._tracklets.claim(seq_id, f, eid)
         h, w = enc["size"]
-        self._put("masks", key, {"sequence_id": seq_id, "frame_index": f, "entity_id": eid, "tracklet_id": tid,
-                                 "height": h, "width": w, "counts": enc["counts"], **meta})
+        self._put(
+            "masks",
+            key,
+            {
+                "sequence_id": seq_id,
+                "frame_index": f,
+                "entity_id": eid,
+                "tracklet_id": tid,
+                "height": h,
+                "width": w,
+                "counts": enc["counts"],
+                **meta,
+            },
+        )
 
     def remove_mask(self, seq: str, frame: int, entity: str) -> bool:
         """Erase an entity's mask on a frame; False if there was none."""
@@ -584,8 +670,17 @@ class Dataset:
         return len(keys)
 
     # ------------------------------------------------------------------ boxes
-    def set_box(self, seq: str, frame: int, entity: str, box: Sequence[float], *, source: str = "human",
-                score: float | None = None, keyframe: bool = True) -> None:
+    def set_box(
+        self,
+        seq: str,
+        frame: int,
+        entity: str,
+        box: Sequence[float],
+        *,
+        source: str = "human",
+        score: float | None = None,
+        keyframe: bool = True,
+    ) -> None:
         """Set an entity's box (x, y, w, h in pixels) on a frame."""
         seq_id = self._seq(seq)
         f = self._frame(seq_id, frame)
@@ -601,8 +696,21 @@ class Dataset:
         meta = self._annotation_meta(source, score, keyframe)
         with self.transaction(f"set box {f}"):
             tid = self._tracklets.claim(seq_id, f, eid)
-            self._put("boxes", (seq_id, f, eid), {"sequence_id": seq_id, "frame_index": f, "entity_id": eid,
-                                                  "tracklet_id": tid, "x": x, "y": y, "w": bw, "h": bh, **meta})
+            self._put(
+                "boxes",
+                (seq_id, f, eid),
+                {
+                    "sequence_id": seq_id,
+                    "frame_index": f,
+                    "entity_id": eid,
+                    "tracklet_id": tid,
+                    "x": x,
+                    "y": y,
+                    "w": bw,
+                    "h": bh,
+                    **meta,
+                },
+            )
 
     def remove_box(self, seq: str, frame: int, entity: str) -> bool:
         return self._remove("boxes", seq, entity, [frame]) > 0
@@ -623,15 +731,18 @@ class Dataset:
         custom = self._custom("states", values, partial_of=old)
         with self.transaction(f"set state {f}"):
             tid = self._tracklets.claim(seq_id, f, eid)
-            self._put("states", key, {"sequence_id": seq_id, "frame_index": f, "entity_id": eid,
-                                      "tracklet_id": tid, **custom})
+            self._put(
+                "states",
+                key,
+                {"sequence_id": seq_id, "frame_index": f, "entity_id": eid, "tracklet_id": tid, **custom},
+            )
 
     def remove_state(self, seq: str, frame: int, entity: str) -> bool:
         return self._remove("states", seq, entity, [frame]) > 0
 
     # ------------------------------------------------------------------ reads
     def sequence_ids(self) -> list[str]:
-        return sorted((k[0] for k in self._tables["sequences"].keys()), key=natural_key)
+        return sorted((k[0] for k in self._tables["sequences"]), key=natural_key)
 
     def sequence(self, seq: str) -> dict[str, Any]:
         row = self._tables["sequences"].get((self._seq(seq),))
@@ -763,8 +874,10 @@ class Dataset:
     def _source(self, seq_id: str) -> FrameSource:
         source = self._sources.get((seq_id,))
         if source is None:
-            raise ValidationError(f"frames: sequence {seq_id!r} has no pixels (imported without its frames); "
-                                  "use attach_frames to give it some")
+            raise ValidationError(
+                f"frames: sequence {seq_id!r} has no pixels (imported without its frames); "
+                "use attach_frames to give it some"
+            )
         return source
 
     def frame(self, seq: str, frame: int) -> np.ndarray:
@@ -794,7 +907,7 @@ class Dataset:
 
     def _frames_table(self) -> pa.Table:
         seqs, idx, ts, uris = [], [], [], []
-        for seq_id in sorted(k[0] for k in self._tables["sequences"].keys()):
+        for seq_id in sorted(k[0] for k in self._tables["sequences"]):
             info: _FrameInfo = self._frames.get((seq_id,))
             n = len(info.uris)
             seqs.append(pa.array([seq_id] * n, pa.string()))
@@ -822,9 +935,11 @@ class Dataset:
 
     def __repr__(self) -> str:
         t = self._tables
-        return (f"<vidlabel.Dataset: {len(t['sequences'])} sequences, {len(t['entities'])} entities, "
-                f"{len(t['tracklets'])} tracklets, {len(t['masks'])} masks, {len(t['boxes'])} boxes, "
-                f"{len(t['states'])} states>")
+        return (
+            f"<vidlabel.Dataset: {len(t['sequences'])} sequences, {len(t['entities'])} entities, "
+            f"{len(t['tracklets'])} tracklets, {len(t['masks'])} masks, {len(t['boxes'])} boxes, "
+            f"{len(t['states'])} states>"
+        )
 
     # ------------------------------------------------------------------ files and pictures
     def to_parquet(self, path: Any, *, overwrite: bool = False, embed_frames: bool = False) -> None:

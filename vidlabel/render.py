@@ -59,5 +59,6 @@ def render_frame(
             if eid in shown:
                 draw.rectangle([x, y, x + w - 1, y + h - 1], outline=colours[eid], width=2)
     if max_width is not None and image.width > max_width:
-        image = image.resize((max_width, round(image.height * max_width / image.width)), Image.BILINEAR)
+        size = (max_width, round(image.height * max_width / image.width))
+        image = image.resize(size, Image.Resampling.BILINEAR)
     return image

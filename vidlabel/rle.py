@@ -52,32 +52,33 @@ def iou(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
     return float(cocomask.iou([ra], [rb], [0])[0][0])
 
 
-def _compressed_total(counts: bytes) -> int:
-    """Sum of the runs of a compressed counts string (the string format of the COCO API:
-    6-bit groups offset by 48, 0x20 continues, sign in bit 0x10 of the last group, runs
-    from the third on stored as differences to the run two before)."""
-    runs: list[int] = []
-    pos, n = 0, len(counts)
-    while pos < n:
-        value, shift, more = 0, 0, True
-        while more:
-            if pos >= n:
-                raise ValidationError("masks.counts: truncated RLE string")
-            c = counts[pos] - 48
-            if c < 0 or c > 63:
-                raise ValidationError(f"masks.counts: invalid RLE character {chr(counts[pos])!r}")
-            value |= (c & 0x1F) << (5 * shift)
-            more = bool(c & 0x20)
-            pos += 1
-            shift += 1
-            if not more and (c & 0x10):
-                value |= -1 << (5 * shift)
-        if len(runs) > 2:
-            value += runs[-2]
-        if value < 0:
-            raise ValidationError("masks.counts: RLE has a negative run length")
-        runs.append(value)
-    return sum(runs)
+def _compressed_runs(counts: bytes) -> np.ndarray:
+    """The runs of a compressed counts string, to check them (the COCO API's string format:
+    characters offset by 48 carry 5 bits each, 0x20 marks that more follow, 0x10 in the last
+    one is the sign; from the third run on, values are differences to the run two before)."""
+    c = np.frombuffer(counts, dtype=np.uint8).astype(np.int64) - 48
+    if c.size == 0:
+        return np.zeros(0, np.int64)
+    if c.min() < 0 or c.max() > 63:
+        bad = counts[int(np.flatnonzero((c < 0) | (c > 63))[0])]
+        raise ValidationError(f"masks.counts: invalid RLE character {chr(bad)!r}")
+    last = (c & 0x20) == 0
+    if not last[-1]:
+        raise ValidationError("masks.counts: truncated RLE string")
+    ends = np.flatnonzero(last)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    shift = np.arange(c.size) - np.repeat(starts, ends - starts + 1)
+    if shift.max() > 10:
+        raise ValidationError("masks.counts: RLE value too long")
+    values = np.add.reduceat((c & 0x1F) << (5 * shift), starts)
+    negative = (c[ends] & 0x10) != 0
+    values = values - np.where(negative, 1 << (5 * (shift[ends] + 1)), 0)
+    runs = values.copy()
+    # run[i] = value[i] + run[i-2] for i > 2: prefix sums over each parity, from index 1 and 2
+    if runs.size > 3:
+        runs[1::2] = np.cumsum(values[1::2])
+        runs[2::2] = np.cumsum(values[2::2])
+    return runs
 
 
 def normalize(rle: Mapping[str, Any], height: int | None = None, width: int | None = None) -> RLE:
@@ -99,20 +100,29 @@ def normalize(rle: Mapping[str, Any], height: int | None = None, width: int | No
     if h < 0 or w < 0:
         raise ValidationError(f"masks.size: negative size {size!r}")
     if height is not None and width is not None and (h, w) != (height, width):
-        raise ValidationError(f"masks.size: RLE size [{h}, {w}] does not match the frame size [{height}, {width}]")
+        raise ValidationError(
+            f"masks.size: RLE size [{h}, {w}] does not match the frame size [{height}, {width}]"
+        )
     counts = rle["counts"]
     if isinstance(counts, (list, tuple, np.ndarray)):
         runs = [int(c) for c in counts]
         if any(c < 0 for c in runs) or sum(runs) != h * w:
-            raise ValidationError(f"masks.counts: uncompressed runs add up to {sum(runs)}, expected {h}*{w}={h * w}")
+            raise ValidationError(
+                f"masks.counts: uncompressed runs add up to {sum(runs)}, expected {h}*{w}={h * w}"
+            )
         out = cocomask.frPyObjects({"size": [h, w], "counts": runs}, h, w)
         return {"size": [h, w], "counts": bytes(out["counts"])}
     if isinstance(counts, str):
         counts = counts.encode("ascii", errors="replace")
     if not isinstance(counts, (bytes, bytearray, memoryview)):
-        raise ValidationError(f"masks.counts: expected bytes, str or a list of ints, got {type(counts).__name__}")
+        raise ValidationError(
+            f"masks.counts: expected bytes, str or a list of ints, got {type(counts).__name__}"
+        )
     counts = bytes(counts)
-    total = _compressed_total(counts)
+    decoded = _compressed_runs(counts)
+    total = int(decoded.sum())
+    if (decoded < 0).any():
+        raise ValidationError("masks.counts: RLE has a negative run length")
     if total != h * w:
         raise ValidationError(f"masks.counts: RLE runs add up to {total} pixels, expected {h}*{w}={h * w}")
     return {"size": [h, w], "counts": counts}

@@ -21,8 +21,11 @@ METADATA_CUSTOM = b"vidlabel.custom_fields"
 
 TABLES = ("sequences", "frames", "entities", "tracklets", "masks", "boxes", "states")
 
-_KEY = [pa.field("sequence_id", pa.string(), nullable=False), pa.field("frame_index", pa.int32(), nullable=False),
-        pa.field("entity_id", pa.string(), nullable=False)]
+_KEY = [
+    pa.field("sequence_id", pa.string(), nullable=False),
+    pa.field("frame_index", pa.int32(), nullable=False),
+    pa.field("entity_id", pa.string(), nullable=False),
+]
 
 BUILTIN: dict[str, list[pa.Field]] = {
     "sequences": [
@@ -112,14 +115,17 @@ def normalize_fields(table: str, fields: Mapping[str, Any] | list[pa.Field] | No
         if not isinstance(name, str) or not name:
             raise ValidationError(f"{table}: custom field names must be non-empty strings, got {name!r}")
         if not isinstance(typ, pa.DataType):
-            raise ValidationError(f"{table}.{name}: a custom field's type must be a pyarrow DataType, got {typ!r}")
+            raise ValidationError(
+                f"{table}.{name}: a custom field's type must be a pyarrow DataType, got {typ!r}"
+            )
         if name in seen:
             raise ValidationError(f"{table}.{name}: custom field declared twice")
         seen.add(name)
         if name in builtin:
             if builtin[name].type != typ:
                 raise ValidationError(
-                    f"{table}.{name}: is a built-in column of type {builtin[name].type}, cannot redeclare as {typ}"
+                    f"{table}.{name}: is a built-in column of type {builtin[name].type}, "
+                    f"cannot redeclare as {typ}"
                 )
             continue
         if table != "sequences" and name in ("sequence_id", "frame_index", "entity_id"):

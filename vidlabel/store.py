@@ -22,7 +22,9 @@ Row = dict[str, Any]
 
 
 class KeyedTable:
-    def __init__(self, schema: pa.Schema, key: tuple[str, ...], indexes: dict[str, tuple[str, ...]] | None = None):
+    def __init__(
+        self, schema: pa.Schema, key: tuple[str, ...], indexes: dict[str, tuple[str, ...]] | None = None
+    ):
         self.schema = schema
         self.key = key
         self._indexes_spec = dict(indexes or {})
@@ -66,6 +68,9 @@ class KeyedTable:
 
     def index_values(self, index: str) -> Iterable[Key]:
         return self._indexes[index].keys()
+
+    def __iter__(self) -> Iterator[Key]:
+        return self.keys()
 
     def keys(self) -> Iterator[Key]:
         for key in self._base_pos:

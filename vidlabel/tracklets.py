@@ -37,8 +37,13 @@ class TrackletKeeper:
 
     def _write(self, row: dict[str, Any], start: int, end: int) -> None:
         seq_id = row["sequence_id"]
-        new = {**row, "start_frame": start, "end_frame": end,
-               "start_timestamp": self._timestamp(seq_id, start), "end_timestamp": self._timestamp(seq_id, end)}
+        new = {
+            **row,
+            "start_frame": start,
+            "end_frame": end,
+            "start_timestamp": self._timestamp(seq_id, start),
+            "end_timestamp": self._timestamp(seq_id, end),
+        }
         self.ds._put("tracklets", (row["id"],), new)
 
     def _new_id(self, eid: str) -> str:
@@ -86,7 +91,7 @@ class TrackletKeeper:
         return tid
 
     def released(self, seq_id: str, frame: int, eid: str) -> None:
-        """An annotation on ``frame`` was removed: shrink, split or drop its tracklet if the frame is now empty."""
+        """An annotation on ``frame`` went: shrink, split or drop its tracklet if none is left there."""
         if self._annotated(seq_id, frame, eid):
             return
         row = next((r for r in self._rows(seq_id, eid) if r["start_frame"] <= frame <= r["end_frame"]), None)

@@ -35,11 +35,13 @@ EMBED_COLUMNS = [pa.field("data", pa.binary()), pa.field("mime", pa.string())]
 
 def _with_metadata(table: pa.Table, name: str, custom: list[pa.Field]) -> pa.Table:
     meta = dict(table.schema.metadata or {})
-    meta.update({
-        sch.METADATA_VERSION: str(sch.SCHEMA_VERSION).encode(),
-        sch.METADATA_TABLE: name.encode(),
-        sch.METADATA_CUSTOM: json.dumps([f.name for f in custom]).encode(),
-    })
+    meta.update(
+        {
+            sch.METADATA_VERSION: str(sch.SCHEMA_VERSION).encode(),
+            sch.METADATA_TABLE: name.encode(),
+            sch.METADATA_CUSTOM: json.dumps([f.name for f in custom]).encode(),
+        }
+    )
     return table.replace_schema_metadata(meta)
 
 
@@ -63,7 +65,9 @@ def _embedded_frames(ds: Dataset, frames: pa.Table) -> pa.Table:
     mimes: list[str | None] = []
     seqs = frames.column("sequence_id").to_pylist()
     idx = frames.column("frame_index").to_pylist()
-    for seq_id, i in tqdm(list(zip(seqs, idx)), desc="embedding frames", disable=len(seqs) < 200, leave=False):
+    for seq_id, i in tqdm(
+        list(zip(seqs, idx)), desc="embedding frames", disable=len(seqs) < 200, leave=False
+    ):
         source = ds.frame_source(seq_id)
         if source is None:
             data.append(None)
@@ -80,7 +84,9 @@ def _embedded_frames(ds: Dataset, frames: pa.Table) -> pa.Table:
 def write_parquet(ds: Dataset, path: Any, *, overwrite: bool = False, embed_frames: bool = False) -> Path:
     target = Path(path)
     if target.exists() and not overwrite and (target.is_file() or any(target.iterdir())):
-        raise ValidationError(f"to_parquet: {str(target)!r} exists and is not empty; pass overwrite=True to replace it")
+        raise ValidationError(
+            f"to_parquet: {str(target)!r} exists and is not empty; pass overwrite=True to replace it"
+        )
     with ds._lock:  # a consistent snapshot even while a propagation thread writes
         tables = ds.tables()
     if embed_frames:
@@ -120,24 +126,31 @@ def _swap_in(tmp: Path, target: Path) -> None:
 def _read_table(folder: Path, name: str) -> pa.Table:
     file = folder / f"{name}.parquet"
     if not file.is_file():
-        raise ValidationError(f"from_parquet: missing table {name!r} ({file.name} not found in {str(folder)!r})")
+        raise ValidationError(
+            f"from_parquet: missing table {name!r} ({file.name} not found in {str(folder)!r})"
+        )
     try:
         meta = pq.read_schema(file).metadata or {}
     except (pa.ArrowInvalid, OSError) as exc:
         raise ValidationError(f"from_parquet: {file.name} is not a readable parquet file: {exc}") from None
     version = meta.get(sch.METADATA_VERSION)
     if version is None:
-        raise ValidationError(f"from_parquet: {file.name} has no vidlabel schema version; not a vidlabel export")
+        raise ValidationError(
+            f"from_parquet: {file.name} has no vidlabel schema version; not a vidlabel export"
+        )
     if version != str(sch.SCHEMA_VERSION).encode():
-        raise ValidationError(f"from_parquet: {file.name} has schema version {version.decode(errors='replace')}, "
-                              f"this vidlabel reads version {sch.SCHEMA_VERSION}")
+        raise ValidationError(
+            f"from_parquet: {file.name} has schema version {version.decode(errors='replace')}, "
+            f"this vidlabel reads version {sch.SCHEMA_VERSION}"
+        )
     table = pq.read_table(file)
     for f in sch.BUILTIN[name]:
         if f.name not in table.column_names:
             raise ValidationError(f"from_parquet: table {name!r} lacks column {f.name!r}")
         if not table.schema.field(f.name).type.equals(f.type):
-            raise ValidationError(f"from_parquet: {name}.{f.name} has type {table.schema.field(f.name).type}, "
-                                  f"expected {f.type}")
+            raise ValidationError(
+                f"from_parquet: {name}.{f.name} has type {table.schema.field(f.name).type}, expected {f.type}"
+            )
     return table
 
 
@@ -182,27 +195,40 @@ def read_parquet(path: Any) -> Dataset:
         seq_id = seq["id"]
         rows = frames.filter(pc.equal(frames.column("sequence_id"), seq_id)).sort_by("frame_index")
         if rows.num_rows != seq["num_frames"]:
-            raise ValidationError(f"from_parquet: sequence {seq_id!r} has {rows.num_rows} frame rows, "
-                                  f"expected num_frames={seq['num_frames']}")
+            raise ValidationError(
+                f"from_parquet: sequence {seq_id!r} has {rows.num_rows} frame rows, "
+                f"expected num_frames={seq['num_frames']}"
+            )
         uris = rows.column("uri").to_pylist()
         ds._frames.put((seq_id,), _FrameInfo(rows.column("timestamp").to_numpy(zero_copy_only=False), uris))
-        source = None
+        source: FrameSource | None = None
         try:
             if embedded and rows.column("data").null_count == 0:
-                source = EncodedSource(rows.column("data").to_pylist(), rows.column("mime").to_pylist(),
-                                       fps=seq["fps"], cache=ds.frame_cache)
+                source = EncodedSource(
+                    rows.column("data").to_pylist(),
+                    rows.column("mime").to_pylist(),
+                    fps=seq["fps"],
+                    cache=ds.frame_cache,
+                )
             elif seq["source_kind"] == "images":
                 source = open_source([u for u in uris if u is not None], fps=seq["fps"], cache=ds.frame_cache)
             elif seq["source_kind"] == "video" and seq["source_uri"]:
                 source = open_source(seq["source_uri"], fps=seq["fps"], cache=ds.frame_cache)
         except ValidationError as exc:
-            warnings.warn(f"sequence {seq_id!r}: frames not found ({exc}); annotations loaded without pixels",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"sequence {seq_id!r}: frames not found ({exc}); annotations loaded without pixels",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             source = None
-        if source is not None and (len(source) != seq["num_frames"]
-                                   or tuple(source.size) != (seq["width"], seq["height"])):
-            warnings.warn(f"sequence {seq_id!r}: its frames changed on disk; annotations loaded without pixels",
-                          RuntimeWarning, stacklevel=2)
+        if source is not None and (
+            len(source) != seq["num_frames"] or tuple(source.size) != (seq["width"], seq["height"])
+        ):
+            warnings.warn(
+                f"sequence {seq_id!r}: its frames changed on disk; annotations loaded without pixels",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             source = None
         if source is not None:
             ds._sources.put((seq_id,), source)
