@@ -1,0 +1,42 @@
+"""The widget's TypeScript: type-checked and unit-tested with vitest, and the shipped bundle is current."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+JS = Path(__file__).resolve().parents[1] / "js"
+
+
+def _npm(*args: str) -> subprocess.CompletedProcess[str]:
+    npm = shutil.which("npm")
+    assert npm, "node and npm are needed for the frontend tests"
+    return subprocess.run([npm, *args], cwd=JS, capture_output=True, text=True, timeout=600)
+
+
+def _ensure_installed() -> None:
+    if not (JS / "node_modules" / ".bin" / "vitest").exists():
+        out = _npm("ci", "--no-audit", "--no-fund")
+        assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_vitest_suite_passes() -> None:
+    _ensure_installed()
+    out = _npm("test")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "passed" in out.stdout
+
+
+def test_typescript_typechecks() -> None:
+    _ensure_installed()
+    out = _npm("run", "typecheck")
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_bundle_is_built_from_the_source(tmp_path: Path) -> None:
+    _ensure_installed()
+    shipped = (JS.parent / "vidlabel" / "static" / "widget.js").read_bytes()
+    out = _npm("run", "build")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert (JS.parent / "vidlabel" / "static" / "widget.js").read_bytes() == shipped, "rebuild js/ and commit"
