@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .annotations import ANNOTATIONS as _ANNOTATIONS
+
 if TYPE_CHECKING:
     from .dataset import Dataset
-
-_ANNOTATIONS = ("masks", "boxes", "states")
 
 
 class TrackletKeeper:
