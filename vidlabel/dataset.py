@@ -637,6 +637,10 @@ class Dataset(AnnotationsMixin):
     def __len__(self) -> int:
         return len(self._tables["sequences"])
 
+    def __iter__(self) -> Iterator[str]:
+        """Iterate over sequence ids."""
+        return iter(self.sequence_ids())
+
     def __repr__(self) -> str:
         t = self._tables
         return (

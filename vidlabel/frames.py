@@ -16,6 +16,7 @@ import operator
 import os
 import re
 import threading
+import zlib
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator, Sequence
 from pathlib import Path
@@ -533,8 +534,8 @@ def decode_image(data: bytes, *, name: str = "image data") -> Frame:
     # the process, so truncation is checked from the byte structure first.
     if data.startswith(b"\xff\xd8") and _jpeg_end(data) < 0:
         raise ValidationError(f"{name} is a truncated or corrupt JPEG (no end-of-image marker)")
-    if data.startswith(_PNG_SIGNATURE) and not _png_is_complete(data):
-        raise ValidationError(f"{name} is a truncated or corrupt PNG (no IEND chunk)")
+    if data.startswith(_PNG_SIGNATURE) and (problem := png_problem(data)):
+        raise ValidationError(f"{name} is a truncated or corrupt PNG: {problem}")
     try:
         with Image.open(io.BytesIO(data)) as im:
             rgb = im if im.mode == "RGB" else im.convert("RGB")
@@ -584,15 +585,22 @@ def _jpeg_end(data: bytes) -> int:
     return -1
 
 
-def _png_is_complete(data: bytes) -> bool:
+def png_problem(data: bytes) -> str | None:
+    """Why PNG bytes are not a whole PNG (no signature, a bad chunk CRC, cut off before IEND), or None."""
+    if not data.startswith(_PNG_SIGNATURE):
+        return "no PNG signature"
     pos, n = len(_PNG_SIGNATURE), len(data)
     while pos + 8 <= n:
         length = int.from_bytes(data[pos : pos + 4], "big")
-        chunk = data[pos + 4 : pos + 8]
-        pos += 12 + length  # length, type, data, crc
-        if chunk == b"IEND":
-            return pos <= n
-    return False
+        end = pos + 12 + length
+        if end > n:
+            break
+        if zlib.crc32(data[pos + 4 : end - 4]) != int.from_bytes(data[end - 4 : end], "big"):
+            return f"bad CRC in chunk {data[pos + 4 : pos + 8]!r}"
+        if data[pos + 4 : pos + 8] == b"IEND":
+            return None
+        pos = end
+    return "cut off before the IEND chunk"
 
 
 def _sniff_mime(data: bytes) -> str | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
@@ -20,13 +19,13 @@ from PIL import Image
 
 from ..dataset import Dataset, natural_key
 from ..errors import ValidationError
+from ..frames import png_problem
 
 __all__ = ["DEFAULT_FPS", "VOID", "import_index_masks", "read_davis", "read_index_png"]
 
 DEFAULT_FPS = 24.0  # DAVIS videos are 24 fps
 VOID = 255  # palette value of "void" pixels: excluded from evaluation, never an object
 FRAME_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 T = TypeVar("T")
 
 
@@ -154,7 +153,7 @@ def read_index_png(path: str | os.PathLike[str]) -> np.ndarray:
         data = Path(path).read_bytes()
     except OSError as e:
         raise ValidationError(f"cannot read mask {name}: {e}") from e
-    problem = _png_problem(data)
+    problem = png_problem(data)
     if problem:
         raise ValidationError(f"mask {name} is a corrupt or truncated PNG: {problem}")
     try:
@@ -168,23 +167,6 @@ def read_index_png(path: str | os.PathLike[str]) -> np.ndarray:
     except Exception as e:  # Pillow raises OSError, SyntaxError, zlib.error, ... for bad data
         raise ValidationError(f"mask {name} cannot be decoded: {e}") from e
     raise ValidationError(f"mask {name} has mode {mode!r}; expected a palette (P) or greyscale (L, 1) PNG")
-
-
-def _png_problem(data: bytes) -> str | None:
-    if not data.startswith(_PNG_SIGNATURE):
-        return "no PNG signature"
-    pos, n = len(_PNG_SIGNATURE), len(data)
-    while pos + 8 <= n:
-        length = int.from_bytes(data[pos : pos + 4], "big")
-        end = pos + 12 + length
-        if end > n:
-            break
-        if zlib.crc32(data[pos + 4 : end - 4]) != int.from_bytes(data[end - 4 : end], "big"):
-            return f"bad CRC in chunk {data[pos + 4 : pos + 8]!r}"
-        if data[pos + 4 : pos + 8] == b"IEND":
-            return None
-        pos = end
-    return "cut off before the IEND chunk"
 
 
 def import_index_masks(
