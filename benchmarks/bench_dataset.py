@@ -139,11 +139,13 @@ def bench_to_parquet(built: tuple[vl.Dataset, str, list[str]], repeats: int) -> 
         def candidate() -> None:
             ds.to_parquet(tmp / "ds", overwrite=True)
 
-        def baseline() -> None:
-            pq.write_table(table, tmp / "masks.parquet")
+        k = iter(range(10**9))
+
+        def baseline() -> None:  # a fresh file each time, as the export writes fresh files
+            pq.write_table(table, tmp / f"masks{next(k)}.parquet")
 
         c, b = paired(candidate, baseline, repeats)
-        mb = (tmp / "masks.parquet").stat().st_size / 2**20
+        mb = (tmp / "masks0.parquet").stat().st_size / 2**20
     finally:
         shutil.rmtree(tmp)
     return report(f"to_parquet, {table.num_rows:,} masks ({mb:.0f} MiB)", c, b, 1.3)
