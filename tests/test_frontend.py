@@ -17,7 +17,7 @@ def _npm(*args: str) -> subprocess.CompletedProcess[str]:
 
 def _ensure_installed() -> None:
     if not (JS / "node_modules" / ".bin" / "vitest").exists():
-        out = _npm("ci", "--no-audit", "--no-fund")
+        out = _npm("install", "--no-audit", "--no-fund")  # npm ci trips over optional platform packages
         assert out.returncode == 0, out.stdout + out.stderr
 
 
