@@ -184,7 +184,7 @@ def main() -> None:
         bench_set_mask(small, 200, rng),
         bench_set_mask(large, 200, rng),
         bench_masks_read(large, 200),
-        bench_to_parquet(large, 5),
+        bench_to_parquet(large, 9),
         bench_jpeg_serving(300),
     ]
     print(f"{sum(results)}/{len(results)} targets met")

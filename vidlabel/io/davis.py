@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import TypeVar
@@ -55,14 +55,7 @@ def read_davis(
     sets = _image_sets(base, resolution, year)
     names = found
     if sequences is not None:
-        wanted = [sequences] if isinstance(sequences, str) else list(sequences)
-        unknown = [s for s in wanted if s not in found]
-        if unknown:
-            raise ValidationError(
-                f"DAVIS: unknown sequence(s) {', '.join(map(repr, unknown))} (not in {images})"
-            )
-        keep = set(wanted)
-        names = [s for s in found if s in keep]
+        names = select(found, sequences, lambda bad: f"DAVIS: unknown sequence(s) {bad} (not in {images})")
     if split is not None:
         splits = [split] if isinstance(split, str) else list(split)
         missing = [s for s in splits if s not in sets]
@@ -85,6 +78,16 @@ def read_davis(
     if dataset is None:
         ds.clear_history()
     return ds
+
+
+def select(found: Sequence[str], wanted: str | Iterable[str], error: Callable[[str], str]) -> list[str]:
+    """The names of ``found`` that are ``wanted`` (in found's order); ValidationError naming unknown ones."""
+    wanted = [wanted] if isinstance(wanted, str) else list(wanted)
+    unknown = [w for w in wanted if w not in found]
+    if unknown:
+        raise ValidationError(error(", ".join(map(repr, unknown))))
+    keep = set(wanted)
+    return [f for f in found if f in keep]
 
 
 def progress_bar(items: Sequence[T], desc: str, *, enabled: bool) -> Iterable[T]:

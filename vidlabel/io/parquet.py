@@ -97,7 +97,9 @@ def write_parquet(ds: Dataset, path: Any, *, overwrite: bool = False, embed_fram
     try:
         for name, table in tables.items():
             table = _with_metadata(table, name, ds.custom_fields.get(name, []))
-            pq.write_table(table, tmp / f"{name}.parquet")
+            # min/max statistics of RLE or image bytes help no reader and cost write time
+            stats = [f.name for f in table.schema if not pa.types.is_binary(f.type)]
+            pq.write_table(table, tmp / f"{name}.parquet", write_statistics=stats)
         _swap_in(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -23,7 +23,7 @@ import pyarrow as pa
 from ..dataset import Dataset, natural_key
 from ..errors import ValidationError
 from ..schema import BUILTIN
-from .davis import DEFAULT_FPS, import_index_masks, progress_bar
+from .davis import DEFAULT_FPS, import_index_masks, progress_bar, select
 
 __all__ = ["read_pixano"]
 
@@ -66,15 +66,14 @@ def read_pixano(
     real_root = os.path.realpath(base)
     found = sorted(p.name for p in base.iterdir() if p.is_dir() and (p / METADATA).is_file())
     if splits is not None:
-        wanted = [splits] if isinstance(splits, str) else list(splits)
-        missing = [s for s in wanted if s not in found]
-        if missing:
-            raise ValidationError(
-                f"Pixano source {os.fspath(root)!r}: no {METADATA} for split(s) "
-                f"{', '.join(map(repr, missing))} (found: {', '.join(found) or 'none'})"
-            )
-        keep = set(wanted)
-        found = [s for s in found if s in keep]
+        found = select(
+            found,
+            splits,
+            lambda bad: (
+                f"Pixano source {os.fspath(root)!r}: no {METADATA} for split(s) {bad} "
+                f"(found: {', '.join(found) or 'none'})"
+            ),
+        )
     elif not found:
         raise ValidationError(f"Pixano source {os.fspath(root)!r} has no <split>/{METADATA}")
     records = [rec for s in found for rec in _read_metadata(base / s, str(base), real_root)]
