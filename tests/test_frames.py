@@ -23,9 +23,9 @@ from vidlabel.frames import (
     VideoSource,
     decode_image,
     encode_jpeg,
-    natural_key,
     open_source,
 )
+from vidlabel.naming import natural_key
 
 W, H = 48, 32
 

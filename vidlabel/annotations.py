@@ -6,7 +6,6 @@ everything here goes through the same validated, transactional ``_put``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +13,7 @@ import numpy as np
 
 from . import rle as rlemod
 from .errors import ValidationError
+from .naming import natural_key
 from .store import Key, KeyedTable
 
 if TYPE_CHECKING:
@@ -24,12 +24,6 @@ if TYPE_CHECKING:
     from .tracklets import TrackletKeeper
 
 ANNOTATIONS = ("masks", "boxes", "states")
-_NUMBER = re.compile(r"(\d+)")
-
-
-def natural_key(text: str) -> list[Any]:
-    """Sort key under which "2" < "10" and "clip/9" < "clip/10"."""
-    return [int(p) if p.isdigit() else p for p in _NUMBER.split(text)]
 
 
 class AnnotationsMixin:

@@ -20,8 +20,9 @@ import pyarrow as pa
 
 from . import schema as sch
 from .annotations import ANNOTATIONS as _ANNOTATIONS
-from .annotations import AnnotationsMixin, natural_key
+from .annotations import AnnotationsMixin
 from .errors import ValidationError
+from .naming import natural_key
 from .store import Key, KeyedTable, Row
 from .tracklets import TrackletKeeper
 

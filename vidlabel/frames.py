@@ -28,6 +28,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from vidlabel.errors import ValidationError
+from vidlabel.naming import natural_key
 
 Frame = npt.NDArray[np.uint8]
 PathLike = str | os.PathLike[str]
@@ -40,7 +41,6 @@ JPEG_MIME = "image/jpeg"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _JPEG_PADDING = b"\x00 \t\r\n"
 _GLOB_CHARS = re.compile(r"[*?\[]")
-_DIGITS = re.compile(r"(\d+)", re.ASCII)
 # Seeking costs about this many decoded frames; below that, decoding on from where we are is cheaper.
 _SEEK_COST_FRAMES = 4
 # Frames decoded on the way to a target are cached only this close to it (about a second of video).
@@ -509,13 +509,6 @@ def _open_path(spec: str, *, fps: float | None, cache: FrameCache | None) -> Fra
             raise ValidationError(f"no files match the pattern {spec!r}")
         return ImageFilesSource(sorted(files, key=natural_key), fps=fps, cache=cache, uri=uri)
     raise ValidationError(f"no such file or folder: {spec}")
-
-
-def natural_key(name: PathLike) -> tuple[tuple[int | str, ...], str]:
-    """Sort key that orders the digit runs by value, so "2.jpg" < "10.jpg"."""
-    s = os.fspath(name)
-    # re.split with a group alternates text, digits, text, ...: positions never compare int with str
-    return tuple(int(p) if k % 2 else p for k, p in enumerate(_DIGITS.split(s))), s
 
 
 def encode_jpeg(rgb: Frame, quality: int = 90) -> bytes:

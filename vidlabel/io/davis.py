@@ -17,9 +17,10 @@ from typing import TypeVar
 import numpy as np
 from PIL import Image
 
-from ..dataset import Dataset, natural_key
+from ..dataset import Dataset
 from ..errors import ValidationError
 from ..frames import png_problem
+from ..naming import natural_key
 
 __all__ = ["DEFAULT_FPS", "VOID", "import_index_masks", "read_davis", "read_index_png"]
 

@@ -20,8 +20,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..dataset import Dataset, natural_key
+from ..dataset import Dataset
 from ..errors import ValidationError
+from ..naming import natural_key
 from ..schema import BUILTIN
 from .davis import DEFAULT_FPS, import_index_masks, progress_bar, select
 
