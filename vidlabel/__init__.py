@@ -22,10 +22,11 @@ __all__ = [
     "read_davis",
     "read_pixano",
     "rle",
+    "segment",
 ]
 
 if TYPE_CHECKING:
-    from . import demo, metrics, rle
+    from . import demo, metrics, rle, segment
     from .io.davis import read_davis
     from .io.pixano import read_pixano
 
@@ -33,6 +34,7 @@ _LAZY = {
     "demo": (".demo", None),
     "metrics": (".metrics", None),
     "rle": (".rle", None),
+    "segment": (".segment", None),
     "read_davis": (".io.davis", "read_davis"),
     "read_pixano": (".io.pixano", "read_pixano"),
 }

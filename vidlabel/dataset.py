@@ -118,6 +118,7 @@ class Dataset(AnnotationsMixin):
         self._cache: FrameCache | None = None
         self._lock = threading.RLock()
         self._txn: _Transaction | None = None
+        self._group: _Transaction | None = None
         self._undo: list[_Transaction] = []
         self._redo: list[_Transaction] = []
         self._observers: list[Callable[[Change], None]] = []
@@ -150,9 +151,39 @@ class Dataset(AnnotationsMixin):
             finally:
                 self._txn = None
             if txn.ops:
-                self._undo.append(txn)
+                if self._group is not None:
+                    self._group.ops.extend(txn.ops)
+                else:
+                    self._undo.append(txn)
                 self._redo.clear()
                 self._notify(txn, "edit")
+
+    @contextmanager
+    def undo_group(self, label: str) -> Iterator[None]:
+        """Make every edit committed inside one undo step, while each still commits (and notifies) on its own.
+
+        Long work such as propagation writes frame by frame, so observers see results land as they
+        come and readers are not locked out, yet one undo takes the whole run back. What was
+        committed stays committed if the block stops early (cancelled, or an error): each
+        committed edit is whole, and the part done is one undo step. Undo and redo are refused
+        while a group is open. Nested groups join the outermost one.
+        """
+        with self._lock:
+            if self._txn is not None:
+                raise ValidationError("undo_group: not allowed inside a transaction")
+            if self._group is not None:
+                outer = True
+            else:
+                outer = False
+                self._group = _Transaction(label)
+        try:
+            yield
+        finally:
+            if not outer:
+                with self._lock:
+                    group, self._group = self._group, None
+                    if group is not None and group.ops:
+                        self._undo.append(group)
 
     def _store(self, name: str) -> Any:
         if name == "frames":
@@ -182,6 +213,8 @@ class Dataset(AnnotationsMixin):
         with self._lock:
             if self._txn is not None:
                 raise ValidationError("undo: not allowed inside a transaction")
+            if self._group is not None:
+                raise ValidationError(f"undo: not allowed while {self._group.label!r} is running")
             if not self._undo:
                 return False
             txn = self._undo.pop()
@@ -195,6 +228,8 @@ class Dataset(AnnotationsMixin):
         with self._lock:
             if self._txn is not None:
                 raise ValidationError("redo: not allowed inside a transaction")
+            if self._group is not None:
+                raise ValidationError(f"redo: not allowed while {self._group.label!r} is running")
             if not self._redo:
                 return False
             txn = self._redo.pop()

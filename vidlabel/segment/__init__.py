@@ -1,0 +1,56 @@
+"""Segmentation engines behind one protocol: ``load("sam2", ...)`` or ``load("flow")``.
+
+>>> eng = load("flow")                       # no weights, CPU
+>>> sess = eng.session(ds, seq)              # one session per sequence
+>>> mask, score = sess.prompt(0, bear, points=[(320, 200)])
+>>> sess.propagate_into(start=0, direction="forward")   # one undo step
+
+Engines register themselves here by name; torch and sam2 are imported only when the
+``sam2`` engine is loaded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import (
+    CancelToken,
+    Engine,
+    Pass,
+    Prompt,
+    PropagationReport,
+    Result,
+    Session,
+    available,
+    load,
+    register,
+)
+
+__all__ = [
+    "CancelToken",
+    "Engine",
+    "Pass",
+    "Prompt",
+    "PropagationReport",
+    "Result",
+    "Session",
+    "available",
+    "load",
+    "register",
+]
+
+
+def _load_sam2(**options: Any) -> Engine:
+    from .sam2 import SAM2Engine
+
+    return SAM2Engine(**options)
+
+
+def _load_flow(**options: Any) -> Engine:
+    from .flow import FlowEngine
+
+    return FlowEngine(**options)
+
+
+register("sam2", _load_sam2)
+register("flow", _load_flow)
