@@ -126,10 +126,14 @@ class FrameSource(abc.ABC):
     def frame_uris(self) -> list[str | None]:
         return [None] * len(self)
 
-    def read(self, i: int) -> Frame:
+    def read(self, i: int, *, cache: bool = True) -> Frame:
+        """Frame ``i``; ``cache=False`` uses a cached copy but does not add one (a single pass over
+        a long video, say, which would otherwise push out the frames being looked at)."""
         idx = self._check_index(i)
         frame = self._cache.get(self._key(idx))
-        return frame if frame is not None else self._store(idx, self._decode(idx))
+        if frame is not None:
+            return frame
+        return self._store(idx, self._decode(idx)) if cache else _freeze(self._decode(idx))
 
     def encoded(self, i: int) -> tuple[bytes, str]:
         return encode_jpeg(self.read(i)), JPEG_MIME
@@ -321,7 +325,7 @@ class ArraySource(FrameSource):
     def _decode(self, i: int) -> Frame:
         return self._frames[i]
 
-    def read(self, i: int) -> Frame:
+    def read(self, i: int, *, cache: bool = True) -> Frame:
         # Already in memory: caching would only hold a second reference and count its bytes twice.
         return _freeze(self._frames[self._check_index(i)])
 

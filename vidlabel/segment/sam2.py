@@ -219,7 +219,7 @@ class LazyFrames:
     def _load(self, i: int) -> torch.Tensor:
         import torch
 
-        rgb = self._ds.frame(self._seq, i)
+        rgb = self._ds._source(self._seq).read(i, cache=False)  # one pass over the video must not fill the decode cache
         resized = np.array(Image.fromarray(rgb).resize((self._size, self._size)))
         img = torch.from_numpy(resized / 255.0).permute(2, 0, 1).to(torch.float32)
         img -= self._mean
