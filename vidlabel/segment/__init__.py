@@ -41,6 +41,16 @@ __all__ = [
 
 
 def _load_sam2(**options: Any) -> Engine:
+    from ..errors import ValidationError
+
+    try:
+        import sam2  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as e:
+        raise ValidationError(
+            f"the sam2 engine needs torch and sam2 ({e}): pip install 'vidlabel[sam2]'; "
+            "the 'flow' engine needs neither"
+        ) from e
     from .sam2 import SAM2Engine
 
     return SAM2Engine(**options)
