@@ -305,3 +305,21 @@ def test_remove_and_reset(sess: PaintSession) -> None:
         sess.remove("a")
     sess.reset()
     assert sess.entities == [] and "0 prompts" in repr(sess)
+
+
+def test_closed_sessions_and_removed_entities(sess: PaintSession, ds: vl.Dataset) -> None:
+    sess.prompt(0, "a", points=[(1, 1)])
+    sess.prompt(0, "b", points=[(1, 1)])
+    ds.remove_entity("b", "clip")
+    with pytest.raises(vl.ValidationError, match=r"'clip/002' is no longer in the dataset; session.remove"):
+        sess.propagate()
+    with pytest.raises(vl.ValidationError, match="unknown entity"):
+        sess.propagate(entities="b")
+    sess.remove("clip/002")  # by id: its name is gone with it
+    assert [f for f, _ in sess.propagate(end=1)] == [0, 1]
+    with sess:
+        pass
+    with pytest.raises(vl.ValidationError, match="the session is closed"):
+        sess.prompt(1, "a", points=[(1, 1)])
+    with pytest.raises(vl.ValidationError, match="the session is closed"):
+        list(sess.propagate(entities="a"))

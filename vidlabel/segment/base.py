@@ -146,6 +146,7 @@ class Session(abc.ABC):
         self.width = int(row["width"])
         self._prompts: dict[str, dict[int, Prompt]] = {}
         self._busy = False
+        self._closed = False
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ engine hooks
@@ -311,7 +312,8 @@ class Session(abc.ABC):
         """Forget an entity's prompts and tracking (its masks in the dataset stay)."""
         with self._lock:
             self._check_idle("remove")
-            eid = self.dataset._entity(self.sequence, entity)
+            # An entity already removed from the dataset can still be dropped from the session.
+            eid = entity if entity in self._prompts else self.dataset._entity(self.sequence, entity)
             if eid not in self._prompts:
                 raise ValidationError(f"remove: entity {eid!r} has no prompts in this session")
             self._forget(eid)
@@ -325,6 +327,8 @@ class Session(abc.ABC):
             self._prompts.clear()
 
     def _check_idle(self, what: str) -> None:
+        if self._closed:
+            raise ValidationError(f"{what}: the session is closed; open a new one with engine.session(ds, seq)")
         if self._busy:
             raise ValidationError(f"{what}: the session is propagating; cancel it or let it finish first")
 
@@ -371,6 +375,11 @@ class Session(abc.ABC):
             chosen = self.entities
             if not chosen:
                 raise ValidationError("propagate: no prompts yet; call prompt() first")
+            for eid in chosen:  # an entity removed from the dataset since it was prompted
+                if (eid,) not in self.dataset._tables["entities"]:
+                    raise ValidationError(
+                        f"propagate: entity {eid!r} is no longer in the dataset; session.remove({eid!r}) first"
+                    )
             return chosen
         if isinstance(entities, str):
             entities = [entities]
@@ -527,8 +536,9 @@ class Session(abc.ABC):
     def close(self) -> None:
         """Release what the session holds (model state, caches)."""
         with self._lock:
-            if not self._busy:
+            if not self._busy and not self._closed:
                 self._clear()
+                self._closed = True
 
     def __enter__(self) -> Session:
         return self
