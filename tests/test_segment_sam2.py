@@ -362,6 +362,13 @@ def test_bad_checkpoints_are_named(checkpoint: pathlib.Path, tmp_path: pathlib.P
         vl.segment.load("sam2", checkpoint=str(checkpoint), config="nope.yaml")
     with pytest.raises(vl.ValidationError, match="give model="):
         vl.segment.load("sam2")
+    with pytest.raises(vl.ValidationError, match="unknown device 'gpu9'"):
+        vl.segment.load("sam2", config=CONFIG, random_weights=True, device="gpu9")
+    if not torch.cuda.is_available():
+        with pytest.raises(vl.ValidationError, match="device 'cuda' is not available"):
+            vl.segment.load("sam2", config=CONFIG, random_weights=True, device="cuda")
+    with pytest.raises(vl.ValidationError, match="multiple of 32"):
+        vl.segment.load("sam2", config=CONFIG, random_weights=True, image_size=100, device="cpu")
 
 
 def test_model_ids_from_the_hugging_face_cache(checkpoint: pathlib.Path, tmp_path: pathlib.Path) -> None:

@@ -82,9 +82,15 @@ def pick_device(device: Any = None) -> torch.device:
 
     if device is not None:
         try:
-            return torch.device(device)
+            dev = torch.device(device)
         except (RuntimeError, TypeError) as e:
             raise ValidationError(f"sam2: unknown device {device!r}") from e
+        mps = getattr(torch.backends, "mps", None)
+        if (dev.type == "cuda" and not torch.cuda.is_available()) or (
+            dev.type == "mps" and (mps is None or not mps.is_available())
+        ):
+            raise ValidationError(f"sam2: device {device!r} is not available on this machine")
+        return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)
@@ -219,7 +225,8 @@ class LazyFrames:
     def _load(self, i: int) -> torch.Tensor:
         import torch
 
-        rgb = self._ds._source(self._seq).read(i, cache=False)  # one pass over the video must not fill the decode cache
+        # One pass over a long video must not fill the decode cache (and push out what is on screen).
+        rgb = self._ds._source(self._seq).read(i, cache=False)
         resized = np.array(Image.fromarray(rgb).resize((self._size, self._size)))
         img = torch.from_numpy(resized / 255.0).permute(2, 0, 1).to(torch.float32)
         img -= self._mean
