@@ -169,15 +169,17 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--size", type=int, default=256, help="SAM2 input size (the model's own is 1024)")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--only", choices=("speed", "memory"), help="run one of the two benchmarks")
     ap.add_argument("--memory-child", nargs=2, metavar=("KIND", "FOLDER"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.memory_child:
         memory_child(args.memory_child[0], Path(args.memory_child[1]), args.size, args.device)
         return
     frames, repeats = (10, 1) if args.quick else (30, 3)
-    results = [bench_speed(args.size, args.device, frames, repeats)]
-    if not args.skip_memory:
+    results = []
+    if args.only != "memory":
+        results.append(bench_speed(args.size, args.device, frames, repeats))
+    if args.only != "speed":
         small, large = (30, 300) if args.quick else (100, 1000)
         results.append(bench_memory(args.size, args.device, small, large))
     print("all targets met" if all(results) else "some targets missed")

@@ -620,10 +620,11 @@ class Dataset(AnnotationsMixin):
             )
         return source
 
-    def frame(self, seq: str, frame: int) -> np.ndarray:
-        """Frame pixels as HxWx3 uint8 RGB."""
+    def frame(self, seq: str, frame: int, *, cache: bool = True) -> np.ndarray:
+        """Frame pixels as HxWx3 uint8 RGB. ``cache=False`` does not add the frame to the decode cache
+        (one pass over a long video would otherwise push out the frames being looked at)."""
         seq_id = self._seq(seq)
-        return self._source(seq_id).read(self._frame(seq_id, frame))
+        return self._source(seq_id).read(self._frame(seq_id, frame), cache=cache)
 
     def frame_bytes(self, seq: str, frame: int) -> tuple[bytes, str]:
         """Frame as encoded bytes for display, with its mime type (JPEG files pass through as they are)."""

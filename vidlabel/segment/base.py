@@ -328,7 +328,9 @@ class Session(abc.ABC):
 
     def _check_idle(self, what: str) -> None:
         if self._closed:
-            raise ValidationError(f"{what}: the session is closed; open a new one with engine.session(ds, seq)")
+            raise ValidationError(
+                f"{what}: the session is closed; open a new one with engine.session(ds, seq)"
+            )
         if self._busy:
             raise ValidationError(f"{what}: the session is propagating; cancel it or let it finish first")
 
@@ -378,7 +380,8 @@ class Session(abc.ABC):
             for eid in chosen:  # an entity removed from the dataset since it was prompted
                 if (eid,) not in self.dataset._tables["entities"]:
                     raise ValidationError(
-                        f"propagate: entity {eid!r} is no longer in the dataset; session.remove({eid!r}) first"
+                        f"propagate: entity {eid!r} is no longer in the dataset; "
+                        f"session.remove({eid!r}) first"
                     )
             return chosen
         if isinstance(entities, str):

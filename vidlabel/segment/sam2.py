@@ -226,7 +226,7 @@ class LazyFrames:
         import torch
 
         # One pass over a long video must not fill the decode cache (and push out what is on screen).
-        rgb = self._ds._source(self._seq).read(i, cache=False)
+        rgb = self._ds.frame(self._seq, i, cache=False)
         resized = np.array(Image.fromarray(rgb).resize((self._size, self._size)))
         img = torch.from_numpy(resized / 255.0).permute(2, 0, 1).to(torch.float32)
         img -= self._mean
