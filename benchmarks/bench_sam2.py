@@ -145,10 +145,11 @@ def bench_memory(size: int, device: str, small: int, large: int) -> bool:
                         "--device",
                         device,
                     ],
-                    check=True,
                     capture_output=True,
                     text=True,
                 )
+                if out.returncode:
+                    raise RuntimeError(f"memory run {kind} {n} failed:\n{out.stderr[-3000:]}")
                 growth[(kind, n)] = json.loads(out.stdout.strip().splitlines()[-1])["growth_mib"]
                 print(
                     f"memory {kind:7s} {n:5d} frames: peak RSS growth {growth[(kind, n)]:8.1f} MiB "
