@@ -14,7 +14,9 @@ Targets (issue 3):
 
 Random weights (no checkpoint can be downloaded here): speed does not depend on the weights.
 Each memory run is its own process; the peak is reset (/proc/self/clear_refs) once the model is
-built, so growth counts only what opening the video and propagating added.
+built (and, for the session, the user's dataset opened), so growth counts what the engine adds:
+init_state, the prompt and propagation for the bare predictor; the session, the prompt and
+propagation for ours.
 """
 
 from __future__ import annotations
@@ -62,10 +64,19 @@ def run_bare(pred: object, folder: Path, point: tuple[float, float]) -> list[np.
         return [(m[0, 0] > 0).cpu().numpy() for _, _, m in pred.propagate_in_video(state)]  # type: ignore[attr-defined]
 
 
-def run_session(eng: vl.segment.Engine, folder: Path, point: tuple[float, float]) -> list[np.ndarray]:
+def open_dataset(folder: Path) -> tuple[vl.Dataset, str, str]:
     ds = vl.Dataset()
     seq = ds.add_sequence("clip", frames=str(folder))
-    ent = ds.add_entity(seq)
+    return ds, seq, ds.add_entity(seq)
+
+
+def run_session(
+    eng: vl.segment.Engine,
+    folder: Path,
+    point: tuple[float, float],
+    opened: tuple[vl.Dataset, str, str] | None = None,
+) -> list[np.ndarray]:
+    ds, seq, ent = opened or open_dataset(folder)
     with eng.session(ds, seq) as sess:
         sess.prompt(0, ent, points=[point])
         return [r[ent][0] for _, r in sess.propagate()]
@@ -113,14 +124,17 @@ def memory_child(kind: str, folder: Path, size: int, device: str) -> None:
     torch.set_num_threads(max(1, (os.cpu_count() or 2)))
     eng = engine(size, device)
     point = (213.0, 120.0)
-    # One-time costs that are not the video's: the modules a dataset over JPEG files loads.
-    vl.Dataset().add_sequence("warm", frames=str(folder))
+    # The dataset is the user's and exists before any engine runs: open it first. (The bare predictor
+    # has no dataset; it gets the same module imports, so that both start from the same point.)
+    opened = open_dataset(folder)
+    if kind == "bare":
+        del opened
     before = _rss_kib("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
     if kind == "bare":
         run_bare(eng.predictor, folder, point)  # type: ignore[attr-defined]
     else:
-        run_session(eng, folder, point)
+        run_session(eng, folder, point, opened)
     peak = _rss_kib("VmHWM")
     print(json.dumps({"growth_mib": (peak - before) / 1024, "before_mib": before / 1024}))
 
