@@ -54,14 +54,20 @@ def engine(size: int, device: str) -> vl.segment.Engine:
     return vl.segment.load("sam2", config=CONFIG, random_weights=True, image_size=size, device=device)
 
 
-def run_bare(pred: object, folder: Path, point: tuple[float, float]) -> list[np.ndarray]:
+def run_bare(pred: object, folder: Path, point: tuple[float, float], keep: bool = True) -> list[np.ndarray]:
+    """The bare predictor's masks (or, with keep=False, none kept: memory runs measure the engine alone)."""
     import torch
 
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=pred.device.type == "cuda")  # type: ignore[attr-defined]
+    out = []
     with torch.inference_mode(), autocast:
         state = pred.init_state(str(folder))  # type: ignore[attr-defined]
         pred.add_new_points_or_box(state, 0, 1, points=np.array([point], np.float32), labels=np.array([1]))  # type: ignore[attr-defined]
-        return [(m[0, 0] > 0).cpu().numpy() for _, _, m in pred.propagate_in_video(state)]  # type: ignore[attr-defined]
+        for _, _, m in pred.propagate_in_video(state):  # type: ignore[attr-defined]
+            mask = (m[0, 0] > 0).cpu().numpy()
+            if keep:
+                out.append(mask)
+    return out
 
 
 def open_dataset(folder: Path) -> tuple[vl.Dataset, str, str]:
@@ -75,11 +81,12 @@ def run_session(
     folder: Path,
     point: tuple[float, float],
     opened: tuple[vl.Dataset, str, str] | None = None,
+    keep: bool = True,
 ) -> list[np.ndarray]:
     ds, seq, ent = opened or open_dataset(folder)
     with eng.session(ds, seq) as sess:
         sess.prompt(0, ent, points=[point])
-        return [r[ent][0] for _, r in sess.propagate()]
+        return [r[ent][0] for _, r in sess.propagate() if keep]
 
 
 def bench_speed(size: int, device: str, num_frames: int, repeats: int) -> bool:
@@ -132,9 +139,9 @@ def memory_child(kind: str, folder: Path, size: int, device: str) -> None:
     before = _rss_kib("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
     if kind == "bare":
-        run_bare(eng.predictor, folder, point)  # type: ignore[attr-defined]
+        run_bare(eng.predictor, folder, point, keep=False)  # type: ignore[attr-defined]
     else:
-        run_session(eng, folder, point, opened)
+        run_session(eng, folder, point, opened, keep=False)
     peak = _rss_kib("VmHWM")
     print(json.dumps({"growth_mib": (peak - before) / 1024, "before_mib": before / 1024}))
 
