@@ -22,35 +22,15 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from bench_dataset import paired  # interleaved medians, shared by the benchmarks
 from PIL import Image
 
 import vidlabel as vl
 
 H, W = 480, 854
-
-
-def paired(
-    candidate: Callable[[], object],
-    baseline: Callable[[], object],
-    repeats: int,
-    settle: Callable[[], object],
-) -> tuple[float, float]:
-    """Median seconds of candidate and baseline, run alternately; ``settle`` runs untimed before each."""
-    c, b = [], []
-    for _ in range(repeats):
-        settle()
-        t = time.perf_counter()
-        baseline()
-        b.append(time.perf_counter() - t)
-        settle()
-        t = time.perf_counter()
-        candidate()
-        c.append(time.perf_counter() - t)
-    return statistics.median(c), statistics.median(b)
 
 
 def clip(tmp: Path) -> tuple[vl.Dataset, str, vl.demo.SyntheticVideo]:

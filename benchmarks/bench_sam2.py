@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_dataset import paired  # interleaved medians, shared by the benchmarks
 from PIL import Image
 
 import vidlabel as vl
@@ -98,15 +98,9 @@ def bench_speed(size: int, device: str, num_frames: int, repeats: int) -> bool:
         point = (427.0, 240.0)
         ours, bare = run_session(eng, folder, point), run_bare(pred, folder, point)  # warm-up, and a check
         same = all(np.array_equal(a, b) for a, b in zip(ours, bare, strict=True))
-        c, b = [], []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            run_bare(pred, folder, point)
-            b.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            run_session(eng, folder, point)
-            c.append(time.perf_counter() - t)
-    cand, base = statistics.median(c), statistics.median(b)
+        cand, base = paired(
+            lambda: run_session(eng, folder, point), lambda: run_bare(pred, folder, point), repeats
+        )
     ratio = cand / base
     ok = ratio <= 1.05 and same
     print(
