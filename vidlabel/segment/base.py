@@ -479,8 +479,10 @@ class Session(abc.ABC):
         """
         target = self.dataset if ds is None else ds
         seq = self._check_target(target)
-        gen = self.propagate(start, direction, end, entities=entities, cancel=cancel)
-        legs = self.plan(start, direction, end)
+        with self._lock:
+            self._check_idle("propagate")
+            legs = self.plan(start, direction, end)
+            gen = self._propagate(legs, self._entities_for(entities), cancel)
         total = len({f for leg in legs for f in leg.frames})
         report = PropagationReport()
         bar: Any = None
@@ -494,12 +496,11 @@ class Session(abc.ABC):
                 for frame, results in gen:
                     with target.transaction(f"{label}, frame {frame}"):
                         for eid, (mask, score) in results.items():
-                            if not overwrite_keyframes:
-                                row = target.annotation("masks", seq, frame, eid)
-                                if row is not None and row["keyframe"]:
-                                    report.kept += 1
-                                    continue
-                            if not mask.any() and target.annotation("masks", seq, frame, eid) is None:
+                            row = target.annotation("masks", seq, frame, eid)
+                            if row is not None and row["keyframe"] and not overwrite_keyframes:
+                                report.kept += 1
+                                continue
+                            if row is None and not mask.any():
                                 continue
                             target.set_mask(
                                 seq,
