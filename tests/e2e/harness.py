@@ -1,4 +1,4 @@
-"""Plumbing for the browser tests and benchmarks: a throwaway Jupyter server, headless Chromium, a notebook page.
+"""Plumbing for browser tests and benchmarks: a throwaway Jupyter server, headless Chromium, a notebook page.
 
 Nothing here knows about vidlabel: it starts JupyterLab or Notebook 7 from this Python environment with
 isolated config, settings, runtime and workspace dirs (the environment's installed extensions, such as
@@ -94,9 +94,7 @@ def require_playwright() -> Any:
     return sync_playwright
 
 
-def wait_for(
-    what: str, check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.1
-) -> Any:
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.1) -> Any:
     """Poll ``check`` until it returns something truthy; raise naming ``what`` after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     last_exc: Exception | None = None
@@ -299,7 +297,11 @@ def chromium() -> Iterator[Browser]:
 def write_notebook(path: Path, cells: list[str]) -> None:
     """A notebook of code cells (the python3 kernel) at ``path``."""
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
     nbformat.write(nb, path)

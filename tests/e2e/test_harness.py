@@ -24,7 +24,10 @@ class Probe(anywidget.AnyWidget):
         g.fillRect(0, 0, c.width, c.height);
         el.dataset.clicks = String(model.get("clicks"));
       };
-      c.addEventListener("click", () => { model.set("clicks", model.get("clicks") + 1); model.save_changes(); });
+      c.addEventListener("click", () => {
+        model.set("clicks", model.get("clicks") + 1);
+        model.save_changes();
+      });
       model.on("change:clicks", draw);
       draw();
       el.appendChild(c);
