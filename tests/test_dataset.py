@@ -303,3 +303,21 @@ def test_many_masks_edit_stays_incremental() -> None:
     assert store._base is base and len(store._delta) == 1
     assert np.array_equal(d.mask(s, 5, ents[0]), disc(16, 16, 4, 4, 2))
     assert np.array_equal(d.mask(s, 6, ents[0]), m)
+
+
+def test_entity_colour_is_validated_and_undoable(ds: vl.Dataset) -> None:
+    e = ds.add_entity("clip", "bear", color="#A0B1C2")
+    assert ds.entity(e)["color"] == "#a0b1c2"
+    ds.set_entity(e, color="#000000")
+    assert ds.entity(e)["color"] == "#000000"
+    ds.undo()
+    assert ds.entity(e)["color"] == "#a0b1c2"
+    before = ds.table("entities")
+    for bad in ("red", "#abc", "#gggggg", 0xFF0000, "#a0b1c2 "):
+        with pytest.raises(vl.ValidationError, match="entities.color"):
+            ds.set_entity(e, color=bad)
+        with pytest.raises(vl.ValidationError, match="entities.color"):
+            ds.add_entity("clip", "other", color=bad)
+    assert ds.table("entities").equals(before)
+    ds.set_entity(e, color=None)
+    assert ds.entity(e)["color"] is None

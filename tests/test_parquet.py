@@ -15,7 +15,7 @@ from vidlabel import schema as sch
 
 def _filled(ds: vl.Dataset) -> vl.Dataset:
     a = ds.add_entity("clip", category="bear", difficulty=1)
-    b = ds.add_entity("clip", "zebra")
+    b = ds.add_entity("clip", "zebra", color="#FF8800")
     for f in range(6):
         ds.set_mask("clip", f, a, disc(48, 64, 20 + f, 20, 6), score=0.5 + f / 20)
     ds.set_mask("clip", 9, a, disc(48, 64, 20, 40, 5), source="flow", keyframe=False)
@@ -165,3 +165,21 @@ def test_schema_metadata_names_custom_fields(ds: vl.Dataset, tmp_path: Path) -> 
     meta = pq.read_schema(tmp_path / "out" / "states.parquet").metadata
     assert json.loads(meta[sch.METADATA_CUSTOM]) == ["occluded", "visibility"]
     assert meta[sch.METADATA_VERSION] == str(sch.SCHEMA_VERSION).encode()
+
+
+def test_version_1_files_read_with_no_entity_colours(ds: vl.Dataset, tmp_path: Path) -> None:
+    """Version 1 had no entities.color: such files still load, the colour unset (the palette's)."""
+    _filled(ds)
+    ds.to_parquet(tmp_path / "out")
+    for name in sch.TABLES:
+        path = tmp_path / "out" / f"{name}.parquet"
+        t = pq.read_table(path)
+        if name == "entities":
+            t = t.drop_columns(["color"])
+        meta = dict(t.schema.metadata)
+        meta[sch.METADATA_VERSION] = b"1"
+        pq.write_table(t.replace_schema_metadata(meta), path)
+    back = vl.Dataset.from_parquet(tmp_path / "out")
+    assert [back.entity(e)["color"] for e in back.entity_ids("clip")] == [None, None]
+    assert back.table("masks").equals(ds.table("masks"))
+    assert back.entity("zebra", "clip")["name"] == "zebra"

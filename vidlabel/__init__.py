@@ -13,6 +13,7 @@ from .errors import ValidationError
 __version__ = "0.1.0"
 
 __all__ = [
+    "Annotator",
     "Change",
     "Dataset",
     "ValidationError",
@@ -29,8 +30,10 @@ if TYPE_CHECKING:
     from . import demo, metrics, rle, segment
     from .io.davis import read_davis
     from .io.pixano import read_pixano
+    from .widget import Annotator
 
 _LAZY = {
+    "Annotator": (".widget", "Annotator"),
     "demo": (".demo", None),
     "metrics": (".metrics", None),
     "rle": (".rle", None),

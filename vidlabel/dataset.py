@@ -8,6 +8,7 @@ is one undo step and one change event for observers (an open widget, say).
 
 from __future__ import annotations
 
+import re
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -465,6 +466,7 @@ class Dataset(AnnotationsMixin):
         category: str | None = None,
         id: str | None = None,
         void: bool = False,
+        color: str | None = None,
         **custom: Any,
     ) -> str:
         """Add a tracked object to a sequence; returns its id.
@@ -487,6 +489,7 @@ class Dataset(AnnotationsMixin):
             raise ValidationError(f"entities.category: expected a string, got {category!r}")
         if not isinstance(void, (bool, np.bool_)):
             raise ValidationError(f"entities.void: expected a bool, got {void!r}")
+        color = _check_color(color)
         if id is None:
             k = 1
             while (f"{seq_id}/{k:03d}",) in ents:
@@ -502,6 +505,7 @@ class Dataset(AnnotationsMixin):
             "name": name,
             "category": category,
             "void": bool(void),
+            "color": color,
             **self._custom("entities", custom),
         }
         with self.transaction(f"add entity {name}"):
@@ -509,7 +513,7 @@ class Dataset(AnnotationsMixin):
         return id
 
     def set_entity(self, entity: str, seq: str | None = None, **values: Any) -> None:
-        """Rename an entity or change its category or custom fields."""
+        """Rename an entity or change its category, colour or custom fields."""
         eid = self._any_entity(entity, seq)
         row = self._tables["entities"].get((eid,))
         assert row is not None
@@ -529,6 +533,8 @@ class Dataset(AnnotationsMixin):
             if cat is not None and not isinstance(cat, str):
                 raise ValidationError(f"entities.category: expected a string, got {cat!r}")
             new["category"] = cat
+        if "color" in values:
+            new["color"] = _check_color(values.pop("color"))
         new.update(self._custom("entities", values, partial_of=row))
         with self.transaction(f"edit entity {new['name']}"):
             self._put("entities", (eid,), new)
@@ -704,3 +710,15 @@ class Dataset(AnnotationsMixin):
         from .render import render_frame
 
         return render_frame(self, seq, frame, **options)
+
+
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+def _check_color(color: Any) -> str | None:
+    """An entity's display colour: ``"#rrggbb"`` (stored lower-case) or None for the palette's."""
+    if color is None:
+        return None
+    if not isinstance(color, str) or not _COLOR.fullmatch(color):
+        raise ValidationError(f"entities.color: expected a colour like '#ff8800', got {color!r}")
+    return color.lower()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -30,3 +32,18 @@ def entity_colour(index: int) -> tuple[int, int, int]:
     """Overlay colour of the ``index``-th entity of a sequence (1-based, as DAVIS object ids)."""
     r, g, b = davis_palette()[(index - 1) % 254 + 1]
     return int(r), int(g), int(b)
+
+
+VOID_COLOUR = (200, 200, 200)  # DAVIS "void" (255) regions are drawn grey
+
+
+def display_colour(entity: Mapping[str, Any], index: int) -> tuple[int, int, int]:
+    """How an entity is drawn: its own ``color`` if a person chose one, grey if void, else the palette's."""
+    color = entity.get("color")
+    if color:
+        return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
+    return VOID_COLOUR if entity.get("void") else entity_colour(index)
+
+
+def hex_colour(rgb: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb)

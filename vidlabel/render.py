@@ -9,12 +9,10 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .palette import entity_colour
+from .palette import display_colour
 
 if TYPE_CHECKING:
     from .dataset import Dataset
-
-VOID_COLOUR = (200, 200, 200)
 
 
 def render_frame(
@@ -42,7 +40,7 @@ def render_frame(
     shown = set(order if entities is None else (ds.entity(e, seq)["id"] for e in entities))
     colours = {}
     for i, eid in enumerate(order, start=1):
-        colours[eid] = VOID_COLOUR if ds.entity(eid)["void"] else entity_colour(i)
+        colours[eid] = display_colour(ds.entity(eid), i)
     for eid, mask in ds.masks(seq, frame).items():
         if eid not in shown:
             continue

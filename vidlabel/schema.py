@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from .errors import ValidationError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: entities.color
 METADATA_VERSION = b"vidlabel.schema_version"
 METADATA_TABLE = b"vidlabel.table"
 METADATA_CUSTOM = b"vidlabel.custom_fields"
@@ -52,6 +52,7 @@ BUILTIN: dict[str, list[pa.Field]] = {
         pa.field("name", pa.string()),
         pa.field("category", pa.string()),
         pa.field("void", pa.bool_()),  # DAVIS 255 pixels: excluded from evaluation, not an object
+        pa.field("color", pa.string()),  # "#rrggbb" chosen by a person; null: the palette colour of its index
     ],
     "tracklets": [
         pa.field("id", pa.string(), nullable=False),
@@ -85,6 +86,9 @@ BUILTIN: dict[str, list[pa.Field]] = {
     ],
     "states": [*_KEY, pa.field("tracklet_id", pa.string())],
 }
+
+# Built-in columns newer than version 1, with the version that added them (older files read as null).
+ADDED_IN: dict[tuple[str, str], int] = {("entities", "color"): 2}
 
 KEYS: dict[str, tuple[str, ...]] = {
     "sequences": ("id",),

@@ -140,13 +140,17 @@ def _read_table(folder: Path, name: str) -> pa.Table:
         raise ValidationError(
             f"from_parquet: {file.name} has no vidlabel schema version; not a vidlabel export"
         )
-    if version != str(sch.SCHEMA_VERSION).encode():
+    readable = [str(v).encode() for v in range(1, sch.SCHEMA_VERSION + 1)]
+    if version not in readable:
         raise ValidationError(
             f"from_parquet: {file.name} has schema version {version.decode(errors='replace')}, "
-            f"this vidlabel reads version {sch.SCHEMA_VERSION}"
+            f"this vidlabel reads versions 1 to {sch.SCHEMA_VERSION}"
         )
     table = pq.read_table(file)
     for f in sch.BUILTIN[name]:
+        added = sch.ADDED_IN.get((name, f.name), 1)
+        if f.name not in table.column_names and int(version) < added:
+            table = table.append_column(f, pa.nulls(table.num_rows, f.type))  # older file: not set
         if f.name not in table.column_names:
             raise ValidationError(f"from_parquet: table {name!r} lacks column {f.name!r}")
         if not table.schema.field(f.name).type.equals(f.type):

@@ -469,6 +469,7 @@ class Session(abc.ABC):
         cancel: CancelToken | None = None,
         progress: bool = True,
         overwrite_keyframes: bool = False,
+        on_frame: Callable[[int, int, int], None] | None = None,
     ) -> PropagationReport:
         """Propagate and write the masks into ``ds`` (the session's dataset by default), as ONE undo step.
 
@@ -476,6 +477,7 @@ class Session(abc.ABC):
         ``keyframe=False``, so an open widget sees them land; an empty result erases a mask
         there. Keyframes in the dataset (human masks) are kept unless ``overwrite_keyframes``.
         A cancelled run keeps the frames it finished, each complete, as one undo step.
+        ``on_frame(frame, done, total)`` is called after each frame is written (a widget's progress bar).
         """
         target = self.dataset if ds is None else ds
         seq = self._check_target(target)
@@ -515,6 +517,8 @@ class Session(abc.ABC):
                     report.frames.append(frame)
                     if bar is not None:
                         bar.update(1)
+                    if on_frame is not None:
+                        on_frame(frame, len(report.frames), total)
         finally:
             gen.close()
             if bar is not None:

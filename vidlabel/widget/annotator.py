@@ -1,0 +1,606 @@
+"""The Annotator: an anywidget that shows a sequence's frames with mask overlays and edits the dataset.
+
+Small state lives in synced traits; frames and masks travel in custom messages with binary
+buffers (see ``protocol.md``). The dataset stays the single source of truth: the widget
+observes it, so edits made from cells show up in an open widget, and every edit the widget
+makes is a :class:`~vidlabel.Dataset` method call (one undo step each).
+
+Engine work and edits run in order on one worker thread, off the kernel's message thread:
+frame requests are answered while a propagation runs, and the propagation can be cancelled.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anywidget
+import numpy as np
+import traitlets as t
+
+from ..dataset import Change, Dataset
+from ..errors import ValidationError
+from ..palette import display_colour, hex_colour
+from . import protocol
+from .frames import EncodedFrames, frames_reply
+from .protocol import ProtocolError, Request
+
+if TYPE_CHECKING:
+    from ..segment.base import CancelToken, Engine, Session
+
+log = logging.getLogger("vidlabel.widget")
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+FLUSH_INTERVAL = 0.05  # seconds: changes from the worker thread are sent at most this often
+PROGRESS_INTERVAL = 0.1
+
+
+class TraitRefused(ValidationError, t.TraitError):
+    """A trait value that was refused. A TraitError too, so traitlets rolls back a batch it was part of."""
+
+
+class Annotator(anywidget.AnyWidget):
+    """Annotate a sequence of ``ds`` in the notebook: frames, overlays, timeline, prompts, propagation.
+
+    ``engine`` is an engine name (``"flow"``, ``"sam2"``; ``engine_options`` go to
+    :func:`vidlabel.segment.load`), an engine object, or None (view and edit only).
+    """
+
+    _esm = STATIC / "widget.js"
+
+    sequence = t.Unicode("").tag(sync=True)
+    sequences = t.List(t.Dict()).tag(sync=True)
+    info = t.Dict().tag(sync=True)
+    frame = t.Int(0).tag(sync=True)
+    entity = t.Unicode("").tag(sync=True)
+    entities = t.List(t.Dict()).tag(sync=True)
+    tracks = t.Dict().tag(sync=True)
+    tool = t.Unicode("point").tag(sync=True)
+    opacity = t.Float(0.5).tag(sync=True)
+    outline = t.Bool(False).tag(sync=True)
+    hidden = t.List(t.Unicode()).tag(sync=True)
+    engine_name = t.Unicode("").tag(sync=True)
+    busy = t.Unicode("").tag(sync=True)
+    progress = t.Dict().tag(sync=True)
+    error = t.Unicode("").tag(sync=True)
+    can_undo = t.Bool(False).tag(sync=True)
+    can_redo = t.Bool(False).tag(sync=True)
+    undo_label = t.Unicode("").tag(sync=True)
+    redo_label = t.Unicode("").tag(sync=True)
+    revision = t.Int(0).tag(sync=True)
+
+    _BROWSER_WRITABLE = frozenset(
+        {"sequence", "frame", "entity", "tool", "opacity", "outline", "hidden", "error"}
+    )
+
+    def __init__(
+        self,
+        ds: Dataset,
+        sequence: str | None = None,
+        engine: Any = "flow",
+        *,
+        frame: int = 0,
+        entity: str | None = None,
+        **engine_options: Any,
+    ) -> None:
+        if not isinstance(ds, Dataset):
+            raise ValidationError(f"Annotator: expected a vidlabel.Dataset, got {type(ds).__name__}")
+        if not ds.sequence_ids():
+            raise ValidationError("Annotator: the dataset has no sequences; add one first")
+        self._ds = ds
+        self._engine = _resolve_engine(engine, engine_options)
+        self._sessions: dict[str, Session] = {}
+        self._encoded = EncodedFrames(ds)
+        self._jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vidlabel-annotator")
+        self._cancel: CancelToken | None = None
+        self._propagating = False
+        self._pending: dict[str, Any] = _no_pending()
+        self._pending_lock = threading.Lock()
+        self._flush_lock = threading.RLock()
+        self._timer: threading.Timer | None = None
+        self._closed = False
+        super().__init__()
+        self.engine_name = "" if self._engine is None else self._engine.name
+        self.sequences = self._sequence_list()
+        self.sequence = ds.sequence_ids()[0] if sequence is None else sequence
+        self.frame = frame
+        if entity is not None:
+            self.entity = entity
+        self._refresh_history()
+        self.on_msg(self._on_msg)
+        self._unobserve = ds.observe(self._on_change)
+
+    # ------------------------------------------------------------------ public
+    @property
+    def dataset(self) -> Dataset:
+        return self._ds
+
+    @property
+    def engine(self) -> Engine | None:
+        return self._engine
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the prompts, edits and propagation asked for so far have finished."""
+        self._jobs.submit(lambda: None).result(timeout)
+        self._flush()
+
+    def cancel(self) -> bool:
+        """Stop a running propagation between two frames; True if one was running."""
+        token = self._cancel
+        if token is None or not self._propagating:
+            return False
+        token.cancel()
+        return True
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.cancel()
+            self._unobserve()
+            self._jobs.shutdown(wait=True)
+            for session in self._sessions.values():
+                session.close()
+            self._sessions.clear()
+        super().close()
+
+    # ------------------------------------------------------------------ traits
+    @t.validate("sequence")
+    def _check_sequence(self, proposal: Any) -> str:
+        value = proposal["value"]
+        ids = self._ds.sequence_ids()
+        if value in ids:
+            return str(value)
+        named = [s for s in ids if self._ds.sequence(s)["name"] == value]
+        if len(named) == 1:
+            return named[0]
+        raise TraitRefused(f"Annotator.sequence: unknown sequence {value!r} (known: {', '.join(ids)})")
+
+    @t.validate("frame")
+    def _check_frame(self, proposal: Any) -> int:
+        value, n = proposal["value"], self._ds.num_frames(self.sequence) if self.sequence else 0
+        if not 0 <= value < n:
+            raise TraitRefused(
+                f"Annotator.frame: frame {value} is out of range for sequence {self.sequence!r} "
+                f"with {n} frames (valid: 0..{n - 1})"
+            )
+        return int(value)
+
+    @t.validate("entity")
+    def _check_entity(self, proposal: Any) -> str:
+        value = proposal["value"]
+        if value == "":
+            return ""
+        try:
+            return self._ds._entity(self.sequence, value)
+        except ValidationError as exc:
+            raise TraitRefused(f"Annotator.entity: {exc}") from None
+
+    @t.validate("tool")
+    def _check_tool(self, proposal: Any) -> str:
+        if proposal["value"] not in protocol.TOOLS:
+            raise TraitRefused(f"Annotator.tool: expected one of {protocol.TOOLS}, got {proposal['value']!r}")
+        return str(proposal["value"])
+
+    @t.validate("opacity")
+    def _check_opacity(self, proposal: Any) -> float:
+        value = proposal["value"]
+        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+            raise TraitRefused(f"Annotator.opacity: expected a number from 0 to 1, got {value!r}")
+        return float(value)
+
+    @t.validate("hidden")
+    def _check_hidden(self, proposal: Any) -> list[str]:
+        out = []
+        for value in proposal["value"]:
+            try:
+                eid = self._ds._entity(self.sequence, value)
+            except ValidationError as exc:
+                raise TraitRefused(f"Annotator.hidden: {exc}") from None
+            if eid not in out:
+                out.append(eid)
+        return out
+
+    @t.observe("sequence")
+    def _sequence_changed(self, change: Any) -> None:
+        seq = change["new"]
+        row = self._ds.sequence(seq)
+        with self.hold_sync():
+            self.info = {
+                "name": row["name"],
+                "num_frames": row["num_frames"],
+                "width": row["width"],
+                "height": row["height"],
+                "fps": row["fps"] if row["fps"] and math.isfinite(row["fps"]) else 24.0,
+            }
+            if self.frame >= row["num_frames"]:
+                self.frame = 0
+            self.entity = ""
+            self.hidden = []
+            self._refresh_entities()
+
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """Trait updates from the browser: a refused value is shown as an error and put back, never raised."""
+        try:
+            kernel_only = sorted(set(sync_data) - self._BROWSER_WRITABLE)
+            if kernel_only:
+                raise ValidationError(f"Annotator: {', '.join(kernel_only)} can only be set by the kernel")
+            super().set_state(sync_data)
+        except Exception as exc:
+            self.error = str(exc)
+            self.send_state([k for k in sync_data if k in self.keys])
+
+    # ------------------------------------------------------------------ messages
+    def _on_msg(self, _widget: Any, content: Any, buffers: Any) -> None:
+        try:
+            req = protocol.parse(content)
+        except ProtocolError as exc:
+            self._reply_error(exc.request_id, str(exc))
+            return
+        try:
+            if req.kind == "frames":
+                self._answer_frames(req)
+            elif req.kind == "cancel":
+                self._reply(req, cancelled=self.cancel())
+            else:
+                self._queue(req)
+        except ValidationError as exc:
+            self._reply_error(req.id, str(exc))
+        except Exception as exc:  # a bug: show it in the widget, keep the kernel's log for the traceback
+            log.exception("Annotator: %s request failed", req.kind)
+            self._reply_error(req.id, f"{req.kind} failed: {exc!r}")
+
+    def _reply(self, req: Request, buffers: list[bytes] | None = None, **result: Any) -> None:
+        self.send({"kind": "reply", "id": req.id, "ok": True, **result}, buffers)
+
+    def _reply_error(self, request_id: int | None, message: str) -> None:
+        self.error = message
+        self.send({"kind": "reply", "id": request_id, "ok": False, "error": message})
+
+    def _answer_frames(self, req: Request) -> None:
+        seq = self.sequence
+        start, stop = req.fields["start"], req.fields["stop"]
+        n = self._ds.num_frames(seq)
+        if start < 0 or stop > n:
+            raise ProtocolError(f"frames: range {start}..{stop} is outside sequence {seq!r} (0..{n})")
+        items, buffers = frames_reply(
+            self._ds, self._encoded, seq, start, stop, images=req.fields["images"], masks=req.fields["masks"]
+        )
+        self._reply(req, buffers, sequence=seq, revision=self.revision, items=items)
+
+    def _queue(self, req: Request) -> None:
+        if self._propagating:
+            raise ValidationError(
+                f"{req.kind}: a propagation is running; wait for it to finish or cancel it (Esc)"
+            )
+        job = getattr(self, f"_do_{req.kind}")
+        args = job(req)  # validate now, on the message thread; the returned callable does the work
+        if req.kind == "propagate":
+            self._propagating = True
+        self._jobs.submit(self._run_job, req, args)
+
+    def _run_job(self, req: Request, work: Any) -> None:
+        slow = req.kind in ("prompt", "propagate")
+        if slow:
+            self.busy = req.kind
+        try:
+            result = work()
+            self._flush()
+            self._reply(req, **(result or {}))
+        except ValidationError as exc:
+            self._flush()
+            self._reply_error(req.id, str(exc))
+        except Exception as exc:  # an engine failure: the dataset keeps what was committed
+            log.exception("Annotator: %s failed", req.kind)
+            self._flush()
+            self._reply_error(req.id, f"{req.kind} failed: {exc!r}")
+        finally:
+            if req.kind == "propagate":
+                self._propagating = False
+            if slow:
+                self.busy = ""
+
+    # ------------------------------------------------------------------ edits: checked now, run in order
+    def _frame_index(self, value: int, what: str) -> int:
+        n = self._ds.num_frames(self.sequence)
+        if not 0 <= value < n:
+            raise ValidationError(f"{what}: frame {value} is out of range for {n} frames (valid: 0..{n - 1})")
+        return value
+
+    def _entity_id(self, value: str, what: str) -> str:
+        try:
+            return self._ds._entity(self.sequence, value)
+        except ValidationError as exc:
+            raise ValidationError(f"{what}: {exc}") from None
+
+    def _do_prompt(self, req: Request) -> Any:
+        f = req.fields
+        seq = self.sequence
+        frame = self._frame_index(f["frame"], "prompt.frame")
+        eid = self._entity_id(f["entity"], "prompt.entity")
+        info = self.info
+        for x, y in f["points"]:
+            if not (0 <= x <= info["width"] and 0 <= y <= info["height"]):
+                raise ValidationError(
+                    f"prompt.points: ({x:g}, {y:g}) is outside the {info['width']}x{info['height']} frame"
+                )
+        session = self._session(seq)
+        points = np.asarray(f["points"], np.float32) if f["points"] else None
+        labels = np.asarray(f["labels"], np.int32) if f["labels"] else None
+        box = None if f["box"] is None else np.asarray(f["box"], np.float32)
+
+        def work() -> dict[str, Any]:
+            _mask, score = session.prompt(frame, eid, points, labels, box=box, clear=f["clear"])
+            return {"frame": frame, "entity": eid, "score": float(score)}
+
+        return work
+
+    def _do_propagate(self, req: Request) -> Any:
+        f = req.fields
+        seq = self.sequence
+        frame = self.frame if f.get("frame") is None else self._frame_index(f["frame"], "propagate.frame")
+        if f["entities"] == "selected":
+            if not self.entity:
+                raise ValidationError("propagate: no entity is selected; pick one, or propagate all")
+            eids = [self.entity]
+        else:
+            eids = [e for e in self._ds.entity_ids(seq) if self._keyframes(seq, e)]
+        if not eids or not any(self._keyframes(seq, e) for e in eids):
+            raise ValidationError(
+                "propagate: nothing to propagate; click on an object first to give it a mask on some frame"
+            )
+        session = self._session(seq)
+        direction = f["direction"]
+        from ..segment.base import CancelToken
+
+        token = self._cancel = CancelToken()
+
+        def work() -> dict[str, Any]:
+            self._sync_session(session, eids)
+            legs = session.plan(frame, direction)
+            total = len({i for leg in legs for i in leg.frames})
+            label = f"{session.engine.name}: propagate {direction} from frame {frame}"
+            self.progress = {"running": True, "done": 0, "total": total, "label": label, "cancelled": False}
+            last = [0.0]
+
+            def on_frame(_frame: int, done: int, total: int) -> None:
+                now = time.monotonic()
+                if now - last[0] >= PROGRESS_INTERVAL or done == total:
+                    last[0] = now
+                    self.progress = {**self.progress, "done": done, "total": total}
+
+            try:
+                report = session.propagate_into(
+                    start=frame,
+                    direction=direction,
+                    entities=eids,
+                    cancel=token,
+                    progress=False,
+                    on_frame=on_frame,
+                )
+            finally:
+                self.progress = {**self.progress, "running": False, "cancelled": token.cancelled}
+            self.progress = {**self.progress, "done": len(report.frames), "cancelled": report.cancelled}
+            return {
+                "frames": len(report.frames),
+                "written": report.written,
+                "kept": report.kept,
+                "cancelled": report.cancelled,
+            }
+
+        return work
+
+    def _do_erase(self, req: Request) -> Any:
+        f = req.fields
+        seq = self.sequence
+        eid = self._entity_id(f["entity"], "erase.entity")
+        n = self._ds.num_frames(seq)
+        start, stop = f["start"], f["stop"]
+        if start < 0 or stop > n:
+            raise ValidationError(f"erase: range {start}..{stop} is outside the sequence (0..{n})")
+        return lambda: {"removed": self._ds.remove_masks(seq, eid, range(start, stop))}
+
+    def _do_add_entity(self, req: Request) -> Any:
+        f = req.fields
+        seq = self.sequence
+
+        def work() -> dict[str, Any]:
+            eid = self._ds.add_entity(seq, f.get("name"), category=f.get("category"), color=f.get("color"))
+            self._flush()
+            self.entity = eid
+            return {"entity": eid}
+
+        return work
+
+    def _do_set_entity(self, req: Request) -> Any:
+        f = dict(req.fields)
+        eid = self._entity_id(f.pop("entity"), "set_entity.entity")
+        if not f:
+            raise ValidationError("set_entity: nothing to change (give name, category or color)")
+        seq = self.sequence
+        return lambda: self._ds.set_entity(eid, seq, **f)
+
+    def _do_delete_entity(self, req: Request) -> Any:
+        eid = self._entity_id(req.fields["entity"], "delete_entity.entity")
+        seq = self.sequence
+
+        def work() -> None:
+            session = self._sessions.get(seq)
+            self._ds.remove_entity(eid, seq)
+            if session is not None and eid in session.entities:
+                session.remove(eid)
+
+        return work
+
+    def _do_undo(self, req: Request) -> Any:
+        return lambda: {"done": self._ds.undo()}
+
+    def _do_redo(self, req: Request) -> Any:
+        return lambda: {"done": self._ds.redo()}
+
+    # ------------------------------------------------------------------ engine sessions
+    def _session(self, seq: str) -> Session:
+        if self._engine is None:
+            raise ValidationError("Annotator: no engine; create it with engine='flow' or engine='sam2'")
+        session = self._sessions.get(seq)
+        if session is None:
+            session = self._sessions[seq] = self._engine.session(self._ds, seq)
+        return session
+
+    def _keyframes(self, seq: str, eid: str) -> list[int]:
+        store = self._ds._tables["masks"]
+        return sorted(k[1] for k in store.lookup("by_entity", (seq, eid)) if store.value(k, "keyframe"))
+
+    def _sync_session(self, session: Session, eids: list[str]) -> None:
+        """Make the session's prompts match the dataset's keyframes (undo, erase or cell edits change them).
+
+        An entity whose prompts no longer produce its keyframe masks is re-prompted with those
+        masks, so propagation always starts from what the dataset holds.
+        """
+        seq = session.sequence
+        for eid in eids:
+            frames = self._keyframes(seq, eid)
+            held = session.prompts(eid)[eid]
+            if set(held) == set(frames) and all(
+                _same(p.result, self._ds.mask(seq, i, eid)) for i, p in held.items()
+            ):
+                continue
+            if eid in session.entities:
+                session.remove(eid)
+            for i in frames:
+                session.prompt(i, eid, mask=self._ds.mask(seq, i, eid), write=False)
+
+    # ------------------------------------------------------------------ following the dataset
+    def _on_change(self, change: Change) -> None:
+        with self._pending_lock:
+            p = self._pending
+            p["history"] = True
+            if change.tables & {"sequences", "frames", "sources"}:
+                p["sequences"] = True
+                if "sources" in change.tables:
+                    self._encoded.clear()
+            seq = self.sequence
+            if seq in change.sequences:
+                if change.tables & {"entities", "sequences", "sources"}:
+                    p["all"] = True
+                if change.tables & {"entities", "tracklets", "masks"}:
+                    p["tracks"] = True
+                p["frames"] |= change.frames.get(seq, set())
+        if threading.current_thread() is threading.main_thread():
+            self._flush()
+        else:
+            with self._pending_lock:
+                if self._timer is None:
+                    self._timer = threading.Timer(FLUSH_INTERVAL, self._flush)
+                    self._timer.daemon = True
+                    self._timer.start()
+
+    def _flush(self) -> None:
+        """Send what changed since the last flush: history, entity list, track bars, changed frames."""
+        with self._flush_lock:
+            with self._pending_lock:
+                p, self._pending = self._pending, _no_pending()
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+            if self._closed:
+                return
+            with self.hold_sync():
+                if p["history"]:
+                    self._refresh_history()
+                if p["sequences"]:
+                    self.sequences = self._sequence_list()
+                    if self.sequence not in self._ds.sequence_ids():
+                        self.sequence = self._ds.sequence_ids()[0]
+                        p["all"] = True
+                if p["tracks"] or p["all"]:
+                    self._refresh_entities()
+                if p["all"] or p["frames"]:
+                    self.revision += 1
+            if p["all"] or p["frames"]:
+                frames = None if p["all"] else sorted(p["frames"])
+                self.send(
+                    {
+                        "kind": "changed",
+                        "sequence": self.sequence,
+                        "frames": frames,
+                        "revision": self.revision,
+                    }
+                )
+
+    def _refresh_history(self) -> None:
+        ds = self._ds
+        self.can_undo, self.can_redo = ds.can_undo, ds.can_redo
+        self.undo_label = ds._undo[-1].label if ds._undo else ""
+        self.redo_label = ds._redo[-1].label if ds._redo else ""
+
+    def _sequence_list(self) -> list[dict[str, Any]]:
+        ds = self._ds
+        return [
+            {"id": s, "name": ds.sequence(s)["name"], "num_frames": ds.num_frames(s)}
+            for s in ds.sequence_ids()
+        ]
+
+    def _refresh_entities(self) -> None:
+        ds, seq = self._ds, self.sequence
+        ents, tracks = [], {}
+        masks = ds._tables["masks"]
+        for i, eid in enumerate(ds.entity_ids(seq), start=1):
+            row = ds.entity(eid)
+            ents.append(
+                {
+                    "id": eid,
+                    "name": row["name"],
+                    "category": row["category"],
+                    "color": hex_colour(display_colour(row, i)),
+                    "index": i,
+                }
+            )
+            keys = masks.lookup("by_entity", (seq, eid))
+            tracks[eid] = {
+                "tracklets": [[tr["start_frame"], tr["end_frame"]] for tr in ds.tracklets(seq, eid)],
+                "keyframes": sorted(k[1] for k in keys if masks.value(k, "keyframe")),
+            }
+        self.entities, self.tracks = ents, tracks
+        ids = {e["id"] for e in ents}
+        if self.entity and self.entity not in ids:
+            self.entity = ""
+        if any(h not in ids for h in self.hidden):
+            self.hidden = [h for h in self.hidden if h in ids]
+
+
+def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    return a is not None and b is not None and np.array_equal(a, b)
+
+
+def _no_pending() -> dict[str, Any]:
+    return {"history": False, "sequences": False, "tracks": False, "all": False, "frames": set()}
+
+
+def _resolve_engine(engine: Any, options: dict[str, Any]) -> Engine | None:
+    from ..segment.base import Engine
+
+    if engine is None or isinstance(engine, Engine):
+        if options:
+            raise ValidationError(
+                f"Annotator: engine options ({', '.join(options)}) need an engine name, not {engine!r}"
+            )
+        return engine
+    if isinstance(engine, str):
+        from .. import segment
+
+        return segment.load(engine, **options)
+    raise ValidationError(
+        f"Annotator.engine: expected an engine name ({', '.join(_engine_names())}), an engine or None, "
+        f"got {type(engine).__name__}"
+    )
+
+
+def _engine_names() -> list[str]:
+    from .. import segment
+
+    return list(segment.available())

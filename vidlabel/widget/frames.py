@@ -1,0 +1,93 @@
+"""Answering the browser's ``frames`` requests: encoded frame bytes and mask RLE, no pixel work.
+
+This is the hot path of scrubbing and playback. JPEG files pass through as their bytes;
+frames that must be encoded (arrays, video, PNG) are encoded once and kept in a small
+byte-bounded LRU. Masks go out as the compressed RLE counts the dataset stores.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from ..frames import ImageFilesSource
+
+if TYPE_CHECKING:
+    from ..dataset import Dataset
+
+
+class EncodedFrames:
+    """Display bytes of frames, keyed by (sequence, frame); thread-safe, bounded in bytes."""
+
+    def __init__(self, ds: Dataset, max_bytes: int = 64 * 2**20) -> None:
+        self._ds = ds
+        self._max = max_bytes
+        self._items: OrderedDict[tuple[str, int], tuple[bytes, str]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, seq: str, frame: int) -> tuple[bytes, str]:
+        source = self._ds.frame_source(seq)
+        if isinstance(source, ImageFilesSource):
+            return source.encoded(frame)  # a file read; JPEG passes through untouched
+        key = (seq, frame)
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                return hit
+        value = self._ds.frame_bytes(seq, frame)
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = value
+                self._bytes += len(value[0])
+            while self._bytes > self._max and len(self._items) > 1:
+                _, (data, _mime) = self._items.popitem(last=False)
+                self._bytes -= len(data)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+
+def frames_reply(
+    ds: Dataset, encoded: EncodedFrames, seq: str, start: int, stop: int, *, images: bool, masks: bool
+) -> tuple[list[dict[str, Any]], list[bytes]]:
+    """The ``items`` of a frames reply and its buffers (frame bytes and RLE counts, referenced by index)."""
+    store = ds._tables["masks"]
+    buffers: list[bytes] = []
+    items: list[dict[str, Any]] = []
+    for f in range(start, stop):
+        item: dict[str, Any] = {"frame": f, "image": None, "mime": None, "masks": []}
+        if images:
+            data, mime = encoded.get(seq, f)
+            item["image"], item["mime"] = len(buffers), mime
+            buffers.append(data)
+        if masks:
+            for key in sorted(store.lookup("by_frame", (seq, f))):
+                row = store.get(key)
+                if row is None:  # removed by another thread since the lookup
+                    continue
+                item["masks"].append(
+                    {
+                        "entity": key[2],
+                        "height": row["height"],
+                        "width": row["width"],
+                        "counts": len(buffers),
+                        "source": row["source"],
+                        "score": _finite(row["score"]),
+                        "keyframe": bool(row["keyframe"]),
+                    }
+                )
+                buffers.append(row["counts"])
+        items.append(item)
+    return items, buffers
+
+
+def _finite(value: Any) -> float | None:
+    # The kernel's JSON refuses NaN; an unknown score goes out as null.
+    return float(value) if value is not None and math.isfinite(value) else None

@@ -1,0 +1,182 @@
+"""Messages between the Annotator's browser side and the kernel: their kinds and validation.
+
+The wire format is described in ``protocol.md`` next to this file. Everything from the
+browser is untrusted: :func:`parse` turns a raw message into a :class:`Request` or raises
+:class:`ProtocolError` (a :class:`~vidlabel.ValidationError`) naming what was wrong, before
+anything runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ValidationError
+
+MAX_FRAMES_PER_REQUEST = 64
+DIRECTIONS = ("forward", "backward", "both")
+TOOLS = ("point", "box")
+
+# kind -> fields it may carry (besides "kind" and "id")
+KINDS: dict[str, frozenset[str]] = {
+    "frames": frozenset({"start", "stop", "images", "masks"}),
+    "prompt": frozenset({"frame", "entity", "points", "labels", "box", "clear"}),
+    "propagate": frozenset({"direction", "entities", "frame"}),
+    "cancel": frozenset(),
+    "erase": frozenset({"entity", "start", "stop"}),
+    "add_entity": frozenset({"name", "category", "color"}),
+    "set_entity": frozenset({"entity", "name", "category", "color"}),
+    "delete_entity": frozenset({"entity"}),
+    "undo": frozenset(),
+    "redo": frozenset(),
+}
+EDITS = frozenset(
+    {"prompt", "propagate", "erase", "add_entity", "set_entity", "delete_entity", "undo", "redo"}
+)
+
+
+class ProtocolError(ValidationError):
+    """A message from the browser that cannot be carried out; ``id`` is the request's, if it had one."""
+
+    def __init__(self, message: str, request_id: int | None = None) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
+
+@dataclass
+class Request:
+    kind: str
+    id: int
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def parse(msg: Any) -> Request:
+    """Validate the envelope and the fields' types; ranges against the dataset are checked by the handler."""
+    if not isinstance(msg, dict):
+        raise ProtocolError(f"message: expected a JSON object, got {type(msg).__name__}")
+    rid = msg.get("id")
+    if isinstance(rid, bool) or not isinstance(rid, int) or rid < 0:
+        raise ProtocolError(f"message.id: expected an integer >= 0, got {rid!r}")
+    kind = msg.get("kind")
+    if kind not in KINDS:
+        raise ProtocolError(f"message.kind: unknown kind {kind!r} (known: {', '.join(KINDS)})", rid)
+    extra = set(msg) - KINDS[kind] - {"kind", "id"}
+    if extra:
+        raise ProtocolError(f"{kind}: unknown field(s) {', '.join(sorted(map(str, extra)))}", rid)
+    fields = {k: v for k, v in msg.items() if k not in ("kind", "id")}
+    try:
+        _CHECKS[kind](fields)
+    except ProtocolError as exc:
+        raise ProtocolError(f"{kind}.{exc}", rid) from None
+    return Request(kind, rid, fields)
+
+
+def integer(fields: dict[str, Any], name: str, default: int | None = None) -> int:
+    value = fields.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProtocolError(f"{name}: expected an integer, got {value!r}")
+    return value
+
+
+def _flag(fields: dict[str, Any], name: str, default: bool) -> None:
+    value = fields.setdefault(name, default)
+    if not isinstance(value, bool):
+        raise ProtocolError(f"{name}: expected true or false, got {value!r}")
+
+
+def _text(fields: dict[str, Any], name: str, *, required: bool) -> None:
+    value = fields.get(name)
+    if value is None and not required:
+        return
+    if not isinstance(value, str) or not value:
+        raise ProtocolError(f"{name}: expected a non-empty string, got {value!r}")
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ProtocolError(f"{where}: expected a finite number, got {value!r}")
+    return float(value)
+
+
+def _frames(f: dict[str, Any]) -> None:
+    start, stop = integer(f, "start"), integer(f, "stop")
+    if not 0 < stop - start <= MAX_FRAMES_PER_REQUEST:
+        raise ProtocolError(f"stop: the range {start}..{stop} must hold 1 to {MAX_FRAMES_PER_REQUEST} frames")
+    _flag(f, "images", True)
+    _flag(f, "masks", True)
+
+
+def _prompt(f: dict[str, Any]) -> None:
+    integer(f, "frame")
+    _text(f, "entity", required=True)
+    points, labels = f.setdefault("points", []), f.setdefault("labels", [])
+    if not isinstance(points, list) or not isinstance(labels, list):
+        raise ProtocolError("points: points and labels must be lists")
+    if len(points) != len(labels):
+        raise ProtocolError(f"labels: {len(labels)} labels for {len(points)} points")
+    clean = []
+    for k, p in enumerate(points):
+        if not isinstance(p, list) or len(p) != 2:
+            raise ProtocolError(f"points[{k}]: expected [x, y], got {p!r}")
+        clean.append([_number(p[0], f"points[{k}]"), _number(p[1], f"points[{k}]")])
+    for k, lab in enumerate(labels):
+        if isinstance(lab, bool) or lab not in (0, 1):
+            raise ProtocolError(f"labels[{k}]: expected 1 (positive) or 0 (negative), got {lab!r}")
+    f["points"] = clean
+    box = f.setdefault("box", None)
+    if box is not None:
+        if not isinstance(box, list) or len(box) != 4:
+            raise ProtocolError(f"box: expected [x0, y0, x1, y1], got {box!r}")
+        f["box"] = [_number(v, "box") for v in box]
+    if not clean and box is None:
+        raise ProtocolError("points: a prompt needs at least one point or a box")
+    _flag(f, "clear", True)
+
+
+def _propagate(f: dict[str, Any]) -> None:
+    if f.setdefault("direction", "forward") not in DIRECTIONS:
+        raise ProtocolError(f"direction: expected one of {', '.join(DIRECTIONS)}, got {f['direction']!r}")
+    if f.setdefault("entities", "selected") not in ("selected", "all"):
+        raise ProtocolError(f"entities: expected 'selected' or 'all', got {f['entities']!r}")
+    if f.get("frame") is not None:
+        integer(f, "frame")
+
+
+def _erase(f: dict[str, Any]) -> None:
+    _text(f, "entity", required=True)
+    start, stop = integer(f, "start"), integer(f, "stop")
+    if stop <= start:
+        raise ProtocolError(f"stop: the range {start}..{stop} is empty")
+
+
+def _entity_fields(f: dict[str, Any]) -> None:
+    for name in ("name", "category", "color"):
+        _text(f, name, required=False)
+
+
+def _set_entity(f: dict[str, Any]) -> None:
+    _text(f, "entity", required=True)
+    _entity_fields(f)
+
+
+def _delete_entity(f: dict[str, Any]) -> None:
+    _text(f, "entity", required=True)
+
+
+def _nothing(f: dict[str, Any]) -> None:
+    pass
+
+
+_CHECKS = {
+    "frames": _frames,
+    "prompt": _prompt,
+    "propagate": _propagate,
+    "cancel": _nothing,
+    "erase": _erase,
+    "add_entity": _entity_fields,
+    "set_entity": _set_entity,
+    "delete_entity": _delete_entity,
+    "undo": _nothing,
+    "redo": _nothing,
+}
