@@ -138,7 +138,7 @@ class Annotator(anywidget.AnyWidget):
         return True
 
     def close(self) -> None:
-        if not self._closed:
+        if getattr(self, "_closed", True) is False:  # not when __init__ failed before it was set
             self._closed = True
             self.cancel()
             self._unobserve()
