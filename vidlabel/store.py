@@ -62,6 +62,16 @@ class KeyedTable:
             return None
         return self._base.column(column)[pos].as_py()
 
+    def values(self, key: Key, columns: tuple[str, ...]) -> tuple[Any, ...] | None:
+        """Some cells of a row as a tuple, or None if the row does not exist (hot path: serving masks)."""
+        if key in self._delta:
+            row = self._delta[key]
+            return None if row is None else tuple(row[c] for c in columns)
+        pos = self._base_pos.get(key)
+        if pos is None:
+            return None
+        return tuple(self._base.column(c)[pos].as_py() for c in columns)
+
     def lookup(self, index: str, value: Key) -> set[Key]:
         """Keys whose row projects to ``value`` in the named index (a copy: safe to edit while iterating)."""
         return set(self._indexes[index].get(value, ()))

@@ -59,6 +59,9 @@ def frames_reply(
 ) -> tuple[list[dict[str, Any]], list[bytes]]:
     """The ``items`` of a frames reply and its buffers (frame bytes and RLE counts, referenced by index)."""
     store = ds._tables["masks"]
+    info = ds._tables["sequences"].values((seq,), ("height", "width"))
+    assert info is not None
+    height, width = info
     buffers: list[bytes] = []
     items: list[dict[str, Any]] = []
     for f in range(start, stop):
@@ -68,24 +71,29 @@ def frames_reply(
             item["image"], item["mime"] = len(buffers), mime
             buffers.append(data)
         if masks:
+            out = item["masks"]
             for key in sorted(store.lookup("by_frame", (seq, f))):
-                row = store.get(key)
+                row = store.values(key, _MASK_COLUMNS)
                 if row is None:  # removed by another thread since the lookup
                     continue
-                item["masks"].append(
+                counts, source, score, keyframe = row
+                out.append(
                     {
                         "entity": key[2],
-                        "height": row["height"],
-                        "width": row["width"],
+                        "height": height,
+                        "width": width,
                         "counts": len(buffers),
-                        "source": row["source"],
-                        "score": _finite(row["score"]),
-                        "keyframe": bool(row["keyframe"]),
+                        "source": source,
+                        "score": _finite(score),
+                        "keyframe": bool(keyframe),
                     }
                 )
-                buffers.append(row["counts"])
+                buffers.append(counts)
         items.append(item)
     return items, buffers
+
+
+_MASK_COLUMNS = ("counts", "source", "score", "keyframe")
 
 
 def _finite(value: Any) -> float | None:

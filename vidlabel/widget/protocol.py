@@ -61,10 +61,11 @@ def parse(msg: Any) -> Request:
     kind = msg.get("kind")
     if kind not in KINDS:
         raise ProtocolError(f"message.kind: unknown kind {kind!r} (known: {', '.join(KINDS)})", rid)
-    extra = set(msg) - KINDS[kind] - {"kind", "id"}
-    if extra:
+    allowed = KINDS[kind]
+    fields = {k: v for k, v in msg.items() if k in allowed}
+    if len(fields) + 2 != len(msg):
+        extra = set(msg) - allowed - {"kind", "id"}
         raise ProtocolError(f"{kind}: unknown field(s) {', '.join(sorted(map(str, extra)))}", rid)
-    fields = {k: v for k, v in msg.items() if k not in ("kind", "id")}
     try:
         _CHECKS[kind](fields)
     except ProtocolError as exc:
