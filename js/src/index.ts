@@ -1,3 +1,13 @@
-// Entry point of the widget bundle. The Annotator's view is built in the widget issue;
-// for now the bundle exports the shared pieces (RLE decoding) that it will use.
+// Entry point of the widget bundle: the anywidget module (render returns its cleanup).
+
+import type { Model } from "./sync";
+import { AnnotatorView } from "./view";
+
 export { decodeCounts, decodeMask } from "./rle";
+
+export default {
+  render({ model, el }: { model: Model; el: HTMLElement }): () => void {
+    const view = new AnnotatorView(model, el);
+    return () => view.dispose();
+  },
+};

@@ -51,7 +51,8 @@ export function nextKeyframe(keyframes: readonly number[], frame: number): numbe
 export interface TrackPaint {
   track: Track | undefined;
   count: number;
-  frame: number;
+  /** play head to draw, or null when it is drawn elsewhere */
+  frame: number | null;
   color: string;
   selected: boolean;
 }
@@ -79,6 +80,7 @@ export function drawTrack(ctx: CanvasRenderingContext2D, width: number, height: 
     ctx.strokeStyle = "#fff";
     ctx.stroke();
   }
+  if (p.frame === null) return;
   const x = Math.round(frameCenter(p.frame, p.count, width)) + 0.5;
   ctx.strokeStyle = "rgba(255,60,60,0.95)";
   ctx.lineWidth = 1;

@@ -1,0 +1,383 @@
+// @vitest-environment jsdom
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Surface } from "./compositor";
+import { AnnotatorView } from "./view";
+
+type Cb = (...args: any[]) => void;
+const enc = (s: string) => new TextEncoder().encode(s);
+
+/** The anywidget model as the view sees it, plus a stand-in kernel that answers `frames`. */
+class FakeModel {
+  attrs: Record<string, any>;
+  handlers = new Map<string, Set<Cb>>();
+  sent: Record<string, any>[] = [];
+  autoFrames = true;
+  constructor(over: Record<string, any> = {}) {
+    this.attrs = {
+      sequence: "s1",
+      sequences: [{ id: "s1", name: "bear", num_frames: 50 }],
+      info: { name: "bear", num_frames: 50, width: 5, height: 4, fps: 24 },
+      frame: 0,
+      entity: "",
+      entities: [
+        { id: "e1", name: "bear", category: "animal", color: "#ff0000", index: 1 },
+        { id: "e2", name: "ball", category: "", color: "#00ff00", index: 2 },
+      ],
+      tracks: { e1: { tracklets: [[0, 10]], keyframes: [0, 5] }, e2: { tracklets: [], keyframes: [] } },
+      tool: "point",
+      opacity: 0.5,
+      outline: false,
+      hidden: [],
+      engine_name: "flow",
+      busy: "",
+      progress: { running: false, done: 0, total: 0, label: "", cancelled: false },
+      error: "",
+      can_undo: false,
+      can_redo: false,
+      undo_label: "",
+      redo_label: "",
+      revision: 1,
+      ...over,
+    };
+  }
+  get(n: string) {
+    return this.attrs[n];
+  }
+  set(n: string, v: any) {
+    const old = this.attrs[n];
+    this.attrs[n] = v;
+    if (old !== v) this.emit(`change:${n}`);
+  }
+  save_changes() {}
+  on(ev: string, cb: Cb) {
+    if (!this.handlers.has(ev)) this.handlers.set(ev, new Set());
+    this.handlers.get(ev)!.add(cb);
+  }
+  off(ev?: string | null, cb?: Cb | null) {
+    if (ev && cb) this.handlers.get(ev)?.delete(cb);
+  }
+  emit(ev: string, ...args: any[]) {
+    for (const cb of [...(this.handlers.get(ev) ?? [])]) cb(...args);
+  }
+  send(content: Record<string, any>) {
+    this.sent.push(content);
+    if (content.kind === "frames" && this.autoFrames) queueMicrotask(() => this.answerFrames(content));
+  }
+  answerFrames(c: Record<string, any>, revision = 1) {
+    const buffers: Uint8Array[] = [];
+    const items = [];
+    for (let f = c.start; f < c.stop; f++) {
+      let image = null;
+      if (c.images) {
+        image = buffers.length;
+        buffers.push(new Uint8Array([f]));
+      }
+      const counts = buffers.length;
+      buffers.push(enc("5220003"));
+      items.push({ frame: f, image, mime: "image/jpeg", masks: [{ entity: "e1", height: 4, width: 5, counts, source: "prompt", score: 1, keyframe: false }] });
+    }
+    const dv = buffers.map((b) => new DataView(b.buffer, b.byteOffset, b.byteLength));
+    this.reply(c.id, { sequence: this.attrs.sequence, revision, items }, dv);
+  }
+  reply(id: number, content: Record<string, any>, buffers: unknown[] = []) {
+    this.emit("msg:custom", { kind: "reply", id, ok: true, ...content }, buffers);
+  }
+  fail(id: number, error: string) {
+    this.emit("msg:custom", { kind: "reply", id, ok: false, error });
+  }
+  /** the kernel setting a trait (not our echo) */
+  kernelSet(n: string, v: any) {
+    this.set(n, v);
+  }
+  last(kind: string): Record<string, any> {
+    return [...this.sent].reverse().find((m) => m.kind === kind) as Record<string, any>;
+  }
+}
+
+const flush = async () => {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+};
+
+const surfaces = (): Surface => ({ source: {} as CanvasImageSource, put: () => {} });
+
+let views: AnnotatorView[] = [];
+function mount(over: Record<string, any> = {}) {
+  const model = new FakeModel(over);
+  const el = document.createElement("div");
+  document.body.appendChild(el);
+  const view = new AnnotatorView(model as any, el, {
+    decode: async (bytes) => ({ width: 5, height: 4, frame: bytes[0] }) as any,
+    surfaces,
+  });
+  views.push(view);
+  const root = el.querySelector(".vidlabel-annotator") as HTMLElement;
+  const q = <T extends Element = HTMLElement>(sel: string) => root.querySelector(sel) as T;
+  const key = (key: string, init: KeyboardEventInit = {}, target: Element = root) => {
+    const e = new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true, ...init });
+    target.dispatchEvent(e);
+    target.dispatchEvent(new KeyboardEvent("keyup", { key, bubbles: true, cancelable: true, ...init }));
+    return e;
+  };
+  return { model, view, root, q, key, el };
+}
+
+beforeAll(() => {
+  // jsdom has no canvas: the view must cope with a null context
+  HTMLCanvasElement.prototype.getContext = (() => null) as any;
+});
+
+afterEach(() => {
+  for (const v of views) v.dispose();
+  views = [];
+  document.body.replaceChildren();
+});
+
+describe("AnnotatorView (jsdom, fake model)", () => {
+  it("builds the documented structure and hooks", () => {
+    const { root, q } = mount();
+    expect(root.tabIndex).toBe(0);
+    expect(root.getAttribute("data-lm-suppress-shortcuts")).toBe("true");
+    expect(root.dataset.sequence).toBe("s1");
+    expect(q(".vl-canvas").hasAttribute("data-jp-suppress-context-menu")).toBe(true);
+    expect(q<HTMLInputElement>(".vl-scrubber").type).toBe("range");
+    expect(q<HTMLInputElement>(".vl-scrubber").max).toBe("49");
+    expect(q(".vl-frame-label").textContent).toBe("0 / 49");
+    expect(root.querySelectorAll(".vl-entity[data-entity]")).toHaveLength(2);
+    expect(root.querySelectorAll(".vl-entity .vl-eye")).toHaveLength(2);
+    expect(root.querySelectorAll(".vl-track[data-entity]")).toHaveLength(2);
+    expect(root.querySelectorAll(".vl-propagate[data-direction]")).toHaveLength(3);
+    expect(root.querySelectorAll(".vl-tool[data-tool]")).toHaveLength(2);
+    for (const cls of ["vl-play", "vl-prev", "vl-next", "vl-prev-key", "vl-next-key", "vl-cancel", "vl-undo", "vl-redo", "vl-erase", "vl-erase-range", "vl-delete-entity", "vl-add-entity", "vl-help", "vl-opacity", "vl-outline", "vl-progress", "vl-error", "vl-help-overlay", "vl-sequence"])
+      expect(q(`.${cls}`), cls).not.toBeNull();
+    expect(q(".vl-sequence").hidden).toBe(true);
+    expect(window.__vidlabel!.some((h) => h.el === root)).toBe(true);
+  });
+
+  it("shows the sequence picker with more than one sequence and writes the choice", () => {
+    const { q, model } = mount({ sequences: [{ id: "s1", name: "bear", num_frames: 50 }, { id: "s2", name: "car", num_frames: 9 }] });
+    const sel = q<HTMLSelectElement>(".vl-sequence");
+    expect(sel.hidden).toBe(false);
+    sel.value = "s2";
+    sel.dispatchEvent(new Event("change"));
+    expect(model.attrs.sequence).toBe("s2");
+  });
+
+  it("asks for the current frame alone first and paints it with its overlay", async () => {
+    const { model, root } = mount({ frame: 12 });
+    const first = model.sent.find((m) => m.kind === "frames")!;
+    expect(first).toMatchObject({ start: 12, stop: 13, images: true, masks: true });
+    await flush();
+    expect(root.dataset.frame).toBe("12");
+    expect(root.dataset.painted).toBe("1");
+    const hook = window.__vidlabel!.find((h) => h.el === root)!;
+    expect(hook.paints.map((p) => p.frame)).toEqual([12]);
+    // then the prefetch window
+    expect(model.sent.filter((m) => m.kind === "frames").length).toBeGreaterThan(1);
+  });
+
+  it("arrow keys step, are swallowed, and write the frame trait", async () => {
+    const { model, root, key, q, el } = mount();
+    await flush();
+    let leaked = 0;
+    el.parentElement!.addEventListener("keydown", () => leaked++);
+    const e = key("ArrowRight");
+    expect(e.defaultPrevented).toBe(true);
+    expect(leaked).toBe(0);
+    expect(model.attrs.frame).toBe(1);
+    expect(q(".vl-frame-label").textContent).toBe("1 / 49");
+    await flush();
+    expect(root.dataset.frame).toBe("1");
+    key("End");
+    expect(q<HTMLInputElement>(".vl-scrubber").value).toBe("49");
+    key("Home");
+    expect(q<HTMLInputElement>(".vl-scrubber").value).toBe("0");
+    key("D", { shiftKey: true });
+    expect(q<HTMLInputElement>(".vl-scrubber").value).toBe("10");
+  });
+
+  it("typing in its own inputs does not trigger shortcuts", () => {
+    const { key, q } = mount();
+    key("n");
+    const name = q<HTMLInputElement>(".vl-entity-name");
+    expect(name.closest("form")!.hidden).toBe(false);
+    const e = key("d", {}, name);
+    expect(e.defaultPrevented).toBe(false);
+    expect(q(".vl-frame-label").textContent).toBe("0 / 49");
+  });
+
+  it("follows the kernel's frame and sequence changes", async () => {
+    const { model, q, root } = mount({ info: { name: "bear", num_frames: 500, width: 5, height: 4, fps: 24 } });
+    await flush();
+    model.kernelSet("frame", 300);
+    expect(q<HTMLInputElement>(".vl-scrubber").value).toBe("300");
+    expect(model.sent.some((m) => m.kind === "frames" && m.start === 300 && m.stop === 301)).toBe(true);
+    await flush();
+    expect(root.dataset.frame).toBe("300");
+    model.attrs.sequence = "s2";
+    model.kernelSet("info", { name: "car", num_frames: 9, width: 5, height: 4, fps: 10 });
+    model.kernelSet("frame", 0);
+    await flush();
+    expect(root.dataset.sequence).toBe("s2");
+    expect(q(".vl-frame-label").textContent).toBe("0 / 8");
+  });
+
+  it("shows kernel errors and refused replies; dismiss clears the trait", async () => {
+    const { model, q } = mount();
+    model.kernelSet("error", "erase: no such entity");
+    expect(q(".vl-error").hidden).toBe(false);
+    expect(q(".vl-error").textContent).toContain("no such entity");
+    q<HTMLButtonElement>(".vl-error-dismiss").click();
+    expect(model.attrs.error).toBe("");
+    expect(q(".vl-error").hidden).toBe(true);
+    q<HTMLButtonElement>(".vl-undo").disabled = false;
+    q<HTMLButtonElement>(".vl-undo").click();
+    model.fail(model.last("undo").id, "nothing to undo");
+    await flush();
+    expect(q(".vl-error").textContent).toContain("nothing to undo");
+  });
+
+  it("a click on the frame sends a positive point in image pixels; the next one adds to it", async () => {
+    const { model, q } = mount({ entity: "e1" });
+    await flush();
+    const canvas = q(".vl-canvas");
+    const click = (x: number, y: number, button = 0, extra: MouseEventInit = {}) => {
+      canvas.dispatchEvent(new MouseEvent("pointerdown", { button, clientX: x, clientY: y, bubbles: true, ...extra }));
+      canvas.dispatchEvent(new MouseEvent("pointerup", { button, clientX: x, clientY: y, bubbles: true, ...extra }));
+    };
+    click(2, 1);
+    const p1 = model.last("prompt");
+    expect(p1).toMatchObject({ frame: 0, entity: "e1", points: [[2, 1]], labels: [1], box: null, clear: true });
+    model.reply(p1.id, { frame: 0, entity: "e1", score: 0.9 });
+    await flush();
+    click(3, 2, 2); // right button: negative
+    const p2 = model.last("prompt");
+    expect(p2).toMatchObject({ points: [[3, 2]], labels: [0], clear: false });
+    const ctx = new MouseEvent("contextmenu", { bubbles: true, cancelable: true });
+    canvas.dispatchEvent(ctx);
+    expect(ctx.defaultPrevented).toBe(true);
+    click(9, 9); // outside the 5x4 frame: ignored
+    expect(model.sent.filter((m) => m.kind === "prompt")).toHaveLength(2);
+  });
+
+  it("a click with no entity selected creates one first, then prompts it", async () => {
+    const { model } = mount();
+    await flush();
+    const canvas = document.querySelector(".vl-canvas")!;
+    canvas.dispatchEvent(new MouseEvent("pointerdown", { button: 0, clientX: 1, clientY: 1, bubbles: true }));
+    canvas.dispatchEvent(new MouseEvent("pointerup", { button: 0, clientX: 1, clientY: 1, bubbles: true }));
+    const add = model.last("add_entity");
+    expect(add).toBeDefined();
+    expect(model.last("prompt")).toBeUndefined();
+    model.reply(add.id, { entity: "e9" });
+    await flush();
+    expect(model.last("prompt")).toMatchObject({ entity: "e9", points: [[1, 1]], clear: true });
+    expect(model.attrs.entity).toBe("e9");
+  });
+
+  it("a drag sends a box", async () => {
+    const { model, q } = mount({ entity: "e2" });
+    await flush();
+    const canvas = q(".vl-canvas");
+    canvas.dispatchEvent(new MouseEvent("pointerdown", { button: 0, clientX: 0.5, clientY: 0.5, bubbles: true }));
+    canvas.dispatchEvent(new MouseEvent("pointermove", { button: 0, clientX: 4, clientY: 3.5, bubbles: true }));
+    canvas.dispatchEvent(new MouseEvent("pointermove", { button: 0, clientX: 10, clientY: 10, bubbles: true }));
+    canvas.dispatchEvent(new MouseEvent("pointerup", { button: 0, clientX: 10, clientY: 10, bubbles: true }));
+    expect(model.last("prompt")).toMatchObject({ entity: "e2", points: [], box: [0.5, 0.5, 5, 4], clear: true });
+  });
+
+  it("the new-entity form sends only what was filled in", () => {
+    const { model, key, q } = mount();
+    key("n");
+    q<HTMLInputElement>(".vl-entity-name").value = "dog";
+    q<HTMLFormElement>(".vl-entity-form").dispatchEvent(new Event("submit", { cancelable: true }));
+    const add = model.last("add_entity");
+    expect(add.name).toBe("dog");
+    expect("category" in add).toBe(false);
+    expect("color" in add).toBe(false);
+  });
+
+  it("delete needs two clicks and no dialog", () => {
+    const { model, q } = mount({ entity: "e2" });
+    const del = q<HTMLButtonElement>(".vl-delete-entity");
+    del.click();
+    expect(model.last("delete_entity")).toBeUndefined();
+    expect(del.textContent).toContain("ball");
+    del.click();
+    expect(model.last("delete_entity")).toMatchObject({ entity: "e2" });
+  });
+
+  it("a changed event for the frame on screen re-requests its masks", async () => {
+    const { model } = mount();
+    await flush();
+    const before = model.sent.length;
+    model.autoFrames = false;
+    model.emit("msg:custom", { kind: "changed", sequence: "s1", frames: [0], revision: 2 });
+    const again = model.sent.slice(before).find((m) => m.kind === "frames" && m.start === 0);
+    expect(again).toMatchObject({ images: false, masks: true });
+    model.emit("msg:custom", { kind: "changed", sequence: "other", frames: [1], revision: 3 });
+    expect(model.sent.slice(before).filter((m) => m.kind === "frames" && m.start <= 1 && m.stop > 1)).toHaveLength(0);
+  });
+
+  it("entity keys, hide, outline, tool and undo state follow and write the traits", () => {
+    const { model, key, q, root } = mount({ can_undo: true, undo_label: "prompt on frame 3" });
+    key("2");
+    expect(model.attrs.entity).toBe("e2");
+    expect(root.querySelector(".vl-entity.vl-selected")!.getAttribute("data-entity")).toBe("e2");
+    key("h");
+    expect(model.attrs.hidden).toEqual(["e2"]);
+    key("o");
+    expect(model.attrs.outline).toBe(true);
+    key("b");
+    expect(model.attrs.tool).toBe("box");
+    expect(q(".vl-tool.vl-active").getAttribute("data-tool")).toBe("box");
+    expect(q<HTMLButtonElement>(".vl-undo").disabled).toBe(false);
+    expect(q(".vl-undo").title).toContain("prompt on frame 3");
+    expect(q<HTMLButtonElement>(".vl-redo").disabled).toBe(true);
+    key("z", { ctrlKey: true });
+    expect(model.last("undo")).toBeDefined();
+  });
+
+  it("propagation: P sends it, progress shows, Esc cancels a running one", () => {
+    const { model, key, q } = mount({ entity: "e1" });
+    key("p");
+    expect(model.last("propagate")).toMatchObject({ direction: "forward", entities: "selected", frame: 0 });
+    key("P", { shiftKey: true });
+    expect(model.last("propagate")).toMatchObject({ direction: "backward" });
+    model.kernelSet("progress", { running: true, done: 3, total: 10, label: "propagate", cancelled: false });
+    const bar = q<HTMLProgressElement>(".vl-progress");
+    expect(bar.hidden).toBe(false);
+    expect(bar.value).toBe(3);
+    expect(bar.max).toBe(10);
+    expect(q<HTMLButtonElement>(".vl-cancel").disabled).toBe(false);
+    key("Escape");
+    expect(model.last("cancel")).toBeDefined();
+  });
+
+  it("erase sends the selected entity's current frame; the range form sends an inclusive range", () => {
+    const { model, key, q } = mount({ entity: "e1", frame: 4 });
+    key("Delete");
+    expect(model.last("erase")).toMatchObject({ entity: "e1", start: 4, stop: 5 });
+    q<HTMLButtonElement>(".vl-erase-range").click();
+    q<HTMLInputElement>(".vl-erase-from").value = "10";
+    q<HTMLInputElement>(".vl-erase-to").value = "20";
+    q<HTMLFormElement>(".vl-erase-form").dispatchEvent(new Event("submit", { cancelable: true }));
+    expect(model.last("erase")).toMatchObject({ start: 10, stop: 21 });
+  });
+
+  it("the help overlay opens with ? and lists the shortcuts", () => {
+    const { key, q } = mount();
+    expect(q(".vl-help-overlay").hidden).toBe(true);
+    key("?");
+    expect(q(".vl-help-overlay").hidden).toBe(false);
+    expect(q(".vl-help-overlay").textContent).toContain("Undo");
+    key("Escape");
+    expect(q(".vl-help-overlay").hidden).toBe(true);
+  });
+
+  it("dispose stops listening to the model", () => {
+    const { model, view } = mount();
+    view.dispose();
+    views = [];
+    for (const [ev, set] of model.handlers) expect(set.size, ev).toBe(0);
+  });
+});
