@@ -66,7 +66,9 @@ class Annotator(anywidget.AnyWidget):
     hidden = t.List(t.Unicode()).tag(sync=True)
     engine_name = t.Unicode("").tag(sync=True)
     busy = t.Unicode("").tag(sync=True)
-    progress = t.Dict().tag(sync=True)
+    progress = t.Dict({"running": False, "done": 0, "total": 0, "label": "", "cancelled": False}).tag(
+        sync=True
+    )
     error = t.Unicode("").tag(sync=True)
     can_undo = t.Bool(False).tag(sync=True)
     can_redo = t.Bool(False).tag(sync=True)
