@@ -1,6 +1,6 @@
-"""Fixtures of the browser tests: one Jupyter server and one headless Chromium per app, shared by the
-module's tests; a fresh page per test. Missing Chromium or Playwright fails (never skips) with how to
-install them."""
+"""Fixtures of the browser tests: one Jupyter server and one headless Chromium per app, shared by all
+the e2e tests (pytest groups them by app); a fresh page and kernel per test. Missing Chromium or
+Playwright fails (never skips) with how to install them."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-@pytest.fixture(scope="module", params=APPS)
+@pytest.fixture(scope="session", params=APPS)
 def app_session(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[AppSession]:

@@ -139,7 +139,8 @@ class JupyterServer:
         return f"http://127.0.0.1:{self.port}"
 
     def notebook_url(self, name: str) -> str:
-        return f"{self.url}/lab/tree/{name}" if self.app == "lab" else f"{self.url}/notebooks/{name}"
+        # ?reset: Lab starts from an empty workspace instead of reopening the tabs of the last page.
+        return f"{self.url}/lab/tree/{name}?reset" if self.app == "lab" else f"{self.url}/notebooks/{name}"
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "JPY_"))}
@@ -318,8 +319,13 @@ class NotebookPage:
         self.server = server
         self.name = name
         self.console: list[str] = []
+        self.page_errors: list[str] = []  # uncaught exceptions in the page
         page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
-        page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
+        page.on("pageerror", self._on_error)
+
+    def _on_error(self, exc: Any) -> None:
+        self.console.append(f"pageerror: {exc}")
+        self.page_errors.append(str(exc))
 
     # -- opening
     def open(self, timeout: float = 180.0) -> None:
@@ -344,8 +350,12 @@ class NotebookPage:
                 btn.click(timeout=1000)
 
     # -- cells
+    def notebook(self) -> Locator:
+        """The notebook shown (Lab keeps other tabs' notebooks in the DOM, hidden)."""
+        return self.page.locator(".jp-NotebookPanel").filter(visible=True).locator(".jp-Notebook")
+
     def cells(self) -> Locator:
-        return self.page.locator(".jp-Notebook .jp-Cell")
+        return self.notebook().locator(".jp-Cell")
 
     def cell(self, i: int) -> Locator:
         return self.cells().nth(i)
@@ -364,9 +374,9 @@ class NotebookPage:
         prompt.scroll_into_view_if_needed()
         prompt.click()
 
-    def run_cell(self, i: int, wait: bool = True, timeout: float = 180.0) -> int | None:
+    def run_cell(self, i: int, wait: bool = True, timeout: float = 180.0, check: bool = True) -> int | None:
         """Run cell ``i`` with Ctrl+Enter; with ``wait``, until its new execution count shows and the kernel
-        is idle. Returns the new count."""
+        is idle. Returns the new count. With ``check``, a traceback in the cell's output raises."""
         before = self.exec_count(i)
         self.select(i)
         self.page.keyboard.press("Control+Enter")
@@ -381,14 +391,17 @@ class NotebookPage:
 
         n = wait_for(f"cell {i} to finish running", done, timeout, 0.1)
         self.server.wait_idle(self.name, timeout)
+        if check and (err := self.output_errors(i)):
+            raise HarnessError(f"cell {i} raised:\n{err}")
         return int(n)
 
     def output_text(self, i: int) -> str:
         return str(self.cell(i).locator(".jp-OutputArea").inner_text())
 
     def output_errors(self, i: int) -> str:
-        err = self.cell(i).locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
-        return "\n".join(err.all_inner_texts())
+        """The text of the cell's error outputs (tracebacks), '' if none."""
+        area = self.cell(i).locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+        return "\n".join(t for t in area.all_inner_texts() if "Traceback" in t or "Error" in t)
 
     def run_json(self, i: int, timeout: float = 180.0) -> Any:
         """Run a cell whose last output line is JSON, and parse that line."""

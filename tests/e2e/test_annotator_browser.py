@@ -1,0 +1,376 @@
+"""The Annotator in a real JupyterLab and Notebook 7, in headless Chromium, as a person uses it.
+
+One notebook per app: cell 0 builds a 40-frame synthetic dataset without masks, cell 1 shows
+``vl.Annotator(ds, engine="flow")``, cell 2 reports the kernel's state as JSON (and saves the masks of
+the shown frame to ``report.npz``), cell 3 is a cell-side edit. The steps, in order, each with a
+screenshot under ``test-output/e2e/<app>/`` (or ``$VIDLABEL_TEST_OUTPUT/<app>/``):
+
+1. the widget renders: the frame is painted (and is the right frame, placed where the view says), the
+   scrubber and track area exist;
+2. a click on an object makes a mask that the kernel holds and the canvas shows;
+3. propagating forward fills the following frames, with a progress display while it runs;
+4. scrubbing (arrow key, the scrubber, End) shows other frames, and the kernel's ``frame`` follows;
+5. undo (Ctrl+Z in the widget, then the button after a redo) removes the propagation;
+6. a cell-side edit (a new entity with a mask on the shown frame) appears without re-running the widget;
+7. holding the right arrow key plays through the frames.
+
+Figures (first paint latency, frames per second while the key is held) are printed and written to
+``figures.json``; the test never asserts on time.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import vidlabel as vl
+
+from .annotator_page import (
+    JS_WATCH_STOP,
+    JS_WATCH_VISIBLE,
+    AnnotatorView,
+    hex_rgb,
+    hold_key,
+    interior_point,
+    show_widget,
+    tint,
+)
+from .conftest import AppSession
+from .harness import HarnessError, NotebookPage, wait_for, write_notebook
+
+pytestmark = pytest.mark.e2e
+
+N, W, H, K = 40, 854, 480, 3
+TARGET = 20  # the frame scrubbed to, undone on, and edited from a cell
+CELL_COLOR = "#00e000"
+# Where the cell-side edit paints its mask: a band chosen clear of every object on the frame it lands on.
+BAND_H, BAND_W = 60, 160
+
+SETUP = f"""import json
+import numpy as np
+import vidlabel as vl
+
+ds = vl.demo.synthetic(num_frames={N}, width={W}, height={H}, num_objects={K}, with_masks=False)
+seq = ds.sequence_ids()[0]"""
+
+WIDGET = """w = vl.Annotator(ds, engine="flow")
+w"""
+
+REPORT = """ents = ds.entity_ids(seq)
+np.savez_compressed(
+    "report.npz", **{f"m{i}": ds.mask(seq, w.frame, e) if ds.mask(seq, w.frame, e) is not None
+                     else np.zeros((0, 0), bool) for i, e in enumerate(ents)})
+print(json.dumps({
+    "frame": w.frame, "entity": w.entity, "entities": ents,
+    "frames": {e: ds.mask_frames(seq, e) for e in ents},
+    "colors": {x["id"]: x["color"] for x in w.entities},
+    "busy": w.busy, "progress": w.progress, "error": w.error,
+    "can_undo": w.can_undo, "can_redo": w.can_redo, "history": ds.history()[-4:],
+}, default=str))"""
+
+
+def edit_cell(y0: int, x0: int) -> str:
+    return f"""with ds.transaction("cell edit"):
+    added = ds.add_entity(seq, name="from-cell", color="{CELL_COLOR}")
+    band = np.zeros(({H}, {W}), bool)
+    band[{y0}:{y0 + BAND_H}, {x0}:{x0 + BAND_W}] = True
+    ds.set_mask(seq, w.frame, added, band)
+print(json.dumps({{"entity": added, "frame": w.frame}}))"""
+
+
+class Run:
+    """One app's run: the page, the view, what the kernel reports, screenshots, figures."""
+
+    def __init__(self, s: AppSession, nb: NotebookPage) -> None:
+        self.s = s
+        self.nb = nb
+        self.view = AnnotatorView(nb.page, W, H)
+        self.figures: dict[str, Any] = {"app": s.app}
+        self.shots: list[str] = []
+
+    def say(self, msg: str) -> None:
+        print(f"[{self.s.app}] {msg}", flush=True)
+
+    def shot(self, name: str, whole_page: bool = False) -> None:
+        """Screenshot the widget (or the whole page) to ``<output>/<app>/<name>.png``."""
+        path = self.s.out / f"{name}.png"
+        if whole_page or self.view.root.count() == 0:
+            self.nb.screenshot(path)
+        else:
+            self.view.scroll_into_view()
+            self.view.root.screenshot(path=str(path))
+        self.shots.append(path.name)
+
+    def report(self) -> dict[str, Any]:
+        return self.nb.run_json(2)  # type: ignore[no-any-return]
+
+    def report_masks(self) -> list[np.ndarray]:
+        with np.load(self.s.server.root / "report.npz") as z:
+            return [z[f"m{i}"] for i in range(len(z.files))]
+
+    def wait_report(self, what: str, ok: Any, timeout: float = 120.0) -> dict[str, Any]:
+        seen: list[dict[str, Any]] = []
+
+        def check() -> dict[str, Any] | None:
+            r = self.report()
+            seen[:] = [r]
+            return r if ok(r) else None
+
+        try:
+            return wait_for(what, check, timeout, 0.5)  # type: ignore[no-any-return]
+        except HarnessError as exc:
+            raise AssertionError(f"{exc}; the kernel's last report: {seen[-1] if seen else None}") from None
+
+
+def largest_object(video: vl.demo.SyntheticVideo, frame: int) -> int:
+    areas = [int(video.object_mask(k)[frame].sum()) for k in range(1, K + 1)]
+    return int(np.argmax(areas)) + 1
+
+
+def test_annotator_in_the_browser(app_session: AppSession) -> None:
+    s = app_session
+    video = vl.demo.synthetic_video(N, W, H, K, 0, 24.0)
+    root: Path = s.server.root
+    y0, x0 = clear_band(video.masks[TARGET] > 0)
+    write_notebook(root / "annotator.ipynb", [SETUP, WIDGET, REPORT, edit_cell(y0, x0)])
+    nb = NotebookPage(
+        s.browser.new_page(viewport={"width": 1440, "height": 1000}), s.server, "annotator.ipynb"
+    )
+    run = Run(s, nb)
+    try:
+        steps(run, video, (y0, x0))
+    except BaseException:
+        with_console = "\n".join(nb.console[-40:])
+        print(f"[{s.app}] browser console (last 40):\n{with_console}")
+        try:
+            run.shot("99-failure", whole_page=True)
+        except Exception as exc:
+            print(f"[{s.app}] no failure screenshot: {exc!r}")
+        raise
+    finally:
+        (s.out / "figures.json").write_text(json.dumps(run.figures, indent=2))
+        s.server.shutdown_kernels()
+        nb.close()
+
+
+def steps(run: Run, video: vl.demo.SyntheticVideo, band: tuple[int, int]) -> None:
+    nb, view = run.nb, run.view
+    page = nb.page
+
+    # 1. Render -----------------------------------------------------------------------------------------
+    nb.open()
+    nb.run_cell(0)
+    run.figures.update(show_widget(nb, view, 1))
+    state = view.wait_frame(0)
+    view.scroll_into_view()
+    blank = view.blank_stats()
+    assert blank["nonzero"] > 0.5 * blank["samples"] and blank["spread"] > 40, f"canvas looks blank: {blank}"
+    for sel in (
+        ".vl-scrubber",
+        ".vl-play",
+        ".vl-propagate[data-direction=forward]",
+        ".vl-undo",
+        ".vl-entities",
+    ):
+        assert view.part(sel).count() >= 1, f"the view has no {sel}"
+    assert view.part(".vl-scrubber").first.get_attribute("type") == "range"
+    assert state["sequence"], "data-sequence is empty"
+    # The view fits the frame on load: the canvas shows frame 0 where a centred contain-fit puts it.
+    fit = view.fit("center")
+    err = view.frame_error(fit, video.frames[0])
+    err_tl = view.frame_error(view.fit("topleft"), video.frames[0])
+    assert err < 20, (
+        f"canvas does not show frame 0 centred (median error {err:.1f}, top-left fit {err_tl:.1f})"
+    )
+    tracks = view.part(".vl-track").count()
+    run.say(
+        f"1 rendered: frame {state['frame']} painted {state['painted']}x, canvas {state['canvas']}, "
+        f"matches frame 0 (median colour error {err:.1f}; top-left fit would be {err_tl:.1f}); "
+        f"{tracks} track bars; first paint {run.figures['first_paint_ms_after_cell_done']} ms after the "
+        f"cell finished, {run.figures['first_paint_ms_after_view_created']} ms after the view was created"
+    )
+    run.shot("01-rendered")
+
+    # 2. Click on an object ----------------------------------------------------------------------------
+    k = largest_object(video, 0)
+    gt0 = video.object_mask(k)[0]
+    x, y = interior_point(gt0)
+    # The click's marker covers the pixels around it: look for the mask's tint at another interior point.
+    q = interior_point(gt0, away_from=(x, y))
+    before = view.pixels(fit, [q])[0]
+    view.click_image(x, y)
+    r = run.wait_report("the click's mask in the kernel", lambda r: any(0 in f for f in r["frames"].values()))
+    assert not r["error"], f"the widget reported an error: {r['error']}"
+    eid = next(e for e, f in r["frames"].items() if 0 in f)
+    assert r["frames"][eid] == [0], f"the click should make a mask on frame 0 only: {r['frames']}"
+    mask0 = run.report_masks()[r["entities"].index(eid)]
+    iou = float((mask0 & gt0).sum() / max(1, (mask0 | gt0).sum()))
+    assert mask0[int(y), int(x)], "the kernel's mask does not cover the clicked point"
+    assert iou > 0.5, f"the click's mask overlaps object {k} poorly (IoU {iou:.2f}): a misplaced click?"
+    assert mask0[int(q[1]), int(q[0])], f"the kernel's mask does not cover {q}, inside the object"
+    color = hex_rgb(r["colors"][eid])
+    wait_for("the entity's track bar", lambda: view.part(f".vl-track[data-entity='{eid}']").count() == 1, 30)
+    wait_for(
+        "the canvas to show the new mask",
+        lambda: tint(view.pixels(fit, [q])[0], before, color) > 15,
+        60,
+        0.2,
+    )
+    after = view.pixels(fit, [q])[0]
+    run.say(
+        f"2 click at image ({x:.0f}, {y:.0f}) on object {k}: kernel mask on frame 0 for entity {eid} "
+        f"(IoU {iou:.2f} with the object); canvas at ({q[0]:.0f}, {q[1]:.0f}) {before.round().tolist()} "
+        f"-> {after.round().tolist()} (entity colour {r['colors'][eid]}, "
+        f"tint {tint(after, before, color):.0f})"
+    )
+    run.shot("02-click-mask")
+
+    # 3. Propagate forward -----------------------------------------------------------------------------
+    page.evaluate(JS_WATCH_VISIBLE, ["progress", ".vl-progress"])
+    view.part(".vl-propagate[data-direction=forward]").first.click()
+    visible = set(np.flatnonzero(video.object_mask(k).sum(axis=(1, 2)) > 200).tolist())
+    r = run.wait_report(
+        "the propagation to end and fill the following frames",
+        lambda r: not r["progress"].get("running", True) and len(r["frames"][eid]) > 1,
+        240,
+    )
+    seen = page.evaluate(JS_WATCH_STOP, "progress")
+    frames = set(r["frames"][eid])
+    missing = sorted(visible - frames)
+    assert not r["progress"].get("cancelled"), f"the propagation was cancelled: {r['progress']}"
+    assert len(missing) <= 2, f"propagation left frames {missing} without a mask (has {sorted(frames)})"
+    assert seen["seen"] > 0, f"the progress display never showed during the run ({seen})"
+    run.say(
+        f"3 propagated forward: masks on {len(frames)} frames ({min(frames)}..{max(frames)}); progress "
+        f"{r['progress']}; the progress display showed in {seen['seen']}/{seen['samples']} samples, "
+        f"texts {seen['texts'][:3]}...{seen['texts'][-1:]}"
+    )
+    run.shot("03-propagated")
+
+    # 4. Scrub -----------------------------------------------------------------------------------------
+    view.focus()
+    shown0 = view.pixels(fit, grid())
+    page.keyboard.press("ArrowRight")
+    view.wait_frame(1)
+    shown1 = view.pixels(fit, grid())
+    diff1 = float(np.abs(shown1 - shown0).mean())
+    assert diff1 > 1.0, f"ArrowRight painted frame 1 but the canvas did not change (mean diff {diff1:.2f})"
+    target = TARGET
+    view.part(".vl-scrubber").first.fill(str(target))
+    view.wait_frame(target)
+    shown20 = view.pixels(fit, grid())
+    m20 = video.masks[target] > 0
+    err20 = view.frame_error(fit, video.frames[target], exclude=dilate(m20))
+    assert err20 < 20, (
+        f"the scrubber painted frame {target} but the canvas does not show it (error {err20:.1f})"
+    )
+    view.focus()
+    page.keyboard.press("End")
+    view.wait_frame(N - 1)
+    diff_end = float(np.abs(view.pixels(fit, grid()) - shown20).mean())
+    assert diff_end > 1.0, "End painted the last frame but the canvas did not change"
+    view.part(".vl-scrubber").first.fill(str(target))
+    view.wait_frame(target)
+    label = view.part(".vl-frame-label").first.inner_text()
+    assert str(target) in label, f"the frame label shows {label!r} on frame {target}"
+    r = run.wait_report("the kernel's frame to follow the scrubber", lambda r: r["frame"] == target, 30)
+    run.say(
+        f"4 scrubbed: ArrowRight -> frame 1 (canvas mean change {diff1:.1f}), scrubber -> frame {target} "
+        f"(matches the video, error {err20:.1f}), End -> frame {N - 1} (change {diff_end:.1f}); back on "
+        f"{target}, kernel frame {r['frame']}"
+    )
+    run.shot("04-scrubbed")
+
+    # 5. Undo -------------------------------------------------------------------------------------------
+    mask20 = run.report_masks()[r["entities"].index(eid)]
+    assert mask20.any(), f"no propagated mask on frame {target}"
+    p20 = interior_point(mask20)
+    tinted20 = view.pixels(fit, [p20])[0]
+    view.focus()
+    page.keyboard.press("Control+z")
+    r = run.wait_report("Ctrl+Z to remove the propagation", lambda r: r["frames"].get(eid) == [0], 60)
+    untinted20 = wait_for(
+        f"the propagated mask to leave the canvas on frame {target}",
+        lambda: tint(tinted20, p := view.pixels(fit, [p20])[0], color) > 15 and p.tolist(),
+        60,
+        0.2,
+    )
+    view.part(".vl-redo").first.click()
+    r = run.wait_report("redo to bring the propagation back", lambda r: len(r["frames"].get(eid, [])) > 1, 60)
+    view.part(".vl-undo").first.click()
+    r = run.wait_report("the undo button to remove it again", lambda r: r["frames"].get(eid) == [0], 60)
+    view.settle()
+    run.say(
+        f"5 undo: Ctrl+Z left masks on {r['frames'][eid]} (canvas at image {tuple(round(v) for v in p20)} on "
+        f"frame {target}: {tinted20.round().tolist()} -> {np.asarray(untinted20).round().tolist()}); redo "
+        f"button brought it back, undo button removed it again; can_redo={r['can_redo']}"
+    )
+    run.shot("05-undone")
+
+    # 6. Cell-side edit ---------------------------------------------------------------------------------
+    y0, x0 = band
+    centre = (x0 + BAND_W / 2, y0 + BAND_H / 2)
+    before_band = view.pixels(fit, [centre])[0]
+    n_ent = view.part(".vl-entity").count()
+    widget_count = nb.exec_count(1)
+    edit = nb.run_json(3)
+    assert edit["frame"] == target, f"the edit landed on frame {edit['frame']}, not the shown {target}"
+    wait_for("the new entity in the entity list", lambda: view.part(".vl-entity").count() == n_ent + 1, 60)
+    assert view.part(f".vl-entity[data-entity='{edit['entity']}']").count() == 1
+    green = hex_rgb(CELL_COLOR)
+    wait_for(
+        "the cell's mask on the canvas",
+        lambda: tint(view.pixels(fit, [centre])[0], before_band, green) > 15,
+        60,
+        0.2,
+    )
+    after_band = view.pixels(fit, [centre])[0]
+    assert nb.exec_count(1) == widget_count, "the widget cell was re-run"
+    run.say(
+        f"6 cell edit: entity {edit['entity']} with a mask at rows {y0}..{y0 + BAND_H}, "
+        f"cols {x0}..{x0 + BAND_W} "
+        f"on frame {target}: entity list {n_ent} -> {n_ent + 1}, canvas {before_band.round().tolist()} -> "
+        f"{after_band.round().tolist()} (towards {CELL_COLOR})"
+    )
+    run.shot("06-cell-edit")
+
+    # 7. Hold the right arrow key ----------------------------------------------------------------------
+    hold = hold_key(view, N, warm=True)
+    run.figures.update(hold)
+    assert hold["hold_distinct_frames"] >= 5, f"holding ArrowRight advanced only {hold}"
+    run.say(
+        f"7 held ArrowRight for {hold['hold_ms']:.0f} ms: {hold['hold_distinct_frames']} distinct frames, "
+        f"{hold['hold_fps']:.1f} frames/s over the hold, "
+        f"{hold['hold_fps_steady']:.1f} frames/s once stepping "
+        f"({hold['hold_keydowns']} keydown events at ~30/s, like OS key repeat)"
+    )
+    run.shot("07-key-hold")
+    run.figures["screenshots"] = run.shots
+    run.say(f"figures: {json.dumps({k: v for k, v in run.figures.items() if k != 'screenshots'})}")
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def grid() -> list[tuple[float, float]]:
+    return [(float(x), float(y)) for y in np.linspace(20, H - 21, 8) for x in np.linspace(20, W - 21, 12)]
+
+
+def dilate(mask: np.ndarray, r: int = 6) -> np.ndarray:
+    import cv2
+
+    return cv2.dilate(mask.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
+
+
+def clear_band(occupied: np.ndarray) -> tuple[int, int]:
+    """Top-left (y, x) of a BAND_H x BAND_W band with no object in it (and a margin around it)."""
+    grown = dilate(occupied, 10)
+    for y0 in range(20, H - BAND_H - 20, 20):
+        for x0 in range(20, W - BAND_W - 20, 20):
+            if not grown[y0 : y0 + BAND_H, x0 : x0 + BAND_W].any():
+                return y0, x0
+    raise AssertionError("no free band on the frame for the cell-side edit")
