@@ -4,6 +4,7 @@ Playwright fails (never skips) with how to install them."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ def app_session(
     app = str(request.param)
     base = tmp_path_factory.mktemp(f"e2e-{app}")
     out = output_root() / app
+    shutil.rmtree(out, ignore_errors=True)  # no screenshots left over from an earlier run
     out.mkdir(parents=True, exist_ok=True)
     try:
         with chromium() as browser, jupyter_server(app, base / "root", base / "home") as server:

@@ -7,12 +7,14 @@ screenshot under ``test-output/e2e/<app>/`` (or ``$VIDLABEL_TEST_OUTPUT/<app>/``
 
 1. the widget renders: the frame is painted (and is the right frame, placed where the view says), the
    scrubber and track area exist;
-2. a click on an object makes a mask that the kernel holds and the canvas shows;
-3. propagating forward fills the following frames, with a progress display while it runs;
-4. scrubbing (arrow key, the scrubber, End) shows other frames, and the kernel's ``frame`` follows;
-5. undo (Ctrl+Z in the widget, then the button after a redo) removes the propagation;
-6. a cell-side edit (a new entity with a mask on the shown frame) appears without re-running the widget;
-7. holding the right arrow key plays through the frames.
+2. bad input from the page (propagate with nothing annotated) is refused, shown in the error banner,
+   changes nothing, and can be dismissed (the kernel's ``error`` clears too);
+3. a click on an object makes a mask that the kernel holds and the canvas shows;
+4. propagating forward fills the following frames, with a progress display while it runs;
+5. scrubbing (arrow key, the scrubber, End) shows other frames, and the kernel's ``frame`` follows;
+6. undo (Ctrl+Z in the widget, then the button after a redo) removes the propagation;
+7. a cell-side edit (a new entity with a mask on the shown frame) appears without re-running the widget;
+8. holding the right arrow key plays through the frames.
 
 Figures (first paint latency, frames per second while the key is held) are printed and written to
 ``figures.json``; the test never asserts on time.
@@ -195,7 +197,21 @@ def steps(run: Run, video: vl.demo.SyntheticVideo, band: tuple[int, int]) -> Non
     )
     run.shot("01-rendered")
 
-    # 2. Click on an object ----------------------------------------------------------------------------
+    # 2. Bad input from the page: propagate before anything is annotated --------------------------------
+    view.part(".vl-propagate[data-direction=forward]").first.click()
+    banner = view.part(".vl-error").first
+    wait_for("the error banner", banner.is_visible, 60)
+    shown = banner.inner_text()
+    r = run.report()
+    assert r["error"] and r["error"] in shown, f"banner {shown!r} vs the kernel's error {r['error']!r}"
+    assert r["entities"] == [] and r["history"] == [], f"a refused request changed the dataset: {r}"
+    run.shot("02-refused")
+    banner.locator("button").first.click()
+    wait_for("the banner to go", lambda: not banner.is_visible(), 30)
+    r = run.wait_report("the kernel's error to be dismissed", lambda r: r["error"] == "", 30)
+    run.say(f"2 propagate with nothing annotated: refused, the banner showed {shown!r}; dismissed in both")
+
+    # 3. Click on an object ----------------------------------------------------------------------------
     k = largest_object(video, 0)
     gt0 = video.object_mask(k)[0]
     x, y = interior_point(gt0)
@@ -222,14 +238,14 @@ def steps(run: Run, video: vl.demo.SyntheticVideo, band: tuple[int, int]) -> Non
     )
     after = view.pixels(fit, [q])[0]
     run.say(
-        f"2 click at image ({x:.0f}, {y:.0f}) on object {k}: kernel mask on frame 0 for entity {eid} "
+        f"3 click at image ({x:.0f}, {y:.0f}) on object {k}: kernel mask on frame 0 for entity {eid} "
         f"(IoU {iou:.2f} with the object); canvas at ({q[0]:.0f}, {q[1]:.0f}) {before.round().tolist()} "
         f"-> {after.round().tolist()} (entity colour {r['colors'][eid]}, "
         f"tint {tint(after, before, color):.0f})"
     )
-    run.shot("02-click-mask")
+    run.shot("03-click-mask")
 
-    # 3. Propagate forward -----------------------------------------------------------------------------
+    # 4. Propagate forward -----------------------------------------------------------------------------
     page.evaluate(JS_WATCH_VISIBLE, ["progress", ".vl-progress"])
     view.part(".vl-propagate[data-direction=forward]").first.click()
     visible = set(np.flatnonzero(video.object_mask(k).sum(axis=(1, 2)) > 200).tolist())
@@ -245,13 +261,13 @@ def steps(run: Run, video: vl.demo.SyntheticVideo, band: tuple[int, int]) -> Non
     assert len(missing) <= 2, f"propagation left frames {missing} without a mask (has {sorted(frames)})"
     assert seen["seen"] > 0, f"the progress display never showed during the run ({seen})"
     run.say(
-        f"3 propagated forward: masks on {len(frames)} frames ({min(frames)}..{max(frames)}); progress "
+        f"4 propagated forward: masks on {len(frames)} frames ({min(frames)}..{max(frames)}); progress "
         f"{r['progress']}; the progress display showed in {seen['seen']}/{seen['samples']} samples, "
         f"texts {seen['texts'][:3]}...{seen['texts'][-1:]}"
     )
-    run.shot("03-propagated")
+    run.shot("04-propagated")
 
-    # 4. Scrub -----------------------------------------------------------------------------------------
+    # 5. Scrub -----------------------------------------------------------------------------------------
     view.focus()
     shown0 = view.pixels(fit, grid())
     page.keyboard.press("ArrowRight")
@@ -279,13 +295,13 @@ def steps(run: Run, video: vl.demo.SyntheticVideo, band: tuple[int, int]) -> Non
     assert str(target) in label, f"the frame label shows {label!r} on frame {target}"
     r = run.wait_report("the kernel's frame to follow the scrubber", lambda r: r["frame"] == target, 30)
     run.say(
-        f"4 scrubbed: ArrowRight -> frame 1 (canvas mean change {diff1:.1f}), scrubber -> frame {target} "
+        f"5 scrubbed: ArrowRight -> frame 1 (canvas mean change {diff1:.1f}), scrubber -> frame {target} "
         f"(matches the video, error {err20:.1f}), End -> frame {N - 1} (change {diff_end:.1f}); back on "
         f"{target}, kernel frame {r['frame']}"
     )
-    run.shot("04-scrubbed")
+    run.shot("05-scrubbed")
 
-    # 5. Undo -------------------------------------------------------------------------------------------
+    # 6. Undo -------------------------------------------------------------------------------------------
     mask20 = run.report_masks()[r["entities"].index(eid)]
     assert mask20.any(), f"no propagated mask on frame {target}"
     p20 = interior_point(mask20)
@@ -305,13 +321,13 @@ def steps(run: Run, video: vl.demo.SyntheticVideo, band: tuple[int, int]) -> Non
     r = run.wait_report("the undo button to remove it again", lambda r: r["frames"].get(eid) == [0], 60)
     view.settle()
     run.say(
-        f"5 undo: Ctrl+Z left masks on {r['frames'][eid]} (canvas at image {tuple(round(v) for v in p20)} on "
+        f"6 undo: Ctrl+Z left masks on {r['frames'][eid]} (canvas at image {tuple(round(v) for v in p20)} on "
         f"frame {target}: {tinted20.round().tolist()} -> {np.asarray(untinted20).round().tolist()}); redo "
         f"button brought it back, undo button removed it again; can_redo={r['can_redo']}"
     )
-    run.shot("05-undone")
+    run.shot("06-undone")
 
-    # 6. Cell-side edit ---------------------------------------------------------------------------------
+    # 7. Cell-side edit ---------------------------------------------------------------------------------
     y0, x0 = band
     centre = (x0 + BAND_W / 2, y0 + BAND_H / 2)
     before_band = view.pixels(fit, [centre])[0]
@@ -331,24 +347,24 @@ def steps(run: Run, video: vl.demo.SyntheticVideo, band: tuple[int, int]) -> Non
     after_band = view.pixels(fit, [centre])[0]
     assert nb.exec_count(1) == widget_count, "the widget cell was re-run"
     run.say(
-        f"6 cell edit: entity {edit['entity']} with a mask at rows {y0}..{y0 + BAND_H}, "
+        f"7 cell edit: entity {edit['entity']} with a mask at rows {y0}..{y0 + BAND_H}, "
         f"cols {x0}..{x0 + BAND_W} "
         f"on frame {target}: entity list {n_ent} -> {n_ent + 1}, canvas {before_band.round().tolist()} -> "
         f"{after_band.round().tolist()} (towards {CELL_COLOR})"
     )
-    run.shot("06-cell-edit")
+    run.shot("07-cell-edit")
 
-    # 7. Hold the right arrow key ----------------------------------------------------------------------
+    # 8. Hold the right arrow key ----------------------------------------------------------------------
     hold = hold_key(view, N, warm=True)
     run.figures.update(hold)
     assert hold["hold_distinct_frames"] >= 5, f"holding ArrowRight advanced only {hold}"
     run.say(
-        f"7 held ArrowRight for {hold['hold_ms']:.0f} ms: {hold['hold_distinct_frames']} distinct frames, "
+        f"8 held ArrowRight for {hold['hold_ms']:.0f} ms: {hold['hold_distinct_frames']} distinct frames, "
         f"{hold['hold_fps']:.1f} frames/s over the hold, "
         f"{hold['hold_fps_steady']:.1f} frames/s once stepping "
         f"({hold['hold_keydowns']} keydown events at ~30/s, like OS key repeat)"
     )
-    run.shot("07-key-hold")
+    run.shot("08-key-hold")
     run.figures["screenshots"] = run.shots
     run.say(f"figures: {json.dumps({k: v for k, v in run.figures.items() if k != 'screenshots'})}")
 
