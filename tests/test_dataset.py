@@ -314,9 +314,9 @@ def test_entity_colour_is_validated_and_undoable(ds: vl.Dataset) -> None:
     assert ds.entity(e)["color"] == "#a0b1c2"
     before = ds.table("entities")
     for bad in ("red", "#abc", "#gggggg", 0xFF0000, "#a0b1c2 "):
-        with pytest.raises(vl.ValidationError, match="entities.color"):
+        with pytest.raises(vl.ValidationError, match=r"entities\.color"):
             ds.set_entity(e, color=bad)
-        with pytest.raises(vl.ValidationError, match="entities.color"):
+        with pytest.raises(vl.ValidationError, match=r"entities\.color"):
             ds.add_entity("clip", "other", color=bad)
     assert ds.table("entities").equals(before)
     ds.set_entity(e, color=None)
