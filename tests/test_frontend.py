@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 JS = Path(__file__).resolve().parents[1] / "js"
@@ -40,3 +41,10 @@ def test_bundle_is_built_from_the_source(tmp_path: Path) -> None:
     out = _npm("run", "build")
     assert out.returncode == 0, out.stdout + out.stderr
     assert (JS.parent / "vidlabel" / "static" / "widget.js").read_bytes() == shipped, "rebuild js/ and commit"
+
+
+def test_rle_fixtures_match_pycocotools() -> None:
+    """rle.test.ts checks the browser's decoder against masks that pycocotools encoded; they stay current."""
+    script = JS / "src" / "fixtures" / "make_rle_fixtures.py"
+    out = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, "js/src/fixtures/rle_cases.json differs from what pycocotools writes; rerun " + str(script)

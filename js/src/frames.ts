@@ -49,6 +49,8 @@ export class FrameStore<I extends ImageLike = ImageLike> {
   count = 0;
   head = 0;
   direction: 1 | -1 = 1;
+  /** no new requests (the sequence is being switched; the kernel would answer for the new one) */
+  paused = false;
   readonly chunk: number;
   readonly maxInFlight: number;
   private images: LruCache<number, I>;
@@ -82,6 +84,7 @@ export class FrameStore<I extends ImageLike = ImageLike> {
     this.failedUntil.clear();
     this.invalidAllAt = -Infinity;
     this.inFlight = 0;
+    this.paused = false;
     this.sequence = sequence;
     this.count = count;
     this.head = Math.min(this.head, Math.max(0, count - 1));
@@ -153,7 +156,7 @@ export class FrameStore<I extends ImageLike = ImageLike> {
 
   /** Send as many requests as there are free slots, nearest the play head first. */
   pump(): void {
-    if (this.count <= 0 || !this.sequence) return;
+    if (this.count <= 0 || !this.sequence || this.paused) return;
     const ranges = planRequests({
       frame: this.head,
       count: this.count,
@@ -271,4 +274,19 @@ function parseMasks(items: Json[], buffers: Uint8Array[]): MaskRecord[] {
     });
   }
   return out;
+}
+
+/** Decode encoded frame bytes off the main thread where the browser can (createImageBitmap). */
+export async function decodeImage(bytes: Uint8Array, mime: string): Promise<ImageLike & CanvasImageSource> {
+  const blob = new Blob([bytes as Uint8Array<ArrayBuffer>], { type: mime });
+  if (typeof createImageBitmap === "function") return createImageBitmap(blob);
+  const url = URL.createObjectURL(blob);
+  try {
+    const img = new Image();
+    img.src = url;
+    await img.decode();
+    return img;
+  } finally {
+    URL.revokeObjectURL(url);
+  }
 }

@@ -84,9 +84,11 @@ export class Player {
     this.handle = null;
   }
 
-  /** One animation frame; public so tests can drive it. */
-  tick(t: number): void {
+  /** One animation frame; public so tests can drive it. Times come from `now()`, not the
+   *  callback's timestamp, whose origin differs outside browsers (jsdom). */
+  tick(): void {
     this.handle = null;
+    const t = this.d.now();
     if (this.holding) {
       if (t - this.holdStart >= this.holdDelayMs) this.stepBy(this.holdDelta, true);
     } else if (this.playing) {
@@ -115,6 +117,6 @@ export class Player {
   }
 
   private schedule(): void {
-    if (this.handle === null) this.handle = this.d.requestFrame((t) => this.tick(t));
+    if (this.handle === null) this.handle = this.d.requestFrame(() => this.tick());
   }
 }

@@ -57,6 +57,7 @@ const CSS = `
 .vl-form input[type=text] { flex: 1; min-width: 0; }
 .vl-erase-form { flex-direction: row; }
 .vl-scrubber { flex: 1; min-width: 120px; }
+.vl-play { min-width: 72px; }
 .vl-frame-label { font-variant-numeric: tabular-nums; min-width: 70px; text-align: right; }
 .vl-progress { width: 110px; }
 .vl-status { color: var(--vl-fg2); }

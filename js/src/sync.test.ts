@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { TraitWriter, type Clock, type Model } from "./sync";
+import { TraitWriter, Traits, type Clock, type Model } from "./sync";
 
 function fakeClock() {
   let t = 0;
@@ -77,5 +77,57 @@ describe("TraitWriter", () => {
     w.cancel();
     advance(1000);
     expect(m.saved).toEqual([1, 2]);
+  });
+});
+
+describe("Traits", () => {
+  function model() {
+    const attrs: Record<string, unknown> = { frame: 0, tool: "point" };
+    const handlers = new Map<string, Set<() => void>>();
+    const m: Model = {
+      get: (n) => attrs[n],
+      set: (n, v) => {
+        const old = attrs[n];
+        attrs[n] = v;
+        if (old !== v) for (const cb of handlers.get(`change:${n}`) ?? []) cb();
+      },
+      save_changes: () => {},
+      on: (ev, cb) => {
+        if (!handlers.has(ev)) handlers.set(ev, new Set());
+        handlers.get(ev)!.add(cb);
+      },
+      off: (ev, cb) => {
+        if (ev && cb) handlers.get(ev)?.delete(cb);
+      },
+      send: () => {},
+    };
+    return { m, attrs, handlers };
+  }
+
+  it("listeners hear the kernel's changes but not the view's own writes", () => {
+    const { m } = model();
+    const { clock } = fakeClock();
+    const t = new Traits(m, { tool: 0 }, clock);
+    let heard = 0;
+    t.on(["tool"], () => heard++);
+    t.write("tool", "box");
+    expect(heard).toBe(0);
+    m.set("tool", "point"); // from the kernel
+    expect(heard).toBe(1);
+  });
+
+  it("reads see a throttled value before it is written, dispose writes it and unhooks", () => {
+    const { m, attrs, handlers } = model();
+    const { clock } = fakeClock();
+    const t = new Traits(m, { frame: 150 }, clock);
+    t.on(["frame"], () => {});
+    t.write("frame", 1);
+    t.write("frame", 2);
+    expect(attrs.frame).toBe(1);
+    expect(t.get("frame")).toBe(2);
+    t.dispose();
+    expect(attrs.frame).toBe(2);
+    expect(handlers.get("change:frame")!.size).toBe(0);
+    expect(() => t.write("entities", [])).toThrow(/not writable/);
   });
 });

@@ -73,6 +73,11 @@ export class TraitWriter<T> {
     return this.pending !== null;
   }
 
+  /** The value the model will hold once the pending write lands, else what it holds. */
+  value(): T {
+    return this.pending ? this.pending.value : (this.model.get(this.name) as T);
+  }
+
   private commit(value: T): void {
     this.lastSentAt = this.clock.now();
     this.writing = true;
@@ -82,5 +87,65 @@ export class TraitWriter<T> {
     } finally {
       this.writing = false;
     }
+  }
+}
+
+/** The model's traits as the view uses them: reads that see values still being throttled,
+ *  throttled writes, and change listeners that do not hear the view's own writes. */
+export class Traits {
+  private readonly writers = new Map<string, TraitWriter<unknown>>();
+  private readonly offs: (() => void)[] = [];
+
+  constructor(
+    readonly model: Model,
+    /** trait -> minimum ms between writes (0: every write goes at once) */
+    intervals: Record<string, number>,
+    clock: Clock = realClock,
+  ) {
+    for (const [name, ms] of Object.entries(intervals)) this.writers.set(name, new TraitWriter(model, name, ms, clock));
+  }
+
+  get(name: string): any {
+    const w = this.writers.get(name);
+    return w ? w.value() : this.model.get(name);
+  }
+
+  write(name: string, value: unknown): void {
+    const w = this.writers.get(name);
+    if (!w) throw new Error(`trait ${name} is not writable from the view`);
+    w.write(value);
+  }
+
+  /** Send a throttled value now (a held key was released). */
+  flush(name: string): void {
+    this.writers.get(name)?.flush();
+  }
+
+  /** Drop a throttled value: the kernel or a cell set the trait meanwhile. */
+  cancel(name: string): void {
+    this.writers.get(name)?.cancel();
+  }
+
+  /** Call `cb` when any of the traits changes, except by the view's own write. */
+  on(names: string[], cb: () => void): void {
+    for (const name of names) {
+      const writer = this.writers.get(name);
+      const handler = () => {
+        if (!writer?.writing) cb();
+      };
+      this.model.on(`change:${name}`, handler);
+      this.offs.push(() => this.model.off(`change:${name}`, handler));
+    }
+  }
+
+  onMessage(cb: (msg: unknown, buffers?: unknown[]) => void): void {
+    this.model.on("msg:custom", cb);
+    this.offs.push(() => this.model.off("msg:custom", cb));
+  }
+
+  /** Land pending writes, stop listening. */
+  dispose(): void {
+    for (const w of this.writers.values()) w.flush();
+    for (const off of this.offs.splice(0)) off();
   }
 }

@@ -40,18 +40,18 @@ export class TimelineView {
   constructor(private readonly cb: TimelineCallbacks) {
     const btn = (cls: string, text: string, title: string, on: () => void) =>
       h("button", { class: cls, title, type: "button", onclick: on }, text);
-    this.play = btn("vl-play", "▶", "Play / pause (Space)", () => cb.onPlay());
+    this.play = btn("vl-play", "▶ Play", "Play / pause (Space)", () => cb.onPlay());
     this.scrubber = h("input", { class: "vl-scrubber", type: "range", min: 0, max: 0, step: 1, value: "0", title: "Frame" });
     this.scrubber.addEventListener("input", () => cb.onSeek(Number(this.scrubber.value)));
     this.label = h("span", { class: "vl-frame-label" }, "0 / 0");
     this.transport = h(
       "div",
       { class: "vl-transport" },
-      btn("vl-prev-key", "⏮", "Previous keyframe (,)", () => cb.onKeyframe(-1)),
+      btn("vl-prev-key", "◆◀", "Previous keyframe (,)", () => cb.onKeyframe(-1)),
       btn("vl-prev", "◀", "Previous frame (← / A)", () => cb.onStep(-1)),
       this.play,
-      btn("vl-next", "▶|", "Next frame (→ / D)", () => cb.onStep(1)),
-      btn("vl-next-key", "⏭", "Next keyframe (.)", () => cb.onKeyframe(1)),
+      btn("vl-next", "▶", "Next frame (→ / D)", () => cb.onStep(1)),
+      btn("vl-next-key", "▶◆", "Next keyframe (.)", () => cb.onKeyframe(1)),
       this.scrubber,
       this.label,
     );
@@ -76,7 +76,7 @@ export class TimelineView {
   }
 
   setPlaying(playing: boolean): void {
-    this.play.textContent = playing ? "⏸" : "▶";
+    this.play.textContent = playing ? "❚❚ Pause" : "▶ Play";
     this.play.classList.toggle("vl-active", playing);
   }
 

@@ -374,6 +374,77 @@ describe("AnnotatorView (jsdom, fake model)", () => {
     expect(q(".vl-help-overlay").hidden).toBe(true);
   });
 
+  it("switching sequence stops frame requests until the kernel's new info arrives", async () => {
+    const { model, q, root } = mount({ sequences: [{ id: "s1", name: "bear", num_frames: 50 }, { id: "s2", name: "car", num_frames: 9 }] });
+    await flush();
+    model.autoFrames = false;
+    const sel = q<HTMLSelectElement>(".vl-sequence");
+    sel.value = "s2";
+    sel.dispatchEvent(new Event("change"));
+    const before = model.sent.length;
+    // a reply or a scrub meanwhile must not ask the kernel (now on s2) for s1's frames
+    (root.querySelector(".vl-scrubber") as HTMLInputElement).value = "40";
+    q(".vl-scrubber").dispatchEvent(new Event("input"));
+    expect(model.sent.slice(before).filter((m) => m.kind === "frames")).toHaveLength(0);
+    model.kernelSet("info", { name: "car", num_frames: 9, width: 5, height: 4, fps: 10 });
+    model.kernelSet("frame", 0);
+    await flush();
+    expect(model.sent.slice(before).find((m) => m.kind === "frames")).toMatchObject({ start: 0, stop: 1 });
+    expect(root.dataset.sequence).toBe("s2");
+  });
+
+  it("keeps the painted frame until the new one is cached", async () => {
+    const { model, root, q } = mount({ info: { name: "bear", num_frames: 500, width: 5, height: 4, fps: 24 } });
+    await flush();
+    model.autoFrames = false;
+    const scrub = q<HTMLInputElement>(".vl-scrubber");
+    scrub.value = "400";
+    scrub.dispatchEvent(new Event("input"));
+    expect(q(".vl-frame-label").textContent).toBe("400 / 499");
+    expect(root.dataset.frame).toBe("0");
+    expect(q(".vl-loading-badge").hidden).toBe(false);
+    const req = model.sent.find((m) => m.kind === "frames" && m.start === 400)!;
+    model.answerFrames(req);
+    await flush();
+    expect(root.dataset.frame).toBe("400");
+    expect(q(".vl-loading-badge").hidden).toBe(true);
+  });
+
+  it("a held arrow steps until keyup, and the final frame reaches the model", async () => {
+    const { model, root } = mount();
+    await flush();
+    root.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowRight", bubbles: true, cancelable: true }));
+    expect(model.attrs.frame).toBe(1);
+    await new Promise((r) => setTimeout(r, 450));
+    root.dispatchEvent(new KeyboardEvent("keyup", { key: "ArrowRight", bubbles: true, cancelable: true }));
+    const at = Number(root.dataset.frame);
+    expect(at).toBeGreaterThan(2);
+    expect(model.attrs.frame).toBe(at);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(Number(root.dataset.frame)).toBe(at);
+  });
+
+  it("a click on a track bar selects its entity and seeks to the frame under the pointer", () => {
+    const { model, q } = mount();
+    const bar = q(".vl-track[data-entity='e2']");
+    bar.getBoundingClientRect = () => ({ left: 0, top: 0, width: 500, height: 14, right: 500, bottom: 14, x: 0, y: 0, toJSON: () => ({}) }) as DOMRect;
+    bar.dispatchEvent(new MouseEvent("pointerdown", { button: 0, clientX: 255, clientY: 5, bubbles: true }));
+    expect(model.attrs.entity).toBe("e2");
+    expect(q(".vl-frame-label").textContent).toBe("25 / 49");
+  });
+
+  it("a dragged opacity slider is not put back by a trait update while its write is throttled", () => {
+    const { model, q } = mount();
+    const slider = q<HTMLInputElement>(".vl-opacity");
+    slider.value = "0.2";
+    slider.dispatchEvent(new Event("input"));
+    slider.value = "0.3";
+    slider.dispatchEvent(new Event("input"));
+    expect(model.attrs.opacity).toBe(0.2);
+    model.kernelSet("entities", [...model.attrs.entities]);
+    expect(slider.value).toBe("0.3");
+  });
+
   it("dispose stops listening to the model", () => {
     const { model, view } = mount();
     view.dispose();
