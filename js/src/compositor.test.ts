@@ -33,9 +33,10 @@ describe("Compositor", () => {
     expect(s2).toBe(s1);
     expect(c.decodes).toBe(1);
     expect(f.puts).toHaveLength(1);
-    const px = (x: number, y: number) => Array.from(f.puts[0]!.subarray((y * 5 + x) * 4, (y * 5 + x) * 4 + 4));
-    expect(px(2, 1)).toEqual([10, 20, 30, 255]);
-    expect(px(0, 0)).toEqual([0, 0, 0, 0]);
+    // cropped to the mask's box: rows 1-2, columns 1-3, all inside
+    expect(s1!.rect).toEqual({ x: 1, y: 1, w: 3, h: 2 });
+    expect(f.puts[0]!.length).toBe(3 * 2 * 4);
+    for (let i = 0; i < 6; i++) expect(Array.from(f.puts[0]!.subarray(i * 4, i * 4 + 4))).toEqual([10, 20, 30, 255]);
   });
 
   it("a new style recomposites without decoding again; new masks decode again", () => {
@@ -57,6 +58,28 @@ describe("Compositor", () => {
     expect(c.overlay(1, fm(1, ["zzz"]), 5, 4, colors, ["zzz"], style(), "k")).toBeNull();
     expect(c.overlay(2, fm(1, []), 5, 4, colors, ["a"], style(), "k")).toBeNull();
     expect(f.made()).toBe(0);
+  });
+
+  it("the box covers every visible mask and leaves the rest transparent", () => {
+    const f = factory();
+    const c = new Compositor(f.make);
+    const two: FrameMasks = {
+      gen: 1,
+      stale: false,
+      masks: [
+        { entity: "a", height: 4, width: 5, counts: enc("5220003"), source: null, score: null, keyframe: false },
+        // 4x5 with only the bottom-right pixel set: 19 background, 1 foreground
+        { entity: "b", height: 4, width: 5, counts: enc("c01"), source: null, score: null, keyframe: false },
+      ],
+    };
+    const p = c.overlay(0, two, 5, 4, colors, ["a", "b"], style(), "k")!;
+    expect(p.rect).toEqual({ x: 1, y: 1, w: 4, h: 3 });
+    const px = (x: number, y: number) => Array.from(f.puts[0]!.subarray(((y - 1) * 4 + x - 1) * 4, ((y - 1) * 4 + x - 1) * 4 + 4));
+    expect(px(4, 3)).toEqual([40, 50, 60, 255]);
+    expect(px(1, 3)).toEqual([0, 0, 0, 0]);
+    expect(px(3, 2)).toEqual([10, 20, 30, 255]);
+    expect(c.has(0, 1, "k")).toBe(true);
+    expect(c.has(0, 1, "other")).toBe(false);
   });
 
   it("layers follow the entity order given, not the order of the masks", () => {

@@ -1,12 +1,12 @@
 // Overlays per frame, built once and reused: RLE is decoded once per (frame, entity,
-// generation of the frame's masks), and the composited RGBA goes into an offscreen surface
+// generation of the frame's masks) into runs (and into a mask only for outlines), and the composited RGBA goes into an offscreen surface
 // that painting only has to draw. Style changes (opacity, outline, hidden, colours, the
 // selected entity) drop the surfaces but keep the decoded masks.
 
 import { LruCache } from "./cache";
 import type { FrameMasks } from "./frames";
-import { compositeOverlay, type Layer, type OverlayStyle, type Rgb } from "./overlay";
-import { decodeMask } from "./rle";
+import { compositeOverlay, layerBox, unionBox, type Layer, type OverlayStyle, type Rect, type Rgb } from "./overlay";
+import { decodeRuns } from "./rle";
 
 /** Something paintable that can take RGBA pixels. */
 export interface Surface {
@@ -18,22 +18,31 @@ export type SurfaceFactory = (width: number, height: number) => Surface | null;
 
 interface Decoded {
   gen: number;
-  masks: Map<string, Uint8Array>;
+  /** per entity: its runs, and its row-major mask once an outline needed it */
+  layers: Map<string, Layer>;
+}
+
+/** An overlay ready to draw: its surface covers `rect` of the frame (the visible masks' box). */
+export interface Placed {
+  surface: Surface;
+  rect: Rect;
 }
 
 interface Built {
   gen: number;
   styleKey: string;
   /** null: nothing visible on this frame */
-  surface: Surface | null;
+  placed: Placed | null;
 }
 
 export class Compositor {
   private decoded: LruCache<number, Decoded>;
-  private built: LruCache<number, Built>;
-  private scratch: Uint8ClampedArray | null = null;
+  private cache: LruCache<number, Built>;
+  private scratch = new Uint8ClampedArray(0);
   /** how many RLE decodes ran (tests check decoding happens once) */
   decodes = 0;
+  /** how many overlays were composited */
+  built = 0;
 
   constructor(
     private readonly makeSurface: SurfaceFactory,
@@ -41,40 +50,43 @@ export class Compositor {
     overlayBudget = 128 * 1024 * 1024,
   ) {
     this.decoded = new LruCache(decodedBudget);
-    this.built = new LruCache(overlayBudget);
+    this.cache = new LruCache(overlayBudget);
   }
 
   /** Decoded layers of a frame's masks in entity order (entities not listed are skipped). */
   layers(frame: number, fm: FrameMasks, colors: ReadonlyMap<string, Rgb>, order: readonly string[]): Layer[] {
     let d = this.decoded.get(frame);
-    if (!d || d.gen !== fm.gen) {
-      d = { gen: fm.gen, masks: new Map() };
-    }
-    let bytes = 0;
+    if (!d || d.gen !== fm.gen) d = { gen: fm.gen, layers: new Map() };
     const byEntity = new Map(fm.masks.map((m) => [m.entity, m]));
     const out: Layer[] = [];
     for (const id of order) {
       const rec = byEntity.get(id);
       const color = colors.get(id);
       if (!rec || !color) continue;
-      let mask = d.masks.get(id);
-      if (!mask) {
+      let layer = d.layers.get(id);
+      if (!layer) {
         try {
-          mask = decodeMask(rec.counts, rec.height, rec.width);
+          layer = { entity: id, color, height: rec.height, width: rec.width, runs: decodeRuns(rec.counts, rec.height * rec.width) };
         } catch {
           continue; // a corrupt mask is left out rather than breaking the frame
         }
         this.decodes += 1;
-        d.masks.set(id, mask);
+        d.layers.set(id, layer);
       }
-      out.push({ entity: id, mask, color });
+      layer.color = color; // colours change without the masks changing
+      out.push(layer);
     }
-    for (const m of d.masks.values()) bytes += m.length;
-    this.decoded.set(frame, d, bytes + 64);
+    this.decoded.set(frame, d, decodedBytes(d));
     return out;
   }
 
-  /** The overlay surface of a frame under a style, built on first use. */
+  /** Whether the frame's overlay under this style is built already (idle work skips it). */
+  has(frame: number, gen: number, styleKey: string): boolean {
+    const hit = this.cache.peek(frame);
+    return !!hit && hit.gen === gen && hit.styleKey === styleKey;
+  }
+
+  /** The overlay of a frame under a style, built on first use, cropped to the visible masks. */
   overlay(
     frame: number,
     fm: FrameMasks,
@@ -84,34 +96,58 @@ export class Compositor {
     order: readonly string[],
     style: OverlayStyle,
     styleKey: string,
-  ): Surface | null {
-    const hit = this.built.get(frame);
-    if (hit && hit.gen === fm.gen && hit.styleKey === styleKey) return hit.surface;
+  ): Placed | null {
+    const hit = this.cache.get(frame);
+    if (hit && hit.gen === fm.gen && hit.styleKey === styleKey) return hit.placed;
     const layers = this.layers(frame, fm, colors, order).filter(
-      (l) => !style.hidden.has(l.entity) && l.mask.length === width * height,
+      (l) => !style.hidden.has(l.entity) && l.height === height && l.width === width,
     );
-    let surface: Surface | null = null;
-    if (layers.length) {
-      const n = width * height * 4;
-      if (!this.scratch || this.scratch.length !== n) this.scratch = new Uint8ClampedArray(n);
-      const rgba = compositeOverlay(layers, width, height, style, this.scratch);
-      // reuse the surface this frame had under the previous style
-      surface = hit?.surface ?? this.makeSurface(width, height);
-      surface?.put(rgba, width, height);
+    let placed: Placed | null = null;
+    const rect = unionBox(layers.map(layerBox));
+    if (rect) {
+      const n = rect.w * rect.h * 4;
+      if (this.scratch.length < n) this.scratch = new Uint8ClampedArray(n);
+      const rgba = compositeOverlay(layers, width, height, style, this.scratch.subarray(0, n), rect);
+      // reuse the surface this frame had under the previous style when the box is the same
+      const old = hit?.placed;
+      const surface = old && old.rect.w === rect.w && old.rect.h === rect.h ? old.surface : this.makeSurface(rect.w, rect.h);
+      if (surface) {
+        surface.put(rgba, rect.w, rect.h);
+        placed = { surface, rect };
+      }
     }
-    this.built.set(frame, { gen: fm.gen, styleKey, surface }, surface ? width * height * 4 : 64);
-    return surface;
+    this.built += 1;
+    this.cache.set(frame, { gen: fm.gen, styleKey, placed }, placed ? rect!.w * rect!.h * 4 + 64 : 64);
+    // outlines may have decoded masks: account for them
+    const d = this.decoded.peek(frame);
+    if (d) this.decoded.set(frame, d, decodedBytes(d));
+    return placed;
+  }
+
+  /** Bytes the built overlays hold, and how many. */
+  get overlayBytes(): number {
+    return this.cache.bytes;
+  }
+
+  get overlayBudget(): number {
+    return this.cache.budget;
   }
 
   /** Forget built overlays (not decoded masks) of every frame. */
   restyle(): void {
-    this.built.clear();
+    this.cache.clear();
   }
 
   clear(): void {
-    this.built.clear();
+    this.cache.clear();
     this.decoded.clear();
   }
+}
+
+function decodedBytes(d: Decoded): number {
+  let bytes = 64;
+  for (const l of d.layers.values()) bytes += l.runs.length * 4 + (l.mask?.length ?? 0) + 64;
+  return bytes;
 }
 
 /** Surfaces backed by OffscreenCanvas where there is one, else a detached <canvas>. */

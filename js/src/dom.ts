@@ -47,3 +47,21 @@ export const cancelRaf: (h: unknown) => void =
   typeof cancelAnimationFrame === "function"
     ? (h) => cancelAnimationFrame(h as number)
     : (h) => clearTimeout(h as ReturnType<typeof setTimeout>);
+
+export interface IdleDeadlineLike {
+  timeRemaining(): number;
+}
+
+/** requestIdleCallback where there is one (Safari lacks it): a short slice after a timeout. */
+export const idle: (cb: (d: IdleDeadlineLike) => void) => unknown =
+  typeof requestIdleCallback === "function"
+    ? (cb) => requestIdleCallback(cb, { timeout: 250 })
+    : (cb) => setTimeout(() => {
+        const end = performance.now() + 8;
+        cb({ timeRemaining: () => Math.max(0, end - performance.now()) });
+      }, 1);
+
+export const cancelIdle: (h: unknown) => void =
+  typeof cancelIdleCallback === "function"
+    ? (h) => cancelIdleCallback(h as number)
+    : (h) => clearTimeout(h as ReturnType<typeof setTimeout>);

@@ -67,7 +67,7 @@ export class FrameStore<I extends ImageLike = ImageLike> {
   private readonly now: () => number;
 
   constructor(private readonly o: StoreOptions<I>) {
-    this.images = new LruCache<number, I>(o.imageBudget ?? 256 * 1024 * 1024, (_k, img) => img.close?.());
+    this.images = new LruCache<number, I>(o.imageBudget ?? 288 * 1024 * 1024, (_k, img) => img.close?.());
     this.chunk = o.chunk ?? 12;
     this.maxInFlight = o.maxInFlight ?? 3;
     this.now = o.now ?? (() => performance.now());

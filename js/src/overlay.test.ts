@@ -1,5 +1,25 @@
 import { describe, expect, it } from "vitest";
-import { compositeOverlay, davisColor, edgeMask, parseColor, type Layer, type OverlayStyle } from "./overlay";
+import { compositeOverlay, davisColor, edgeMask, parseColor, type Layer, type OverlayStyle, type Rgb } from "./overlay";
+
+/** Column-major runs of a row-major mask, as COCO RLE holds them (background first). */
+function runsOf(mask: Uint8Array, h: number, w: number): number[] {
+  const runs: number[] = [];
+  let value = 0;
+  let n = 0;
+  for (let x = 0; x < w; x++)
+    for (let y = 0; y < h; y++) {
+      const v = mask[y * w + x] ? 1 : 0;
+      if (v !== value) {
+        runs.push(n);
+        n = 0;
+        value = v;
+      }
+      n++;
+    }
+  runs.push(n);
+  return runs;
+}
+const layer = (entity: string, mask: Uint8Array, color: Rgb, h = 5, w = 5): Layer => ({ entity, color, height: h, width: w, runs: runsOf(mask, h, w) });
 
 const style = (over: Partial<OverlayStyle> = {}): OverlayStyle => ({
   opacity: 0.5,
@@ -25,7 +45,7 @@ describe("overlay", () => {
   });
 
   it("fills the mask in the entity colour at the opacity, and leaves the rest transparent", () => {
-    const out = compositeOverlay([{ entity: "a", mask: square(), color: [200, 10, 20] }], 5, 5, style({ opacity: 0.4 }));
+    const out = compositeOverlay([layer("a", square(), [200, 10, 20])], 5, 5, style({ opacity: 0.4 }));
     expect(px(out, 2, 2)).toEqual([200, 10, 20, 102]);
     expect(px(out, 0, 0)).toEqual([0, 0, 0, 0]);
     expect(px(out, 4, 2)).toEqual([0, 0, 0, 0]);
@@ -35,8 +55,8 @@ describe("overlay", () => {
     const b = new Uint8Array(25);
     b[12] = 1;
     const layers: Layer[] = [
-      { entity: "a", mask: square(), color: [255, 0, 0] },
-      { entity: "b", mask: b, color: [0, 0, 255] },
+      layer("a", square(), [255, 0, 0]),
+      layer("b", b, [0, 0, 255]),
     ];
     const out = compositeOverlay(layers, 5, 5, style({ opacity: 1 }));
     expect(px(out, 2, 2)).toEqual([0, 0, 255, 255]);
@@ -47,8 +67,8 @@ describe("overlay", () => {
     const b = new Uint8Array(25);
     b[12] = 1;
     const layers: Layer[] = [
-      { entity: "a", mask: square(), color: [255, 0, 0] },
-      { entity: "b", mask: b, color: [0, 0, 255] },
+      layer("a", square(), [255, 0, 0]),
+      layer("b", b, [0, 0, 255]),
     ];
     const out = compositeOverlay(layers, 5, 5, style({ opacity: 1, hidden: new Set(["b"]) }));
     expect(px(out, 2, 2)).toEqual([255, 0, 0, 255]);
@@ -57,7 +77,7 @@ describe("overlay", () => {
   });
 
   it("outline mode paints only the border ring, opaque", () => {
-    const out = compositeOverlay([{ entity: "a", mask: square(), color: [0, 255, 0] }], 5, 5, style({ outline: true }));
+    const out = compositeOverlay([layer("a", square(), [0, 255, 0])], 5, 5, style({ outline: true }));
     expect(px(out, 1, 1)).toEqual([0, 255, 0, 255]);
     expect(px(out, 3, 2)).toEqual([0, 255, 0, 255]);
     expect(px(out, 2, 2)).toEqual([0, 0, 0, 0]); // interior
@@ -65,7 +85,7 @@ describe("overlay", () => {
   });
 
   it("the highlighted entity gets its outline over its fill", () => {
-    const out = compositeOverlay([{ entity: "a", mask: square(), color: [0, 255, 0] }], 5, 5, style({ highlight: "a", opacity: 0.2 }));
+    const out = compositeOverlay([layer("a", square(), [0, 255, 0])], 5, 5, style({ highlight: "a", opacity: 0.2 }));
     expect(px(out, 1, 1)[3]).toBe(255);
     expect(px(out, 2, 2)[3]).toBe(51);
   });
@@ -81,8 +101,21 @@ describe("overlay", () => {
     expect(e2[3 * 7 + 3]).toBe(0);
   });
 
+  it("fills and outlines from runs agree with the row-major mask on a non-square random mask", () => {
+    const h = 7;
+    const w = 11;
+    let seed = 3;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const m = new Uint8Array(h * w).map(() => (rand() > 0.45 ? 1 : 0));
+    const fill = compositeOverlay([layer("a", m, [9, 9, 9], h, w)], w, h, style({ opacity: 1 }));
+    for (let i = 0; i < h * w; i++) expect(fill[i * 4 + 3], `pixel ${i}`).toBe(m[i] ? 255 : 0);
+    const lines = compositeOverlay([layer("a", m, [9, 9, 9], h, w)], w, h, style({ outline: true }));
+    const edges = edgeMask(m, w, h, 1);
+    for (let i = 0; i < h * w; i++) expect((lines[i * 4 + 3] ?? 0) > 0 ? 1 : 0, `pixel ${i}`).toBe(edges[i]);
+  });
+
   it("ignores a mask whose size does not match the frame", () => {
-    const out = compositeOverlay([{ entity: "a", mask: new Uint8Array(4).fill(1), color: [1, 2, 3] }], 5, 5, style());
+    const out = compositeOverlay([layer("a", new Uint8Array(4).fill(1), [1, 2, 3], 2, 2)], 5, 5, style());
     expect(out.every((v) => v === 0)).toBe(true);
   });
 

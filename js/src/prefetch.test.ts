@@ -29,9 +29,21 @@ describe("planRequests", () => {
     expect(r[0]).toEqual({ start: 10, stop: 11, images: true });
     expect(r[1]).toEqual({ start: 11, stop: 19, images: true });
     expect(r[2]).toEqual({ start: 19, stop: 27, images: true });
-    expect(r[3]).toEqual({ start: 27, stop: 31, images: true });
-    expect(r[4]).toEqual({ start: 6, stop: 10, images: true });
-    expect(r).toHaveLength(5);
+    // 27..30 is far and not yet a whole chunk: it waits; the frames behind are near
+    expect(r[3]).toEqual({ start: 6, stop: 10, images: true });
+    expect(r).toHaveLength(4);
+  });
+
+  it("far from the play head, sends whole chunks only, so a sliding window is not asked frame by frame", () => {
+    const cached = (upTo: number) => (f: number) => (f <= upTo ? Need.None : Need.Image);
+    // window 11..30 ahead; everything up to 29 is cached: frame 30 alone is far -> nothing
+    expect(planRequests(base({ behind: 0, need: cached(29) }))).toEqual([]);
+    // up to 22 cached: 23..30 is a whole chunk (8) -> sent
+    expect(planRequests(base({ behind: 0, need: cached(22) }))).toEqual([{ start: 23, stop: 31, images: true }]);
+    // near the play head even a single frame goes at once
+    expect(planRequests(base({ behind: 0, need: (f) => (f === 12 ? Need.Masks : Need.None) }))).toEqual([{ start: 12, stop: 13, images: false }]);
+    // a short run at the end of the sequence goes too
+    expect(planRequests(base({ frame: 90, behind: 0, need: cached(96) }))).toEqual([{ start: 97, stop: 100, images: true }]);
   });
 
   it("respects the number of free slots", () => {
@@ -60,7 +72,7 @@ describe("planRequests", () => {
   });
 
   it("plans backwards runs as ascending ranges when travelling backwards", () => {
-    const r = planRequests(base({ frame: 20, direction: -1, ahead: 10, behind: 0, chunk: 4 }));
+    const r = planRequests(base({ frame: 20, direction: -1, ahead: 10, behind: 0, chunk: 4, urgent: 10 }));
     expect(r).toEqual([
       { start: 20, stop: 21, images: true },
       { start: 16, stop: 20, images: true },
@@ -81,8 +93,9 @@ describe("planRequests", () => {
 describe("windowFor", () => {
   it("keeps the window inside the image budget", () => {
     const mb = 1024 * 1024;
-    const small = windowFor(1.6 * mb, 256 * mb);
-    expect(small.ahead).toBe(64);
+    const small = windowFor(1.6 * mb, 288 * mb);
+    expect(small.ahead).toBeGreaterThanOrEqual(100);
+    expect(small.ahead + small.behind).toBeLessThanOrEqual(288 / 1.6);
     const big = windowFor(8.3 * mb, 256 * mb);
     expect(big.ahead + big.behind).toBeLessThanOrEqual(Math.floor(256 / 8.3));
     expect(big.ahead).toBeGreaterThan(big.behind);

@@ -29,6 +29,10 @@ export interface PlanInput {
   slots: number;
   /** Need of a frame; frames already requested must answer Need.None. */
   need: (frame: number) => Need;
+  /** Beyond this many frames from the play head a range goes out only once it is a full chunk
+   *  (or reaches the window's end at the sequence's end): as the window slides one frame per
+   *  step, this sends one request per chunk instead of one per frame. Default: chunk. */
+  urgent?: number;
 }
 
 /** Frames in priority order: the play head, then ahead in travel order, then behind. */
@@ -74,13 +78,20 @@ export function planRequests(p: PlanInput): FrameRange[] {
       if (step > 0) hi = g;
       else lo = g;
     }
+    const far = Math.abs(f - p.frame) > (p.urgent ?? p.chunk);
+    const atEnd = lo === 0 || hi === p.count - 1;
+    if (far && hi - lo + 1 < limit && !atEnd) {
+      // leave it for when a whole chunk is missing; frames further out in this run wait too
+      for (let g = lo; g <= hi; g++) taken.delete(g);
+      continue;
+    }
     ranges.push({ start: lo, stop: hi + 1, images: n === Need.Image });
   }
   return ranges;
 }
 
 /** How many frames ahead to prefetch so the window fits comfortably in the image budget. */
-export function windowFor(frameBytes: number, budgetBytes: number, maxAhead = 64, maxBehind = 12): { ahead: number; behind: number } {
+export function windowFor(frameBytes: number, budgetBytes: number, maxAhead = 128, maxBehind = 16): { ahead: number; behind: number } {
   const fit = Math.max(2, Math.floor((budgetBytes / Math.max(1, frameBytes)) * 0.7));
   const behind = Math.min(maxBehind, Math.max(1, Math.floor(fit / 6)));
   const ahead = Math.min(maxAhead, Math.max(1, fit - behind));

@@ -25,35 +25,56 @@ export function decodeCounts(counts: Uint8Array): number[] {
   return runs;
 }
 
-/** Decode to a row-major H*W mask (1 = inside), from COCO's column-major runs.
- *  Walks each run a column segment at a time, so the cost is the set pixels, not a divide per pixel. */
-export function decodeMask(counts: Uint8Array, height: number, width: number): Uint8Array {
-  const total = height * width;
-  const out = new Uint8Array(total);
+/** Runs of a mask of `total` pixels (background first, alternating), checked to cover it exactly. */
+export function decodeRuns(counts: Uint8Array, total: number): Uint32Array {
   const runs = decodeCounts(counts);
   let pos = 0;
-  let value = 0;
   for (const run of runs) {
-    if (run < 0 || pos + run > total) throw new Error(`RLE covers more than ${total} pixels or has a negative run`);
-    if (value === 1 && run > 0) {
+    if (run < 0) throw new Error(`RLE has a negative run (${run})`);
+    pos += run;
+  }
+  if (pos !== total) throw new Error(`RLE covers ${pos} pixels, expected ${total}`);
+  return Uint32Array.from(runs);
+}
+
+/** Calls `visit(start, length)` for every column segment of foreground: `length` pixels going down
+ *  from row-major index `start` (the next pixel is `start + width`). Column-major runs become
+ *  column segments, so callers touch only foreground pixels, never divide per pixel. */
+export function forEachSegment(
+  runs: ArrayLike<number>,
+  height: number,
+  width: number,
+  visit: (start: number, length: number, row: number, col: number) => void,
+): void {
+  let pos = 0;
+  for (let r = 0; r < runs.length; r++) {
+    const run = runs[r] as number;
+    if (r & 1 && run > 0) {
       let col = Math.floor(pos / height);
       let row = pos - col * height;
       let left = run;
       while (left > 0) {
         const take = Math.min(left, height - row);
-        let o = row * width + col;
-        for (let k = 0; k < take; k++) {
-          out[o] = 1;
-          o += width;
-        }
+        visit(row * width + col, take, row, col);
         left -= take;
         row = 0;
         col += 1;
       }
     }
     pos += run;
-    value ^= 1;
   }
-  if (pos !== total) throw new Error(`RLE covers ${pos} pixels, expected ${total}`);
+}
+
+/** Row-major H*W mask (1 = inside) of runs. */
+export function runsToMask(runs: ArrayLike<number>, height: number, width: number): Uint8Array {
+  const out = new Uint8Array(height * width);
+  forEachSegment(runs, height, width, (start, length) => {
+    for (let k = 0, o = start; k < length; k++, o += width) out[o] = 1;
+  });
   return out;
+}
+
+/** Decode to a row-major H*W mask (1 = inside), from COCO's column-major runs. */
+export function decodeMask(counts: Uint8Array, height: number, width: number): Uint8Array {
+  return runsToMask(decodeRuns(counts, height * width), height, width);
 }

@@ -16,6 +16,12 @@ export interface Marks {
   box: readonly [number, number, number, number] | null;
 }
 
+/** An overlay image covering `rect` (image pixels) of the frame. */
+export interface StageOverlay {
+  source: CanvasImageSource;
+  rect: { x: number; y: number; w: number; h: number };
+}
+
 export interface StageCallbacks {
   tool(): "point" | "box";
   onPoint(x: number, y: number, label: 0 | 1): void;
@@ -36,7 +42,7 @@ export class Stage {
   private imageW = 0;
   private imageH = 0;
   private image: CanvasImageSource | null = null;
-  private overlay: CanvasImageSource | null = null;
+  private overlay: StageOverlay | null = null;
   private marks: Marks = { points: [], box: null };
   private drag: [number, number, number, number] | null = null;
   private gesture: Gesture = null;
@@ -99,7 +105,7 @@ export class Stage {
   }
 
   /** Show a frame: its image and overlay (null: none visible). */
-  draw(image: CanvasImageSource | null, overlay: CanvasImageSource | null): void {
+  draw(image: CanvasImageSource | null, overlay: StageOverlay | null): void {
     this.image = image;
     this.overlay = overlay;
     this.redraw();
@@ -120,8 +126,14 @@ export class Stage {
     ctx.setTransform(dpr * t.scale, 0, 0, dpr * t.scale, dpr * t.tx, dpr * t.ty);
     // pixels stay crisp when zoomed in: annotators need to see mask edges exactly
     ctx.imageSmoothingEnabled = dpr * t.scale < 2;
-    if (this.image) ctx.drawImage(this.image, 0, 0, this.imageW, this.imageH);
-    if (this.overlay) ctx.drawImage(this.overlay, 0, 0, this.imageW, this.imageH);
+    try {
+      if (this.image) ctx.drawImage(this.image, 0, 0, this.imageW, this.imageH);
+      const o = this.overlay;
+      if (o) ctx.drawImage(o.source, o.rect.x, o.rect.y, o.rect.w, o.rect.h);
+    } catch {
+      // a closed ImageBitmap (evicted under us): the next paint brings a live one
+      this.image = null;
+    }
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     const box = this.drag ?? this.marks.box;
     if (box) {

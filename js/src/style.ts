@@ -1,15 +1,15 @@
 // The widget's CSS, injected once per document and scoped to .vidlabel-annotator; colours
-// come from JupyterLab's theme variables (VS Code and Notebook 7 fall back to the defaults).
+// come from JupyterLab's theme variables (Notebook 7 has them too), else VS Code's, else defaults.
 
 const CSS = `
 .vidlabel-annotator {
-  --vl-bg: var(--jp-layout-color1, #fff);
-  --vl-bg2: var(--jp-layout-color2, #eee);
-  --vl-fg: var(--jp-ui-font-color1, #222);
-  --vl-fg2: var(--jp-ui-font-color2, #666);
-  --vl-border: var(--jp-border-color2, #ccc);
-  --vl-accent: var(--jp-brand-color1, #1976d2);
-  --vl-danger: var(--jp-error-color1, #d32f2f);
+  --vl-bg: var(--jp-layout-color1, var(--vscode-editor-background, #fff));
+  --vl-bg2: var(--jp-layout-color2, var(--vscode-input-background, #eee));
+  --vl-fg: var(--jp-ui-font-color1, var(--vscode-editor-foreground, #222));
+  --vl-fg2: var(--jp-ui-font-color2, var(--vscode-descriptionForeground, #666));
+  --vl-border: var(--jp-border-color2, var(--vscode-panel-border, #ccc));
+  --vl-accent: var(--jp-brand-color1, var(--vscode-focusBorder, #1976d2));
+  --vl-danger: var(--jp-error-color1, var(--vscode-errorForeground, #d32f2f));
   position: relative; display: flex; flex-direction: column; gap: 6px;
   font-family: var(--jp-ui-font-family, system-ui, sans-serif); font-size: 12px;
   color: var(--vl-fg); background: var(--vl-bg); padding: 6px;

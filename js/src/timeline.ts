@@ -71,14 +71,22 @@ export function drawTrack(ctx: CanvasRenderingContext2D, width: number, height: 
   }
   ctx.globalAlpha = 1;
   const r = Math.max(2, Math.min(height * 0.3, 4));
-  for (const k of p.track?.keyframes ?? []) {
-    ctx.beginPath();
-    ctx.arc(frameCenter(k, p.count, width), mid, r, 0, Math.PI * 2);
-    ctx.fillStyle = p.color;
-    ctx.fill();
-    ctx.lineWidth = 1;
-    ctx.strokeStyle = "#fff";
-    ctx.stroke();
+  const cell = p.count > 0 ? width / p.count : width;
+  const keys = p.track?.keyframes ?? [];
+  if (cell < 2 * r + 2) {
+    // too dense for dots: one tick per keyframe, so a fully keyed track still reads as keyed
+    ctx.fillStyle = "rgba(255,255,255,0.9)";
+    for (const k of keys) ctx.fillRect(Math.floor(frameLeft(k, p.count, width)), mid - height * 0.35, Math.max(1, cell * 0.5), height * 0.7);
+  } else {
+    for (const k of keys) {
+      ctx.beginPath();
+      ctx.arc(frameCenter(k, p.count, width), mid, r, 0, Math.PI * 2);
+      ctx.fillStyle = p.color;
+      ctx.fill();
+      ctx.lineWidth = 1;
+      ctx.strokeStyle = "#fff";
+      ctx.stroke();
+    }
   }
   if (p.frame === null) return;
   const x = Math.round(frameCenter(p.frame, p.count, width)) + 0.5;

@@ -4,10 +4,11 @@
 
 import type { Client } from "./client";
 import { canvasSurfaces, Compositor, type SurfaceFactory } from "./compositor";
-import { cancelRaf, raf } from "./dom";
+import { cancelIdle, cancelRaf, idle, raf, type IdleDeadlineLike } from "./dom";
 import { decodeImage, FrameStore, type ImageLike } from "./frames";
 import { readLook, type Look } from "./look";
 import { Player } from "./player";
+import { priorityOrder } from "./prefetch";
 import { Stage, type StageCallbacks } from "./stage";
 
 export type Img = ImageLike & CanvasImageSource;
@@ -30,6 +31,8 @@ export interface PaintHook {
   created: number;
   paints: { frame: number; t: number }[];
   el: HTMLElement;
+  /** diagnostics for benchmarks: time spent painting, and how often playback waited for data */
+  stats: { paintMs: number; overlayMs: number; overlays: number; waits: number };
 }
 
 declare global {
@@ -47,6 +50,10 @@ export interface ViewerHost {
   error(message: string): void;
 }
 
+/** Overlays built ahead of the play head in idle time (within the overlay cache's budget). */
+const WARM_AHEAD = 48;
+const WARM_BEHIND = 4;
+
 export class FrameViewer {
   readonly store: FrameStore<Img>;
   readonly player: Player;
@@ -58,6 +65,7 @@ export class FrameViewer {
   private hook: PaintHook | null = null;
   private root: HTMLElement | null = null;
   private painted = 0;
+  private warmHandle: unknown = null;
 
   constructor(client: Client, stage: StageCallbacks, private readonly host: ViewerHost, opts: ViewOptions, doc: Document) {
     this.compositor = new Compositor(opts.surfaces ?? canvasSurfaces(doc));
@@ -66,6 +74,7 @@ export class FrameViewer {
       decode: opts.decode ?? decodeImage,
       onLoaded: (frames) => {
         if (frames.includes(this.frame)) this.paint();
+        this.scheduleWarm();
       },
       onError: (m) => host.error(m),
       imageBudget: opts.imageBudget,
@@ -76,7 +85,11 @@ export class FrameViewer {
       cancelFrame: cancelRaf,
       count: () => this.info?.num_frames ?? 0,
       current: () => this.frame,
-      isReady: (f) => this.store.isReady(f),
+      isReady: (f) => {
+        const ok = this.store.isReady(f);
+        if (!ok && this.hook) this.hook.stats.waits += 1;
+        return ok;
+      },
       seek: (f) => this.seek(f, "player"),
       onChange: () => host.playing(this.player.playing),
     });
@@ -86,7 +99,7 @@ export class FrameViewer {
   /** Start the paint log on the view's root (window.__vidlabel gets one entry per view). */
   attach(root: HTMLElement): void {
     this.root = root;
-    this.hook = { created: performance.now(), paints: [], el: root };
+    this.hook = { created: performance.now(), paints: [], el: root, stats: { paintMs: 0, overlayMs: 0, overlays: 0, waits: 0 } };
     const win = root.ownerDocument.defaultView;
     if (win) (win.__vidlabel ??= []).push(this.hook);
   }
@@ -101,10 +114,10 @@ export class FrameViewer {
     this.info = info && info.num_frames > 0 ? info : null;
     this.player.stop();
     this.host.playing(false);
+    this.stage.draw(null, null); // before the bitmaps it shows are closed
     this.compositor.clear();
     this.store.reset(sequence, this.info?.num_frames ?? 0, this.info?.width ?? 0, this.info?.height ?? 0);
     this.stage.setImageSize(this.info?.width ?? 0, this.info?.height ?? 0);
-    this.stage.draw(null, null);
     this.frame = -1;
     this.layout();
   }
@@ -112,7 +125,10 @@ export class FrameViewer {
   setLook(look: Look): void {
     const changed = look.key !== this.look.key;
     this.look = look;
-    if (changed) this.paint();
+    if (changed) {
+      this.paint();
+      this.scheduleWarm();
+    }
   }
 
   seek(frame: number, from: SeekFrom = "user"): void {
@@ -132,10 +148,21 @@ export class FrameViewer {
     const info = this.info;
     const f = this.frame;
     if (!info || !this.store.canShow(f)) return;
+    const t0 = performance.now();
     const img = this.store.image(f) as Img;
     const l = this.look;
+    const built = this.compositor.built;
     const overlay = this.compositor.overlay(f, this.store.masksOf(f)!, info.width, info.height, l.colors, l.order, l.style, l.key);
-    this.stage.draw(img, overlay?.source ?? null);
+    const t1 = performance.now();
+    this.stage.draw(img, overlay ? { source: overlay.surface.source, rect: overlay.rect } : null);
+    if (this.hook) {
+      const st = this.hook.stats;
+      if (this.compositor.built !== built) {
+        st.overlays += 1;
+        st.overlayMs += t1 - t0;
+      }
+      st.paintMs += performance.now() - t0;
+    }
     this.stage.badge.hidden = true;
     this.painted += 1;
     if (this.root) {
@@ -143,6 +170,29 @@ export class FrameViewer {
       this.root.dataset.painted = String(this.painted);
     }
     this.hook?.paints.push({ frame: f, t: performance.now() });
+    this.scheduleWarm();
+  }
+
+  private scheduleWarm(): void {
+    if (this.warmHandle !== null || !this.info) return;
+    this.warmHandle = idle((d) => {
+      this.warmHandle = null;
+      this.warm(d);
+    });
+  }
+
+  /** Build the overlays of cached frames near the play head, nearest first in the direction
+   *  of travel, so painting them is a draw only; stops when the idle slice runs out. */
+  private warm(deadline: IdleDeadlineLike): void {
+    const info = this.info;
+    if (!info) return;
+    const l = this.look;
+    for (const f of priorityOrder(this.frame, info.num_frames, this.store.direction, WARM_AHEAD, WARM_BEHIND)) {
+      const fm = this.store.masksOf(f);
+      if (!fm || fm.stale || !this.store.hasImage(f) || this.compositor.has(f, fm.gen, l.key)) continue;
+      if (deadline.timeRemaining() < 3) return this.scheduleWarm();
+      this.compositor.overlay(f, fm, info.width, info.height, l.colors, l.order, l.style, l.key);
+    }
   }
 
   /** Stage height follows the frame's aspect ratio within the notebook's width. */
@@ -158,6 +208,8 @@ export class FrameViewer {
 
   dispose(): void {
     this.player.stop();
+    if (this.warmHandle !== null) cancelIdle(this.warmHandle);
+    this.warmHandle = null;
     this.store.dispose();
     this.compositor.clear();
   }
