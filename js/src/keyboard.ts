@@ -16,7 +16,12 @@ export interface KeyHost {
 
 export function bindKeys(root: HTMLElement, host: KeyHost): () => void {
   const down = (e: KeyboardEvent) => {
-    if (e.target !== root && isEditable(e.target)) return;
+    if (e.target !== root && isEditable(e.target)) {
+      // typing in our own fields: the field gets the key, the notebook around us does not
+      // (JupyterLab would take Enter, A, B, ... as command-mode shortcuts)
+      e.stopPropagation();
+      return;
+    }
     const a = actionFor(e);
     if (!a) return;
     e.preventDefault();
@@ -26,6 +31,7 @@ export function bindKeys(root: HTMLElement, host: KeyHost): () => void {
     host.run(a);
   };
   const up = (e: KeyboardEvent) => {
+    if (e.target !== root && isEditable(e.target)) return void e.stopPropagation();
     if (!host.holding() || !(STEP_KEYS.has(e.key) || e.key === "Shift")) return;
     e.preventDefault();
     e.stopPropagation();

@@ -200,9 +200,13 @@ describe("AnnotatorView (jsdom, fake model)", () => {
     key("n");
     const name = q<HTMLInputElement>(".vl-entity-name");
     expect(name.closest("form")!.hidden).toBe(false);
+    let leaked = 0;
+    document.body.addEventListener("keydown", () => leaked++);
     const e = key("d", {}, name);
     expect(e.defaultPrevented).toBe(false);
     expect(q(".vl-frame-label").textContent).toBe("0 / 49");
+    key("Enter", {}, name);
+    expect(leaked).toBe(0); // JupyterLab never sees keys typed into our fields
   });
 
   it("follows the kernel's frame and sequence changes", async () => {
