@@ -125,10 +125,21 @@ export class TimelineView {
     this.labels.replaceChildren();
     for (const e of entities) {
       const canvas = h("canvas", { class: "vl-track", "data-entity": e.id, title: `${e.name}: click to select and seek` });
+      const frameAt = (ev: MouseEvent) => {
+        const r = canvas.getBoundingClientRect();
+        return xToFrame(ev.clientX - r.left, this.count, r.width);
+      };
       canvas.addEventListener("pointerdown", (ev) => {
         if (ev.button !== 0) return;
-        const r = canvas.getBoundingClientRect();
-        this.cb.onTrackClick(e.id, xToFrame(ev.clientX - r.left, this.count, r.width));
+        this.cb.onTrackClick(e.id, frameAt(ev));
+        try {
+          canvas.setPointerCapture(ev.pointerId); // dragging along the bar scrubs
+        } catch {
+          /* synthetic events cannot be captured */
+        }
+      });
+      canvas.addEventListener("pointermove", (ev) => {
+        if (ev.buttons & 1 && canvas.hasPointerCapture?.(ev.pointerId)) this.cb.onSeek(frameAt(ev));
       });
       this.rows.set(e.id, canvas);
       this.lanes.insertBefore(canvas, this.playhead);

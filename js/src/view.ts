@@ -274,7 +274,8 @@ export class AnnotatorView {
     this.viewer.store.paused = true;
     this.viewer.player.stop();
     this.t.write("sequence", id);
-    setTimeout(() => this.queueReset(), 3000);
+    const timer = setTimeout(() => this.queueReset(), 3000);
+    this.off.push(() => clearTimeout(timer));
   }
 
   private select(id: string): void {
