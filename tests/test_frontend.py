@@ -46,5 +46,7 @@ def test_bundle_is_built_from_the_source(tmp_path: Path) -> None:
 def test_rle_fixtures_match_pycocotools() -> None:
     """rle.test.ts checks the browser's decoder against masks that pycocotools encoded; they stay current."""
     script = JS / "src" / "fixtures" / "make_rle_fixtures.py"
-    out = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, "js/src/fixtures/rle_cases.json differs from what pycocotools writes; rerun " + str(script)
+    out = subprocess.run(
+        [sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, f"rle_cases.json is not what pycocotools writes; rerun {script}"
