@@ -240,6 +240,16 @@ describe("AnnotatorView (jsdom, fake model)", () => {
     expect(q(".vl-error").textContent).toContain("nothing to undo");
   });
 
+  it("shows the newest error: a kernel error after a local one replaces it", async () => {
+    const { model, q } = mount();
+    model.emit("msg:custom", { kind: "reply", id: null, ok: false, error: "message: expected a JSON object" });
+    await flush();
+    expect(q(".vl-error").textContent).toContain("expected a JSON object");
+    model.kernelSet("error", "prompt.frame: frame 999 is out of range");
+    expect(q(".vl-error").textContent).toContain("frame 999 is out of range");
+    expect(q(".vl-error").textContent).not.toContain("JSON object");
+  });
+
   it("a click on the frame sends a positive point in image pixels; the next one adds to it", async () => {
     const { model, q } = mount({ entity: "e1" });
     await flush();

@@ -121,7 +121,10 @@ export class AnnotatorView {
       this.help.el,
     );
     el.appendChild(this.root);
-    this.viewer.attach(this.root);
+    this.viewer.attach(this.root, {
+      request: (kind, fields = {}) => this.client.request(kind, fields).catch((e: unknown) => String(e)),
+      sendRaw: (msg) => this.model.send(msg as Record<string, unknown>),
+    });
 
     this.off.push(
       bindKeys(this.root, {
@@ -155,7 +158,10 @@ export class AnnotatorView {
     on(["tool"], () => this.toolbar.setTool(model.get("tool")));
     on(["progress"], () => this.toolbar.setProgress((this.progress = model.get("progress") ?? null)));
     on(["busy"], () => (this.toolbar.status.textContent = model.get("busy") ? `${model.get("busy")}…` : ""));
-    on(["error"], () => this.renderError());
+    on(["error"], () => {
+      if (this.model.get("error")) this.localError = ""; // the newest error is the one shown
+      this.renderError();
+    });
     on(["can_undo", "can_redo", "undo_label", "redo_label"], () => this.readUndo());
 
     this.toolbar.setSequences(model.get("sequences") ?? [], model.get("sequence") ?? "");

@@ -33,6 +33,10 @@ export interface PaintHook {
   el: HTMLElement;
   /** diagnostics for benchmarks: time spent painting, and how often playback waited for data */
   stats: { paintMs: number; overlayMs: number; overlays: number; waits: number };
+  /** for tests: send a request as the view would (any kind and fields) and get the kernel's reply */
+  request?: (kind: string, fields?: Record<string, unknown>) => Promise<unknown>;
+  /** for tests: send anything at all as a custom message (malformed input must be refused) */
+  sendRaw?: (msg: unknown) => void;
 }
 
 declare global {
@@ -97,9 +101,15 @@ export class FrameViewer {
   }
 
   /** Start the paint log on the view's root (window.__vidlabel gets one entry per view). */
-  attach(root: HTMLElement): void {
+  attach(root: HTMLElement, extra: Partial<PaintHook> = {}): void {
     this.root = root;
-    this.hook = { created: performance.now(), paints: [], el: root, stats: { paintMs: 0, overlayMs: 0, overlays: 0, waits: 0 } };
+    this.hook = {
+      created: performance.now(),
+      paints: [],
+      el: root,
+      stats: { paintMs: 0, overlayMs: 0, overlays: 0, waits: 0 },
+      ...extra,
+    };
     const win = root.ownerDocument.defaultView;
     if (win) (win.__vidlabel ??= []).push(this.hook);
   }

@@ -84,6 +84,42 @@ def edit_cell(y0: int, x0: int) -> str:
 print(json.dumps({{"entity": added, "frame": w.frame}}))"""
 
 
+# (kind, fields, what the error reply must name); NaN goes out as null in JSON, as a broken page would send it
+MALFORMED: list[tuple[str, dict[str, Any], str]] = [
+    ("explode", {}, "unknown kind 'explode'"),
+    ("frames", {"start": 0, "stop": 9999}, "must hold 1 to 64 frames"),
+    ("frames", {"start": 35, "stop": 45}, "outside sequence"),
+    (
+        "prompt",
+        {"frame": 0, "entity": "ghost", "points": [[float("nan"), 3]], "labels": [1]},
+        "finite number",
+    ),
+    ("prompt", {"frame": 0, "entity": "ghost", "points": [[3, 3]], "labels": [1]}, "unknown entity 'ghost'"),
+    (
+        "prompt",
+        {"frame": 999, "entity": "ghost", "points": [[3, 3]], "labels": [1]},
+        "frame 999 is out of range",
+    ),
+]
+JS_MALFORMED = (
+    "async () => {"
+    + """
+  const views = (window.__vidlabel || []).filter((v) => v.el && v.el.isConnected);
+  const h = views[views.length - 1];
+  h.sendRaw({kind: "frames", start: 0, stop: 1});  // no id: answered with id null, never raised
+  h.sendRaw("not an object");
+  await h.request("frames", {start: 0, stop: 1});  // replies come in order: the raw ones are answered
+  const out = [];
+  for (const [kind, fields] of """
+    + json.dumps([[k, f] for k, f, _ in MALFORMED])  # NaN stays a NaN literal
+    + """) {
+    out.push(await h.request(kind, fields));
+  }
+  return out.map((r) => (typeof r === "string" ? r : JSON.stringify(r)));
+}"""
+)
+
+
 class Run:
     """One app's run: the page, the view, what the kernel reports, screenshots, figures."""
 
@@ -210,6 +246,26 @@ def steps(run: Run, video: vl.demo.SyntheticVideo, band: tuple[int, int]) -> Non
     wait_for("the banner to go", lambda: not banner.is_visible(), 30)
     r = run.wait_report("the kernel's error to be dismissed", lambda r: r["error"] == "", 30)
     run.say(f"2 propagate with nothing annotated: refused, the banner showed {shown!r}; dismissed in both")
+
+    # 2b. Malformed messages sent straight through the widget's model (the page hook's request/sendRaw)
+    replies = run.nb.page.evaluate(JS_MALFORMED)
+    assert [type(r).__name__ for r in replies] == ["str"] * len(MALFORMED), replies
+    for reply, (_kind, _fields, expect) in zip(replies, MALFORMED, strict=True):
+        assert expect in reply, f"{reply!r} does not name {expect!r}"
+    wait_for("the banner to show the last refusal", banner.is_visible, 60)
+    shown = banner.inner_text()
+    assert MALFORMED[-1][2] in shown, shown
+    r = run.report()
+    assert r["entities"] == [] and r["history"] == [], f"a malformed message changed the dataset: {r}"
+    log = run.s.server.log_tail(200_000)
+    assert "Traceback" not in log, f"the kernel logged an error: {log[-2000:]}"
+    run.shot("02b-malformed")
+    banner.locator("button").first.click()
+    wait_for("the banner to go", lambda: not banner.is_visible(), 30)
+    run.say(
+        f"2b {len(MALFORMED)} malformed messages and 2 unreadable ones: each refused with a reply naming "
+        f"the problem; banner {shown!r}"
+    )
 
     # 3. Click on an object ----------------------------------------------------------------------------
     k = largest_object(video, 0)
