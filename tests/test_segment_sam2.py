@@ -393,3 +393,26 @@ def test_model_ids_from_the_hugging_face_cache(checkpoint: pathlib.Path, tmp_pat
     )
     saved = torch.load(checkpoint, weights_only=True)["model"]
     assert all(torch.equal(eng.predictor.state_dict()[k], v) for k, v in list(saved.items())[:20])
+
+
+def test_the_annotator_drives_sam2_as_a_cell_would(engine: SAM2Engine, clip: pathlib.Path) -> None:
+    """A click and a propagation sent as the widget's messages give the masks the session gives directly."""
+    from test_widget import Recorder, ask
+
+    ds, seq, (a, _b) = _dataset(clip)
+    w = vl.Annotator(ds, engine=engine, entity=a)
+    rec = Recorder(w)
+    assert w.engine_name == "sam2"
+    reply = ask(w, rec, 1, "prompt", frame=2, entity=a, points=[[40.0, 30.0]], labels=[1])
+    assert reply["ok"], reply
+    assert ask(w, rec, 2, "propagate", direction="both", entities="selected", frame=2)["ok"]
+    w.close()
+
+    ref, _, (ra, _rb) = _dataset(clip)
+    with engine.session(ref, seq) as sess:
+        sess.prompt(2, ra, points=[(40.0, 30.0)], labels=[1])
+        sess.propagate_into(start=2, direction="both", progress=False)
+    assert ds.mask_frames(seq, a) == ref.mask_frames(seq, ra)
+    assert ds.mask_frames(seq, a), "nothing was written"
+    for f in ds.mask_frames(seq, a):
+        assert np.array_equal(ds.mask(seq, f, a), ref.mask(seq, f, ra)), f
