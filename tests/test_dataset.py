@@ -164,6 +164,7 @@ def test_observers_see_changes(ds: vl.Dataset) -> None:
     e = ds.add_entity("clip")
     ds.set_masks("clip", e, {3: disc(48, 64, 5, 5, 3), 4: disc(48, 64, 5, 5, 3)})
     assert seen[-1].kind == "edit" and seen[-1].frames == {"clip": {3, 4}} and "masks" in seen[-1].tables
+    assert seen[-1].entities == {"clip": {e}}  # an open widget redraws only this entity's track bar
     ds.undo()
     assert seen[-1].kind == "undo" and seen[-1].frames == {"clip": {3, 4}}
     ds.redo()

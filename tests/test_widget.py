@@ -478,3 +478,16 @@ def test_the_wheel_ships_the_bundle(tmp_path: Path) -> None:
     assert "vidlabel/static/widget.js" in names
     shipped = zipfile.ZipFile(wheel).read("vidlabel/static/widget.js")
     assert shipped == (root / "vidlabel" / "static" / "widget.js").read_bytes()
+
+
+def test_an_edit_redraws_only_the_track_bars_it_touched(
+    ds: vl.Dataset, widget: Any, monkeypatch: Any
+) -> None:
+    w, _ = widget
+    a = ds.entity("a", "clip")["id"]
+    computed: list[str] = []
+    track = w._track
+    monkeypatch.setattr(w, "_track", lambda eid: computed.append(eid) or track(eid))
+    ds.set_mask("clip", 2, a, disc(48, 64, 20, 20, 5))
+    assert computed == [a]
+    assert w.tracks[a]["tracklets"] == [[2, 2]] and w.tracks[ds.entity("b", "clip")["id"]]["tracklets"] == []

@@ -43,6 +43,8 @@ class Change:
     tables: set[str] = field(default_factory=set)
     sequences: set[str] = field(default_factory=set)
     frames: dict[str, set[int]] = field(default_factory=dict)  # sequence id -> touched frame indices
+    # sequence id -> entities whose annotations or tracklets changed
+    entities: dict[str, set[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -276,10 +278,13 @@ class Dataset(AnnotationsMixin):
             if store in _ANNOTATIONS:
                 change.sequences.add(key[0])
                 change.frames.setdefault(key[0], set()).add(key[1])
+                change.entities.setdefault(key[0], set()).add(key[2])
             elif store in ("sequences", "frames", "sources"):
                 change.sequences.add(key[0])
             elif isinstance(row, dict) and "sequence_id" in row:
                 change.sequences.add(row["sequence_id"])
+                if store == "tracklets":
+                    change.entities.setdefault(row["sequence_id"], set()).add(row["entity_id"])
         for cb in list(self._observers):
             try:
                 cb(change)

@@ -164,13 +164,10 @@ class Annotator(anywidget.AnyWidget):
 
     @t.validate("frame")
     def _check_frame(self, proposal: Any) -> int:
-        value, n = proposal["value"], self._ds.num_frames(self.sequence) if self.sequence else 0
-        if not 0 <= value < n:
-            raise TraitRefused(
-                f"Annotator.frame: frame {value} is out of range for sequence {self.sequence!r} "
-                f"with {n} frames (valid: 0..{n - 1})"
-            )
-        return int(value)
+        try:
+            return self._frame_index(proposal["value"], "Annotator.frame")
+        except ValidationError as exc:
+            raise TraitRefused(str(exc)) from None
 
     @t.validate("entity")
     def _check_entity(self, proposal: Any) -> str:
@@ -289,29 +286,32 @@ class Annotator(anywidget.AnyWidget):
         slow = req.kind in ("prompt", "propagate")
         if slow:
             self.busy = req.kind
+        result: dict[str, Any] | None = None
+        error: str | None = None
         try:
-            result = work()
-            self._flush()
-            self._reply(req, **(result or {}))
+            result = work() or {}
         except ValidationError as exc:
-            self._flush()
-            self._reply_error(req.id, str(exc))
+            error = str(exc)
         except Exception as exc:  # an engine failure: the dataset keeps what was committed
             log.exception("Annotator: %s failed", req.kind)
-            self._flush()
-            self._reply_error(req.id, f"{req.kind} failed: {exc!r}")
+            error = f"{req.kind} failed: {exc!r}"
         finally:
             if req.kind == "propagate":
                 self._propagating = False
             if slow:
                 self.busy = ""
+        self._flush()  # the browser hears of the changes before the reply that caused them
+        if error is None:
+            self._reply(req, **(result or {}))
+        else:
+            self._reply_error(req.id, error)
 
     # ------------------------------------------------------------------ edits: checked now, run in order
     def _frame_index(self, value: int, what: str) -> int:
         n = self._ds.num_frames(self.sequence)
         if not 0 <= value < n:
             raise ValidationError(f"{what}: frame {value} is out of range for {n} frames (valid: 0..{n - 1})")
-        return value
+        return int(value)
 
     def _entity_id(self, value: str, what: str) -> str:
         try:
@@ -351,7 +351,7 @@ class Annotator(anywidget.AnyWidget):
             eids = [self.entity]
         else:
             eids = [e for e in self._ds.entity_ids(seq) if self._keyframes(seq, e)]
-        if not eids or not any(self._keyframes(seq, e) for e in eids):
+        if not any(self._keyframes(seq, e) for e in eids):
             raise ValidationError(
                 "propagate: nothing to propagate; click on an object first to give it a mask on some frame"
             )
@@ -465,16 +465,14 @@ class Annotator(anywidget.AnyWidget):
         """
         seq = session.sequence
         for eid in eids:
-            frames = self._keyframes(seq, eid)
+            keys = {i: self._ds.mask(seq, i, eid) for i in self._keyframes(seq, eid)}
             held = session.prompts(eid)[eid]
-            if set(held) == set(frames) and all(
-                _same(p.result, self._ds.mask(seq, i, eid)) for i, p in held.items()
-            ):
+            if held.keys() == keys.keys() and all(_same(p.result, keys[i]) for i, p in held.items()):
                 continue
             if eid in session.entities:
                 session.remove(eid)
-            for i in frames:
-                session.prompt(i, eid, mask=self._ds.mask(seq, i, eid), write=False)
+            for i, mask in keys.items():
+                session.prompt(i, eid, mask=mask, write=False)
 
     # ------------------------------------------------------------------ following the dataset
     def _on_change(self, change: Change) -> None:
@@ -489,8 +487,7 @@ class Annotator(anywidget.AnyWidget):
             if seq in change.sequences:
                 if change.tables & {"entities", "sequences", "sources"}:
                     p["all"] = True
-                if change.tables & {"entities", "tracklets", "masks"}:
-                    p["tracks"] = True
+                p["tracks"] |= change.entities.get(seq, set())
                 p["frames"] |= change.frames.get(seq, set())
         if threading.current_thread() is threading.main_thread():
             self._flush()
@@ -519,8 +516,10 @@ class Annotator(anywidget.AnyWidget):
                     if self.sequence not in self._ds.sequence_ids():
                         self.sequence = self._ds.sequence_ids()[0]
                         p["all"] = True
-                if p["tracks"] or p["all"]:
+                if p["all"]:
                     self._refresh_entities()
+                elif p["tracks"]:
+                    self._refresh_tracks(p["tracks"])
                 if p["all"] or p["frames"]:
                     self.revision += 1
             if p["all"] or p["frames"]:
@@ -547,10 +546,23 @@ class Annotator(anywidget.AnyWidget):
             for s in ds.sequence_ids()
         ]
 
+    def _track(self, eid: str) -> dict[str, list[Any]]:
+        seq = self.sequence
+        return {
+            "tracklets": [[tr["start_frame"], tr["end_frame"]] for tr in self._ds.tracklets(seq, eid)],
+            "keyframes": self._keyframes(seq, eid),
+        }
+
+    def _refresh_tracks(self, eids: set[str]) -> None:
+        """Only the touched entities' bars: an edit costs what it touched, not the whole sequence."""
+        tracks = dict(self.tracks)
+        for eid in eids & tracks.keys():
+            tracks[eid] = self._track(eid)
+        self.tracks = tracks
+
     def _refresh_entities(self) -> None:
         ds, seq = self._ds, self.sequence
         ents, tracks = [], {}
-        masks = ds._tables["masks"]
         for i, eid in enumerate(ds.entity_ids(seq), start=1):
             row = ds.entity(eid)
             ents.append(
@@ -562,11 +574,7 @@ class Annotator(anywidget.AnyWidget):
                     "index": i,
                 }
             )
-            keys = masks.lookup("by_entity", (seq, eid))
-            tracks[eid] = {
-                "tracklets": [[tr["start_frame"], tr["end_frame"]] for tr in ds.tracklets(seq, eid)],
-                "keyframes": sorted(k[1] for k in keys if masks.value(k, "keyframe")),
-            }
+            tracks[eid] = self._track(eid)
         self.entities, self.tracks = ents, tracks
         ids = {e["id"] for e in ents}
         if self.entity and self.entity not in ids:
@@ -580,7 +588,7 @@ def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
 
 
 def _no_pending() -> dict[str, Any]:
-    return {"history": False, "sequences": False, "tracks": False, "all": False, "frames": set()}
+    return {"history": False, "sequences": False, "tracks": set(), "all": False, "frames": set()}
 
 
 def _resolve_engine(engine: Any, options: dict[str, Any]) -> Engine | None:
