@@ -10,9 +10,6 @@ written, so a failure midway leaves any earlier export intact.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import uuid
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +22,7 @@ import pyarrow.parquet as pq
 
 from .. import schema as sch
 from ..errors import ValidationError
+from .atomic import check_target, staged
 
 if TYPE_CHECKING:
     from ..dataset import Dataset
@@ -83,46 +81,18 @@ def _embedded_frames(ds: Dataset, frames: pa.Table) -> pa.Table:
 
 def write_parquet(ds: Dataset, path: Any, *, overwrite: bool = False, embed_frames: bool = False) -> Path:
     target = Path(path)
-    if target.exists() and not overwrite and (target.is_file() or any(target.iterdir())):
-        raise ValidationError(
-            f"to_parquet: {str(target)!r} exists and is not empty; pass overwrite=True to replace it"
-        )
+    check_target(target, "to_parquet", overwrite=overwrite, folder=True)
     with ds._lock:  # a consistent snapshot even while a propagation thread writes
         tables = ds.tables()
     if embed_frames:
         tables["frames"] = _embedded_frames(ds, tables["frames"])
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
+    with staged(target) as tmp:
         for name, table in tables.items():
             table = _with_metadata(table, name, ds.custom_fields.get(name, []))
             # min/max statistics of RLE or image bytes help no reader and cost write time
             stats = [f.name for f in table.schema if not pa.types.is_binary(f.type)]
             pq.write_table(table, tmp / f"{name}.parquet", write_statistics=stats)
-        _swap_in(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target
-
-
-def _swap_in(tmp: Path, target: Path) -> None:
-    """Replace ``target`` by ``tmp`` with renames, so readers see the old or the new set, never half."""
-    if not target.exists():
-        os.replace(tmp, target)
-        return
-    old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-    os.replace(target, old)
-    try:
-        os.replace(tmp, target)
-    except BaseException:
-        os.replace(old, target)
-        raise
-    if old.is_dir():
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        old.unlink(missing_ok=True)
 
 
 def _read_table(folder: Path, name: str) -> pa.Table:
