@@ -62,6 +62,20 @@ export class Editor {
     add(this.session);
   }
 
+  /** Store a keyframe box on the current frame for the selected entity (creating one first when
+   *  none is selected, as a prompt does). */
+  async setBox(box: [number, number, number, number]): Promise<void> {
+    const entity = this.host.selected() || (await this.createEntity({}));
+    if (!entity || !this.host.hasSequence()) return;
+    this.edit("set_box", { frame: this.host.frame(), entity, box });
+  }
+
+  /** Prompt the entity's mask on a frame with a box alone (its stored box), afresh. */
+  promptWithBox(frame: number, entity: string, box: [number, number, number, number]): void {
+    this.endSession();
+    void this.request("prompt", { frame, entity, points: [], labels: [], box, clear: true }, 120_000).catch(() => undefined);
+  }
+
   /** add_entity; concurrent callers (two quick clicks) share one creation. */
   createEntity(fields: EntityFields): Promise<string | null> {
     if (this.creating) return this.creating;

@@ -2,6 +2,7 @@
 // the masks of each frame as the kernel sends them (RLE counts, small). The store decides
 // what to ask for next around the play head and keeps at most a few requests in flight.
 
+import { parseBoxes, type BoxRecord } from "./boxes";
 import { LruCache } from "./cache";
 import type { Json, Reply } from "./client";
 import { Need, planRequests, windowFor, type FrameRange } from "./prefetch";
@@ -18,6 +19,8 @@ export interface MaskRecord {
 
 export interface FrameMasks {
   masks: MaskRecord[];
+  /** the frame's bounding boxes (they come with the masks) */
+  boxes?: BoxRecord[];
   /** local generation, new every time this frame's masks are replaced (keys decoded caches) */
   gen: number;
   /** invalidated by a `changed` event; still shown until the fresh masks arrive */
@@ -228,7 +231,7 @@ export class FrameStore<I extends ImageLike = ImageLike> {
       // Masks computed before a change we have already heard of are stale: keep waiting.
       const fresh = revision >= Math.max(this.invalidAt.get(f) ?? -Infinity, this.invalidAllAt);
       if (fresh && Array.isArray(item.masks)) {
-        this.masks.set(f, { masks: parseMasks(item.masks as Json[], reply.buffers), gen: ++this.gen, stale: false });
+        this.masks.set(f, { masks: parseMasks(item.masks as Json[], reply.buffers), boxes: parseBoxes(item.boxes), gen: ++this.gen, stale: false });
         this.failedUntil.delete(f);
         loaded.push(f);
       }

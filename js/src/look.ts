@@ -9,6 +9,8 @@ export interface Look {
   entities: EntityInfo[];
   order: string[];
   colors: Map<string, Rgb>;
+  /** the same colours as "#rrggbb" (boxes are stroked with them) */
+  hex: Map<string, string>;
   selected: string;
   hidden: Set<string>;
   style: OverlayStyle;
@@ -29,6 +31,7 @@ export function readLook(get: (name: string) => unknown, lineWidth: number): Loo
     entities,
     order: entities.map((e) => e.id),
     colors: new Map(entities.map((e) => [e.id, parseColor(e.color)])),
+    hex: new Map(entities.map((e) => [e.id, e.color])),
     selected,
     hidden,
     style,

@@ -52,6 +52,8 @@ describe("shortcuts", () => {
     expect(actionFor(k("Backspace"))).toEqual({ type: "erase" });
     expect(actionFor(k("v"))).toEqual({ type: "tool", tool: "point" });
     expect(actionFor(k("b"))).toEqual({ type: "tool", tool: "box" });
+    expect(actionFor(k("r"))).toEqual({ type: "tool", tool: "bbox" });
+    expect(SHORTCUTS.some((s) => s.keys.includes("R"))).toBe(true);
     expect(actionFor(k("h"))).toEqual({ type: "toggleHidden" });
     expect(actionFor(k("o"))).toEqual({ type: "toggleOutline" });
     expect(actionFor(k("f"))).toEqual({ type: "fit" });

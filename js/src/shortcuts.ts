@@ -1,5 +1,7 @@
 // Keyboard shortcuts: one table that both the key handler and the help overlay read.
 
+import type { Tool } from "./stage";
+
 export type Direction = "forward" | "backward" | "both";
 
 export type Action =
@@ -17,7 +19,7 @@ export type Action =
   | { type: "cycleEntity"; delta: number }
   | { type: "newEntity" }
   | { type: "erase" }
-  | { type: "tool"; tool: "point" | "box" }
+  | { type: "tool"; tool: Tool }
   | { type: "toggleHidden" }
   | { type: "toggleOutline" }
   | { type: "fit" }
@@ -42,11 +44,11 @@ export const SHORTCUTS: readonly { keys: string; does: string }[] = [
   { keys: ", / .", does: "Previous / next keyframe" },
   { keys: "Click", does: "Positive point" },
   { keys: "Right-click or Alt + click", does: "Negative point" },
-  { keys: "Drag", does: "Box prompt" },
+  { keys: "Drag", does: "Box prompt (bounding-box tool: set the entity's box)" },
   { keys: "Middle-drag or Shift + drag", does: "Pan" },
   { keys: "Wheel, + / −", does: "Zoom" },
   { keys: "F", does: "Fit the frame" },
-  { keys: "V / B", does: "Point tool / box tool" },
+  { keys: "V / B / R", does: "Point tool / box prompt tool / bounding-box tool" },
   { keys: "P", does: "Propagate forward" },
   { keys: "Shift + P", does: "Propagate backward" },
   { keys: "Alt + P", does: "Propagate both ways" },
@@ -55,6 +57,9 @@ export const SHORTCUTS: readonly { keys: string; does: string }[] = [
   { keys: "↑ / ↓", does: "Previous / next entity" },
   { keys: "N", does: "New entity" },
   { keys: "Delete / Backspace", does: "Erase the entity's mask on this frame" },
+  { keys: "Drag a tracklet's end", does: "Trim / extend the tracklet (on a track bar)" },
+  { keys: "Right-click a tracklet", does: "Tracklet menu: split, glue, relink, delete, interpolate" },
+  { keys: "Menu key or Shift + F10", does: "Tracklet menu at the play head (on a focused track bar)" },
   { keys: "H", does: "Hide / show the selected entity" },
   { keys: "O", does: "Outlines / fills" },
   { keys: "Ctrl/⌘ + Z", does: "Undo" },
@@ -141,6 +146,8 @@ export function actionFor(e: KeyLike): Action | null {
       return { type: "tool", tool: "point" };
     case "b":
       return { type: "tool", tool: "box" };
+    case "r":
+      return { type: "tool", tool: "bbox" };
     case "h":
       return { type: "toggleHidden" };
     case "o":

@@ -1,7 +1,9 @@
-// The frame canvas: painting (image, overlay, pending prompt marks) under the zoom/pan
-// transform, and the pointer gestures: click = point, right/Alt-click = negative point,
-// drag = box, middle or Shift drag = pan, wheel = zoom at the cursor.
+// The frame canvas: painting (image, overlay, bounding boxes, pending prompt marks) under the
+// zoom/pan transform, and the pointer gestures: click = point, right/Alt-click = negative
+// point, drag = box prompt (with the bbox tool: a stored box instead, clicks do nothing),
+// middle or Shift drag = pan, wheel = zoom at the cursor.
 
+import { drawBoxes, type BoxShape } from "./boxes";
 import { h } from "./dom";
 import { ViewTransform, wheelFactor } from "./transform";
 
@@ -22,10 +24,14 @@ export interface StageOverlay {
   rect: { x: number; y: number; w: number; h: number };
 }
 
+export type Tool = "point" | "box" | "bbox";
+
 export interface StageCallbacks {
-  tool(): "point" | "box";
+  tool(): Tool;
   onPoint(x: number, y: number, label: 0 | 1): void;
   onBox(box: [number, number, number, number]): void;
+  /** a box drawn with the bbox tool: to be stored as the entity's box on this frame */
+  onKeyBox(box: [number, number, number, number]): void;
 }
 
 type Gesture =
@@ -43,6 +49,7 @@ export class Stage {
   private imageH = 0;
   private image: CanvasImageSource | null = null;
   private overlay: StageOverlay | null = null;
+  private boxes: readonly BoxShape[] = [];
   private marks: Marks = { points: [], box: null };
   private drag: [number, number, number, number] | null = null;
   private gesture: Gesture = null;
@@ -104,10 +111,11 @@ export class Stage {
     this.redraw();
   }
 
-  /** Show a frame: its image and overlay (null: none visible). */
-  draw(image: CanvasImageSource | null, overlay: StageOverlay | null): void {
+  /** Show a frame: its image, overlay (null: none visible) and boxes. */
+  draw(image: CanvasImageSource | null, overlay: StageOverlay | null, boxes: readonly BoxShape[] = []): void {
     this.image = image;
     this.overlay = overlay;
+    this.boxes = boxes;
     this.redraw();
   }
 
@@ -135,11 +143,12 @@ export class Stage {
       this.image = null;
     }
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    if (this.image) drawBoxes(ctx, this.boxes, (x, y) => t.toScreen(x, y));
     const box = this.drag ?? this.marks.box;
     if (box) {
       const [x0, y0] = t.toScreen(box[0], box[1]);
       const [x1, y1] = t.toScreen(box[2], box[3]);
-      ctx.setLineDash([5, 4]);
+      ctx.setLineDash(this.drag && this.cb.tool() === "bbox" ? [] : [5, 4]);
       ctx.lineWidth = 1.5;
       ctx.strokeStyle = "#ffeb3b";
       ctx.strokeRect(Math.min(x0, x1), Math.min(y0, y1), Math.abs(x1 - x0), Math.abs(y1 - y0));
@@ -174,7 +183,7 @@ export class Stage {
       e.preventDefault();
       this.gesture = { kind: "pan", id: e.pointerId, x, y };
       this.el.classList.add("vl-panning");
-    } else if (e.button === 0 || e.button === 2) {
+    } else if (e.button === 0 || (e.button === 2 && this.cb.tool() !== "bbox")) {
       const label: 0 | 1 = e.button === 2 || e.altKey ? 0 : 1;
       this.gesture = { kind: "press", id: e.pointerId, x, y, label, box: false };
     } else return;
@@ -197,7 +206,7 @@ export class Stage {
       return;
     }
     if (g.label !== 1) return; // right-drag is still a negative click
-    const threshold = this.cb.tool() === "box" ? 2 : 5;
+    const threshold = this.cb.tool() === "point" ? 5 : 2;
     if (!g.box && Math.hypot(x - g.x, y - g.y) > threshold) g.box = true;
     if (g.box) {
       const [ax, ay] = this.transform.toImage(g.x, g.y);
@@ -226,10 +235,14 @@ export class Stage {
         clampX(Math.max(ax, bx)),
         clampY(Math.max(ay, by)),
       ];
-      if (box[2] - box[0] >= 1 && box[3] - box[1] >= 1) this.cb.onBox(box);
+      if (box[2] - box[0] >= 1 && box[3] - box[1] >= 1) {
+        if (this.cb.tool() === "bbox") this.cb.onKeyBox(box);
+        else this.cb.onBox(box);
+      }
       this.redraw();
       return;
     }
+    if (this.cb.tool() === "bbox") return; // a click draws no box
     const [ix, iy] = this.transform.toImage(g.x, g.y);
     if (this.inImage(ix, iy)) this.cb.onPoint(ix, iy, g.label);
   };

@@ -67,6 +67,24 @@ const CSS = `
 .vl-track-lanes { position: relative; flex: 1; min-width: 0; display: flex; flex-direction: column; }
 .vl-track { display: block; width: 100%; height: 14px; margin-bottom: 2px; cursor: pointer; }
 .vl-playhead { position: absolute; top: 0; bottom: 0; width: 0; border-left: 1px solid rgba(255,60,60,0.95); pointer-events: none; }
+.vl-track:focus-visible { outline: 1px solid var(--vl-accent); }
+.vl-menu { position: absolute; z-index: 11; min-width: 190px; display: flex; flex-direction: column; padding: 3px;
+  background: var(--vl-bg); border: 1px solid var(--vl-border); border-radius: 4px; box-shadow: 0 4px 16px rgba(0,0,0,0.35); }
+.vidlabel-annotator .vl-menu-item { text-align: left; border: none; background: transparent; min-height: 22px; }
+.vidlabel-annotator .vl-menu-item:not(:disabled):hover, .vidlabel-annotator .vl-menu-item:focus-visible { background: var(--vl-bg2); outline: none; }
+.vl-menu-title { padding: 2px 6px; color: var(--vl-fg2); border-bottom: 1px solid var(--vl-border); margin-bottom: 2px; }
+.vl-menu-relink-list { display: flex; flex-direction: column; padding-left: 10px; }
+.vl-menu-entity { display: flex; align-items: center; gap: 2px; }
+.vl-menu-entity .vl-menu-name { flex: 1; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.vidlabel-annotator .vl-menu-entity .vl-menu-item { border: 1px solid var(--vl-border); }
+.vl-menu-delete:not(:disabled) { color: var(--vl-danger) !important; }
+.vl-attrs { display: flex; flex-direction: column; gap: 3px; border-top: 1px solid var(--vl-border); padding-top: 4px; }
+.vl-attrs-list { display: flex; flex-direction: column; gap: 2px; }
+.vl-attr-row { display: flex; align-items: center; gap: 4px; }
+.vl-attr-name { flex: 1; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.vl-attr-row input[type=text] { width: 90px; }
+.vl-attrs-range { display: flex; align-items: center; gap: 3px; flex-wrap: wrap; }
+.vidlabel-annotator .vl-attrs-range input[type=number] { width: 52px; }
 .vl-help-overlay { position: absolute; inset: 6px; z-index: 10; overflow: auto; padding: 10px 14px; border-radius: 4px;
   background: var(--vl-bg); border: 1px solid var(--vl-border); box-shadow: 0 4px 16px rgba(0,0,0,0.35); }
 .vl-help-overlay table { border-collapse: collapse; }

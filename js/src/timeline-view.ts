@@ -1,9 +1,13 @@
 // Transport (play, step, keyframe jumps), the scrubber with its frame label, and one track
 // bar per entity. The play head over the bars is a positioned line, so moving it redraws
-// no canvas; bars redraw only when tracks, entities, selection or width change.
+// no canvas; bars redraw only when tracks, entities, selection or width change. On a bar,
+// a click selects and seeks (a drag scrubs), a drag from a segment's end trims or extends
+// it (shown live, sent on release), a right-click (or the Menu key / Shift+F10 on a focused
+// bar) asks for the tracklet menu.
 
 import { h } from "./dom";
-import { drawTrack, xToFrame, type Tracks } from "./timeline";
+import { drawTrack, frameCenter, xToFrame, type Tracks } from "./timeline";
+import { dragSpan, hitSegment, trackletAt, type Edge } from "./tracklets";
 
 export interface EntityInfo {
   id: string;
@@ -19,6 +23,20 @@ export interface TimelineCallbacks {
   onKeyframe(dir: -1 | 1): void;
   onPlay(): void;
   onTrackClick(entity: string, frame: number): void;
+  /** right-click on tracklet `index` of `entity` at `frame`; (x, y) in client pixels */
+  onTrackMenu(entity: string, index: number, frame: number, x: number, y: number): void;
+  /** an end was dragged: the new inclusive span; the live preview stays until this settles */
+  onSpan(tracklet: string, start: number, end: number): Promise<unknown>;
+}
+
+interface EndDrag {
+  entity: string;
+  id: string;
+  index: number;
+  edge: Edge;
+  pointer: number | undefined;
+  from: [number, number];
+  span: [number, number];
 }
 
 export class TimelineView {
@@ -36,6 +54,9 @@ export class TimelineView {
   private entities: EntityInfo[] = [];
   private tracks: Tracks = {};
   private selected = "";
+  private drag: EndDrag | null = null;
+  /** spans shown for one entity in place of its tracks' (an end drag, until the kernel answers) */
+  private preview: { entity: string; spans: [number, number][] } | null = null;
 
   constructor(private readonly cb: TimelineCallbacks) {
     const btn = (cls: string, text: string, title: string, on: () => void) =>
@@ -86,6 +107,8 @@ export class TimelineView {
     this.entities = entities;
     this.tracks = tracks;
     this.selected = selected;
+    const d = this.drag;
+    if (d && tracks[d.entity]?.ids?.[d.index] !== d.id) this.cancelDrag(); // edited under the drag
     for (const [i, e] of entities.entries()) {
       const lab = this.labels.children[i] as HTMLElement | undefined;
       if (lab) {
@@ -115,8 +138,109 @@ export class TimelineView {
       }
       if (!ctx) continue;
       ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-      drawTrack(ctx, w, hh, { track: this.tracks[e.id], count: this.count, frame: null, color: e.color, selected: e.id === this.selected });
+      const spans = this.preview?.entity === e.id ? this.preview.spans : undefined;
+      drawTrack(ctx, w, hh, { track: this.tracks[e.id], spans, count: this.count, frame: null, color: e.color, selected: e.id === this.selected });
     }
+  }
+
+  /** Pointer x within a bar and the bar's width, in CSS pixels. */
+  private local(canvas: HTMLCanvasElement, ev: MouseEvent): { x: number; w: number } {
+    const r = canvas.getBoundingClientRect();
+    return { x: ev.clientX - r.left, w: r.width };
+  }
+
+  private bindBar(canvas: HTMLCanvasElement, entity: string): void {
+    const frameAt = (ev: MouseEvent) => {
+      const { x, w } = this.local(canvas, ev);
+      return xToFrame(x, this.count, w);
+    };
+    const hit = (ev: MouseEvent) => {
+      const { x, w } = this.local(canvas, ev);
+      return hitSegment(this.tracks[entity]?.tracklets ?? [], x, this.count, w);
+    };
+    canvas.addEventListener("pointerdown", (ev) => {
+      if (ev.button !== 0) return;
+      const on = hit(ev);
+      const track = this.tracks[entity];
+      const id = on ? track?.ids?.[on.index] : undefined;
+      if (on && on.part !== "body" && track && id) {
+        const span = track.tracklets[on.index] as [number, number];
+        this.drag = { entity, id, index: on.index, edge: on.part, pointer: ev.pointerId, from: [span[0], span[1]], span: [span[0], span[1]] };
+        this.cb.onTrackClick(entity, on.part === "start" ? span[0] : span[1]);
+      } else this.cb.onTrackClick(entity, frameAt(ev));
+      try {
+        canvas.setPointerCapture(ev.pointerId); // dragging along the bar scrubs (or moves the end)
+      } catch {
+        /* synthetic events cannot be captured */
+      }
+    });
+    canvas.addEventListener("pointermove", (ev) => {
+      const d = this.drag;
+      if (d && d.entity === entity && d.pointer === ev.pointerId) return this.moveEnd(d, ev, canvas);
+      if (ev.buttons & 1 && canvas.hasPointerCapture?.(ev.pointerId)) return this.cb.onSeek(frameAt(ev));
+      if (!ev.buttons) {
+        const on = hit(ev);
+        canvas.style.cursor = on && on.part !== "body" && this.tracks[entity]?.ids ? "ew-resize" : "";
+      }
+    });
+    canvas.addEventListener("pointerup", (ev) => {
+      const d = this.drag;
+      if (d && d.entity === entity && d.pointer === ev.pointerId) this.endDrag(d);
+    });
+    canvas.addEventListener("pointercancel", () => this.cancelDrag());
+    canvas.addEventListener("contextmenu", (ev) => {
+      ev.preventDefault();
+      ev.stopPropagation();
+      const on = hit(ev);
+      if (on) this.cb.onTrackMenu(entity, on.index, frameAt(ev), ev.clientX, ev.clientY);
+    });
+    canvas.addEventListener("keydown", (ev) => {
+      if (!(ev.key === "ContextMenu" || (ev.key === "F10" && ev.shiftKey))) return;
+      ev.preventDefault();
+      ev.stopPropagation();
+      const i = trackletAt(this.tracks[entity]?.tracklets ?? [], this.frame);
+      if (i < 0) return;
+      const r = canvas.getBoundingClientRect();
+      this.cb.onTrackMenu(entity, i, this.frame, r.left + frameCenter(this.frame, this.count, r.width), r.bottom);
+    });
+  }
+
+  private moveEnd(d: EndDrag, ev: MouseEvent, canvas: HTMLCanvasElement): void {
+    const tracklets = this.tracks[d.entity]?.tracklets;
+    if (!tracklets) return;
+    const { x, w } = this.local(canvas, ev);
+    const span = dragSpan(tracklets, d.index, d.edge, x, this.count, w);
+    if (span[0] === d.span[0] && span[1] === d.span[1]) return;
+    d.span = span;
+    this.preview = { entity: d.entity, spans: tracklets.map((t, i) => (i === d.index ? span : t)) };
+    this.redrawTracks();
+    this.cb.onSeek(d.edge === "start" ? span[0] : span[1]); // show the frame the end is at
+  }
+
+  private endDrag(d: EndDrag): void {
+    this.drag = null;
+    if (d.span[0] === d.from[0] && d.span[1] === d.from[1]) return this.clearPreview();
+    const shown = this.preview;
+    void this.cb.onSpan(d.id, d.span[0], d.span[1]).finally(() => {
+      if (this.preview === shown) this.clearPreview();
+    });
+  }
+
+  private cancelDrag(): void {
+    if (!this.drag) return;
+    this.drag = null;
+    this.clearPreview();
+  }
+
+  private clearPreview(): void {
+    if (!this.preview) return;
+    this.preview = null;
+    this.redrawTracks();
+  }
+
+  /** The end drag in progress, if any (for tests and the view). */
+  get dragging(): boolean {
+    return this.drag !== null;
   }
 
   private rebuild(entities: EntityInfo[]): void {
@@ -124,23 +248,14 @@ export class TimelineView {
     this.rows.clear();
     this.labels.replaceChildren();
     for (const e of entities) {
-      const canvas = h("canvas", { class: "vl-track", "data-entity": e.id, title: `${e.name}: click to select and seek` });
-      const frameAt = (ev: MouseEvent) => {
-        const r = canvas.getBoundingClientRect();
-        return xToFrame(ev.clientX - r.left, this.count, r.width);
-      };
-      canvas.addEventListener("pointerdown", (ev) => {
-        if (ev.button !== 0) return;
-        this.cb.onTrackClick(e.id, frameAt(ev));
-        try {
-          canvas.setPointerCapture(ev.pointerId); // dragging along the bar scrubs
-        } catch {
-          /* synthetic events cannot be captured */
-        }
+      const canvas = h("canvas", {
+        class: "vl-track",
+        "data-entity": e.id,
+        tabindex: "0",
+        "data-jp-suppress-context-menu": "",
+        title: `${e.name}: click to select and seek, drag a segment's end to trim or extend it, right-click for the tracklet menu`,
       });
-      canvas.addEventListener("pointermove", (ev) => {
-        if (ev.buttons & 1 && canvas.hasPointerCapture?.(ev.pointerId)) this.cb.onSeek(frameAt(ev));
-      });
+      this.bindBar(canvas, e.id);
       this.rows.set(e.id, canvas);
       this.lanes.insertBefore(canvas, this.playhead);
       const label = h("div", { class: "vl-track-label", "data-entity": e.id, title: e.name }, e.name);

@@ -4,6 +4,14 @@
 export interface Track {
   tracklets: [number, number][];
   keyframes: number[];
+  /** tracklet ids, parallel to `tracklets` (absent from older kernels: no tracklet edits then) */
+  ids?: string[];
+  /** box interpolation switch per tracklet (default on) */
+  interpolate?: boolean[];
+  /** frames holding a keyframe box */
+  box_keyframes?: number[];
+  /** inclusive runs where a boolean state of the entity (e.g. occluded) is true: drawn hatched */
+  flags?: [number, number][];
 }
 
 export type Tracks = Record<string, Track>;
@@ -48,8 +56,40 @@ export function nextKeyframe(keyframes: readonly number[], frame: number): numbe
   return best;
 }
 
+/** Inclusive runs as pixel rects across the bar, clamped to the sequence (unsorted is fine). */
+export function runRects(runs: readonly [number, number][], count: number, width: number): { x: number; w: number }[] {
+  const out: { x: number; w: number }[] = [];
+  for (const [s0, e0] of runs) {
+    const s = Math.max(0, s0);
+    const e = Math.min(count - 1, e0);
+    if (e < s) continue;
+    out.push(segmentSpan(s, e, count, width));
+  }
+  return out;
+}
+
+/** Diagonal hatch lines (bottom-left to top-right) clipped to the rect [x, x + w] x [0, height],
+ *  `spacing` px apart along x, anchored at x = 0 so neighbouring runs line up. */
+export function hatchLines(x: number, w: number, height: number, spacing = 4): [number, number, number, number][] {
+  const out: [number, number, number, number][] = [];
+  if (w <= 0 || height <= 0) return out;
+  const x1 = x + w;
+  // a line through (c, height) and (c + height, 0): it meets the rect when c < x1 and c + height > x
+  for (let c = Math.floor((x - height) / spacing) * spacing; c < x1; c += spacing) {
+    if (c + height <= x) continue;
+    // clip the parameter t in [0, height] (x = c + t, y = height - t) to x..x1
+    const t0 = Math.max(0, x - c);
+    const t1 = Math.min(height, x1 - c);
+    if (t1 <= t0) continue;
+    out.push([c + t0, height - t0, c + t1, height - t1]);
+  }
+  return out;
+}
+
 export interface TrackPaint {
   track: Track | undefined;
+  /** tracklets to draw instead of the track's own (an end being dragged) */
+  spans?: [number, number][];
   count: number;
   /** play head to draw, or null when it is drawn elsewhere */
   frame: number | null;
@@ -57,7 +97,8 @@ export interface TrackPaint {
   selected: boolean;
 }
 
-/** Draw one bar: background, tracklets in the entity colour, keyframe dots, the play head line. */
+/** Draw one bar: background, tracklets in the entity colour, flagged runs hatched, box
+ *  keyframes as squares under the mask keyframe dots, the play head line. */
 export function drawTrack(ctx: CanvasRenderingContext2D, width: number, height: number, p: TrackPaint): void {
   ctx.clearRect(0, 0, width, height);
   ctx.fillStyle = p.selected ? "rgba(128,128,128,0.28)" : "rgba(128,128,128,0.14)";
@@ -65,13 +106,15 @@ export function drawTrack(ctx: CanvasRenderingContext2D, width: number, height: 
   const mid = height / 2;
   ctx.fillStyle = p.color;
   ctx.globalAlpha = 0.85;
-  for (const [s, e] of p.track?.tracklets ?? []) {
+  for (const [s, e] of p.spans ?? p.track?.tracklets ?? []) {
     const { x, w } = segmentSpan(s, e, p.count, width);
     ctx.fillRect(x, mid - height * 0.22, w, height * 0.44);
   }
   ctx.globalAlpha = 1;
+  drawHatch(ctx, runRects(p.track?.flags ?? [], p.count, width), height);
   const r = Math.max(2, Math.min(height * 0.3, 4));
   const cell = p.count > 0 ? width / p.count : width;
+  drawBoxKeys(ctx, p.track?.box_keyframes ?? [], p.count, width, height, cell);
   const keys = p.track?.keyframes ?? [];
   if (cell < 2 * r + 2) {
     // too dense for dots: one tick per keyframe, so a fully keyed track still reads as keyed
@@ -96,4 +139,34 @@ export function drawTrack(ctx: CanvasRenderingContext2D, width: number, height: 
   ctx.moveTo(x, 0);
   ctx.lineTo(x, height);
   ctx.stroke();
+}
+
+function drawHatch(ctx: CanvasRenderingContext2D, rects: { x: number; w: number }[], height: number): void {
+  if (!rects.length) return;
+  ctx.strokeStyle = "rgba(20,20,20,0.75)";
+  ctx.lineWidth = 1;
+  ctx.beginPath();
+  for (const { x, w } of rects) {
+    for (const [ax, ay, bx, by] of hatchLines(x, w, height)) {
+      ctx.moveTo(ax, ay);
+      ctx.lineTo(bx, by);
+    }
+  }
+  ctx.stroke();
+}
+
+/** Box keyframes: small white squares with a dark edge (mask keyframes are round dots). */
+function drawBoxKeys(ctx: CanvasRenderingContext2D, keys: readonly number[], count: number, width: number, height: number, cell: number): void {
+  if (!keys.length) return;
+  const side = Math.max(3, Math.min(height * 0.5, 7));
+  ctx.fillStyle = "#fff";
+  ctx.strokeStyle = "rgba(0,0,0,0.85)";
+  ctx.lineWidth = 1;
+  for (const k of keys) {
+    const w = cell < side + 1 ? Math.max(1, cell * 0.6) : side;
+    const x = Math.round(frameCenter(k, count, width) - w / 2) + 0.5;
+    const y = Math.round(height - side - 0.5) + 0.5;
+    ctx.fillRect(x, y, w, side);
+    if (w >= 3) ctx.strokeRect(x, y, w, side);
+  }
 }

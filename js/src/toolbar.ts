@@ -1,8 +1,10 @@
 // The toolbar: sequence picker, tools, propagation (with progress and cancel), erase (one
-// frame or a range), undo/redo, and the overlay's look (opacity, outlines), fit, help.
+// frame or a range), the selected entity's box on this frame (from its mask, as a prompt
+// for its mask, removed), undo/redo, and the overlay's look (opacity, outlines), fit, help.
 
 import { h } from "./dom";
 import type { Direction } from "./shortcuts";
+import type { Tool } from "./stage";
 
 export interface Progress {
   running: boolean;
@@ -14,11 +16,14 @@ export interface Progress {
 
 export interface ToolbarCallbacks {
   onSequence(id: string): void;
-  onTool(tool: "point" | "box"): void;
+  onTool(tool: Tool): void;
   onPropagate(direction: Direction): void;
   onCancel(): void;
   onErase(): void;
   onEraseRange(start: number, stopInclusive: number): void;
+  onBoxFromMask(): void;
+  onMaskFromBox(): void;
+  onRemoveBox(): void;
   onUndo(): void;
   onRedo(): void;
   onOpacity(v: number): void;
@@ -42,6 +47,9 @@ export class Toolbar {
   readonly eraseForm: HTMLFormElement;
   readonly eraseFrom: HTMLInputElement;
   readonly eraseTo: HTMLInputElement;
+  readonly boxFromMask: HTMLButtonElement;
+  readonly maskFromBox: HTMLButtonElement;
+  readonly removeBox: HTMLButtonElement;
   private tools: HTMLButtonElement[];
   private propagateButtons: HTMLButtonElement[];
 
@@ -54,8 +62,13 @@ export class Toolbar {
 
     this.tools = [
       btn("vl-tool", "• Point", "Point tool: click = positive, right/Alt-click = negative, drag = box (V)", () => cb.onTool("point"), { "data-tool": "point" }),
-      btn("vl-tool", "▭ Box", "Box tool: drag a box (B)", () => cb.onTool("box"), { "data-tool": "box" }),
+      btn("vl-tool", "▭ Box", "Box tool: drag a box prompt (B)", () => cb.onTool("box"), { "data-tool": "box" }),
+      btn("vl-tool vl-tool-bbox", "⬚ BBox", "Bounding-box tool: drag to set the entity's box on this frame (R)", () => cb.onTool("bbox"), { "data-tool": "bbox" }),
     ];
+    this.boxFromMask = btn("vl-box-from-mask", "Mask→Box", "Set the selected entity's box on this frame from its mask", () => cb.onBoxFromMask());
+    this.maskFromBox = btn("vl-mask-from-box", "Box→Mask", "Prompt the selected entity's mask on this frame with its stored box", () => cb.onMaskFromBox());
+    this.removeBox = btn("vl-remove-box", "✕ Box", "Remove the selected entity's box on this frame", () => cb.onRemoveBox());
+    this.setBoxState(false, false);
 
     this.scope = h(
       "select",
@@ -122,6 +135,11 @@ export class Toolbar {
         { class: "vl-group" },
         btn("vl-erase", "Erase", "Erase the selected entity on this frame (Delete)", () => cb.onErase()),
         btn("vl-erase-range", "Erase…", "Erase the selected entity over a range of frames", () => this.toggleEraseForm()),
+      ),
+      h("span", { class: "vl-group" }, this.boxFromMask, this.maskFromBox, this.removeBox),
+      h(
+        "span",
+        { class: "vl-group" },
         this.undo,
         this.redo,
       ),
@@ -171,6 +189,13 @@ export class Toolbar {
 
   setTool(tool: string): void {
     for (const b of this.tools) b.classList.toggle("vl-active", b.dataset.tool === tool);
+  }
+
+  /** Box buttons: they need a selected entity; "Box→Mask" and removal need its box on this frame. */
+  setBoxState(hasEntity: boolean, hasBox: boolean): void {
+    this.boxFromMask.disabled = !hasEntity;
+    this.maskFromBox.disabled = !hasBox;
+    this.removeBox.disabled = !hasBox;
   }
 
   setUndo(canUndo: boolean, canRedo: boolean, undoLabel: string, redoLabel: string): void {

@@ -12,6 +12,8 @@ class FakeModel {
   handlers = new Map<string, Set<Cb>>();
   sent: Record<string, any>[] = [];
   autoFrames = true;
+  /** boxes the stand-in kernel sends with each frame */
+  boxesFor: (frame: number) => any[] = () => [];
   constructor(over: Record<string, any> = {}) {
     this.attrs = {
       sequence: "s1",
@@ -74,7 +76,8 @@ class FakeModel {
       }
       const counts = buffers.length;
       buffers.push(enc("5220003"));
-      items.push({ frame: f, image, mime: "image/jpeg", masks: [{ entity: "e1", height: 4, width: 5, counts, source: "prompt", score: 1, keyframe: false }] });
+      const masks = [{ entity: "e1", height: 4, width: 5, counts, source: "prompt", score: 1, keyframe: false }];
+      items.push({ frame: f, image, mime: "image/jpeg", masks, boxes: this.boxesFor(f) });
     }
     const dv = buffers.map((b) => new DataView(b.buffer, b.byteOffset, b.byteLength));
     this.reply(c.id, { sequence: this.attrs.sequence, revision, items }, dv);
@@ -146,8 +149,8 @@ describe("AnnotatorView (jsdom, fake model)", () => {
     expect(root.querySelectorAll(".vl-entity .vl-eye")).toHaveLength(2);
     expect(root.querySelectorAll(".vl-track[data-entity]")).toHaveLength(2);
     expect(root.querySelectorAll(".vl-propagate[data-direction]")).toHaveLength(3);
-    expect(root.querySelectorAll(".vl-tool[data-tool]")).toHaveLength(2);
-    for (const cls of ["vl-play", "vl-prev", "vl-next", "vl-prev-key", "vl-next-key", "vl-cancel", "vl-undo", "vl-redo", "vl-erase", "vl-erase-range", "vl-delete-entity", "vl-add-entity", "vl-help", "vl-opacity", "vl-outline", "vl-progress", "vl-error", "vl-help-overlay", "vl-sequence"])
+    expect(root.querySelectorAll(".vl-tool[data-tool]")).toHaveLength(3);
+    for (const cls of ["vl-tool-bbox", "vl-box-from-mask", "vl-mask-from-box", "vl-remove-box", "vl-menu", "vl-attrs", "vl-play", "vl-prev", "vl-next", "vl-prev-key", "vl-next-key", "vl-cancel", "vl-undo", "vl-redo", "vl-erase", "vl-erase-range", "vl-delete-entity", "vl-add-entity", "vl-help", "vl-opacity", "vl-outline", "vl-progress", "vl-error", "vl-help-overlay", "vl-sequence"])
       expect(q(`.${cls}`), cls).not.toBeNull();
     expect(q(".vl-sequence").hidden).toBe(true);
     expect(window.__vidlabel!.some((h) => h.el === root)).toBe(true);
@@ -464,5 +467,235 @@ describe("AnnotatorView (jsdom, fake model)", () => {
     view.dispose();
     views = [];
     for (const [ev, set] of model.handlers) expect(set.size, ev).toBe(0);
+  });
+});
+
+describe("AnnotatorView temporal editing (jsdom, fake model)", () => {
+  const TRACKS = {
+    e1: { tracklets: [[0, 10], [20, 30]], ids: ["e1#0", "e1#1"], interpolate: [true, false], keyframes: [0], box_keyframes: [20], flags: [[22, 25]] },
+    e2: { tracklets: [], ids: [], interpolate: [], keyframes: [], box_keyframes: [], flags: [] },
+  };
+  /** 50 frames on a 500 px bar: 10 px a frame */
+  const bar = (root: HTMLElement, entity: string) => {
+    const b = root.querySelector(`.vl-track[data-entity='${entity}']`) as HTMLElement;
+    b.getBoundingClientRect = () => ({ left: 0, top: 100, width: 500, height: 14, right: 500, bottom: 114, x: 0, y: 100, toJSON: () => ({}) }) as DOMRect;
+    return b;
+  };
+  const pointer = (el: Element, type: string, x: number, button = 0, buttons = 0) =>
+    el.dispatchEvent(new MouseEvent(type, { button, buttons, clientX: x, clientY: 105, bubbles: true, cancelable: true }));
+  const rightClick = (el: Element, x: number) => {
+    pointer(el, "pointerdown", x, 2, 2);
+    pointer(el, "pointerup", x, 2);
+    const e = new MouseEvent("contextmenu", { button: 2, clientX: x, clientY: 105, bubbles: true, cancelable: true });
+    el.dispatchEvent(e);
+    return e;
+  };
+
+  it("right-click on a segment opens its menu; Split sends split_tracklet at the frame under the pointer", () => {
+    const { model, root, q } = mount({ tracks: TRACKS });
+    const menu = q(".vl-menu");
+    expect(menu.hidden).toBe(true);
+    const e = rightClick(bar(root, "e1"), 255);
+    expect(e.defaultPrevented).toBe(true);
+    expect(menu.hidden).toBe(false);
+    expect(q<HTMLButtonElement>(".vl-menu-glue-prev").disabled).toBe(false);
+    expect(q<HTMLButtonElement>(".vl-menu-glue-next").disabled).toBe(true);
+    expect(q(".vl-menu-interp-boxes").textContent).toContain("off");
+    expect(document.activeElement?.classList.contains("vl-menu-split")).toBe(true); // keyboard lands in the menu
+    q<HTMLButtonElement>(".vl-menu-split").click();
+    expect(model.last("split_tracklet")).toMatchObject({ kind: "split_tracklet", tracklet: "e1#1", frame: 25 });
+    expect(menu.hidden).toBe(true);
+    // a right-click off any segment opens nothing
+    rightClick(bar(root, "e1"), 155);
+    expect(menu.hidden).toBe(true);
+  });
+
+  it("each menu item sends its request", () => {
+    const { model, root, q } = mount({ tracks: TRACKS });
+    const pick = (cls: string) => {
+      rightClick(bar(root, "e1"), 55);
+      q<HTMLButtonElement>(cls).click();
+    };
+    pick(".vl-menu-glue-next");
+    expect(model.last("glue_tracklet")).toMatchObject({ tracklet: "e1#0", side: "next" });
+    pick(".vl-menu-delete");
+    expect(model.last("delete_tracklet")).toMatchObject({ tracklet: "e1#0" });
+    pick(".vl-menu-interp-masks");
+    expect(model.last("interpolate_masks")).toMatchObject({ tracklet: "e1#0" });
+    pick(".vl-menu-interp-boxes");
+    expect(model.last("set_tracklet_interpolation")).toMatchObject({ tracklet: "e1#0", on: false });
+    rightClick(bar(root, "e1"), 255);
+    q<HTMLButtonElement>(".vl-menu-interp-boxes").click();
+    expect(model.last("set_tracklet_interpolation")).toMatchObject({ tracklet: "e1#1", on: true });
+  });
+
+  it("Relink to… lists the other entities: the whole tracklet or from the frame under the pointer", () => {
+    const { model, root, q } = mount({ tracks: TRACKS });
+    rightClick(bar(root, "e1"), 255);
+    const list = q(".vl-menu-relink-list");
+    expect(list.hidden).toBe(true);
+    q<HTMLButtonElement>(".vl-menu-relink").click();
+    expect(list.hidden).toBe(false);
+    const rows = list.querySelectorAll(".vl-menu-entity");
+    expect(Array.from(rows).map((r) => r.getAttribute("data-entity"))).toEqual(["e2"]);
+    (rows[0]!.querySelector(".vl-menu-relink-here") as HTMLButtonElement).click();
+    expect(model.last("relink_tracklet")).toMatchObject({ tracklet: "e1#1", entity: "e2", start: 25 });
+    rightClick(bar(root, "e1"), 255);
+    q<HTMLButtonElement>(".vl-menu-relink").click();
+    q<HTMLButtonElement>(".vl-menu-relink-all").click();
+    const whole = model.last("relink_tracklet");
+    expect(whole).toMatchObject({ tracklet: "e1#1", entity: "e2" });
+    expect("start" in whole).toBe(false);
+  });
+
+  it("Esc or a click elsewhere closes the menu; keys in it do not reach the shortcuts", () => {
+    const { model, root, q } = mount({ tracks: TRACKS });
+    rightClick(bar(root, "e1"), 255);
+    const split = q(".vl-menu-split");
+    split.dispatchEvent(new KeyboardEvent("keydown", { key: " ", bubbles: true, cancelable: true }));
+    expect(q(".vl-play").textContent).toContain("Play"); // Space did not start playback
+    split.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowDown", bubbles: true, cancelable: true }));
+    expect(document.activeElement?.classList.contains("vl-menu-glue-prev")).toBe(true);
+    split.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true, cancelable: true }));
+    expect(q(".vl-menu").hidden).toBe(true);
+    expect(document.activeElement).toBe(root);
+    rightClick(bar(root, "e1"), 255);
+    expect(q(".vl-menu").hidden).toBe(false);
+    pointer(q(".vl-canvas"), "pointerdown", 1);
+    expect(q(".vl-menu").hidden).toBe(true);
+    // the Menu key on a focused bar opens it at the play head (frame 0: the first tracklet)
+    bar(root, "e1").dispatchEvent(new KeyboardEvent("keydown", { key: "ContextMenu", bubbles: true, cancelable: true }));
+    expect(q(".vl-menu").hidden).toBe(false);
+    expect(q(".vl-menu-split").textContent).toContain("frame 0");
+    expect(model.sent.filter((m) => m.kind.includes("tracklet"))).toHaveLength(0);
+  });
+
+  it("dragging a segment's end shows the new span and sends set_tracklet_span on release", async () => {
+    const { model, root, q } = mount({ tracks: TRACKS });
+    const b = bar(root, "e1");
+    pointer(b, "pointermove", 308); // hovering an end shows the resize cursor
+    expect(b.style.cursor).toBe("ew-resize");
+    pointer(b, "pointermove", 250);
+    expect(b.style.cursor).toBe("");
+    pointer(b, "pointerdown", 309, 0, 1); // the end of [20, 30] is at x 310
+    expect(model.attrs.entity).toBe("e1");
+    expect(q(".vl-frame-label").textContent).toBe("30 / 49");
+    pointer(b, "pointermove", 362, 0, 1);
+    expect(q(".vl-frame-label").textContent).toBe("35 / 49"); // the play head follows the end
+    pointer(b, "pointermove", 401, 0, 1);
+    pointer(b, "pointerup", 401);
+    const req = model.last("set_tracklet_span");
+    expect(req).toMatchObject({ tracklet: "e1#1", start: 20, end: 39 });
+    model.reply(req.id, {});
+    await flush();
+    // the start is stopped by the tracklet before it
+    pointer(b, "pointerdown", 201, 0, 1);
+    pointer(b, "pointermove", 20, 0, 1);
+    pointer(b, "pointerup", 20);
+    expect(model.last("set_tracklet_span")).toMatchObject({ tracklet: "e1#1", start: 11, end: 30 });
+    // a press in a segment's body stays a click: select and seek, no span request
+    const n = model.sent.filter((m) => m.kind === "set_tracklet_span").length;
+    pointer(b, "pointerdown", 55, 0, 1);
+    pointer(b, "pointerup", 55);
+    expect(q(".vl-frame-label").textContent).toBe("5 / 49");
+    expect(model.sent.filter((m) => m.kind === "set_tracklet_span")).toHaveLength(n);
+  });
+
+  it("the attribute panel shows the state at this frame and writes an edit with set_state", () => {
+    const fields = [
+      { name: "occluded", type: "bool" },
+      { name: "truncation", type: "float" },
+      { name: "note", type: "string" },
+    ];
+    const { model, q, key } = mount({ tracks: TRACKS, frame: 22, state_fields: fields, state: { occluded: true, truncation: 0.5, note: null } });
+    const panel = q(".vl-attrs");
+    expect(panel.hidden).toBe(true); // no entity selected
+    key("1");
+    expect(panel.hidden).toBe(false);
+    const occluded = q<HTMLInputElement>(".vl-attr[data-field='occluded']");
+    const trunc = q<HTMLInputElement>(".vl-attr[data-field='truncation']");
+    expect(occluded.type).toBe("checkbox");
+    expect(occluded.checked).toBe(true);
+    expect(trunc.value).toBe("0.5");
+    occluded.checked = false;
+    occluded.dispatchEvent(new Event("change", { bubbles: true }));
+    expect(model.last("set_state")).toMatchObject({ entity: "e1", start: 22, stop: 23, values: { occluded: false } });
+    // typing in the number field: no shortcuts, the value goes on Enter
+    trunc.focus();
+    trunc.value = "0.75";
+    const d = key("d", {}, trunc);
+    expect(d.defaultPrevented).toBe(false);
+    expect(q(".vl-frame-label").textContent).toBe("22 / 49");
+    key("Enter", {}, trunc);
+    expect(model.last("set_state")).toMatchObject({ values: { truncation: 0.75 } });
+    const count = model.sent.filter((m) => m.kind === "set_state").length;
+    trunc.dispatchEvent(new Event("change", { bubbles: true })); // the same value again sends nothing
+    expect(model.sent.filter((m) => m.kind === "set_state")).toHaveLength(count);
+    trunc.value = ""; // emptied: the field is cleared
+    key("Enter", {}, trunc);
+    expect(model.last("set_state")).toMatchObject({ values: { truncation: null } });
+    // the kernel's state for another frame replaces what is shown
+    trunc.blur();
+    model.kernelSet("state", { occluded: false, truncation: 0.1, note: "far" });
+    expect(trunc.value).toBe("0.1");
+    expect(q<HTMLInputElement>(".vl-attr[data-field='note']").value).toBe("far");
+  });
+
+  it("Apply to range defaults to the current tracklet and writes every field over it", () => {
+    const { model, q } = mount({ tracks: TRACKS, entity: "e1", frame: 24, state_fields: [{ name: "occluded", type: "bool" }, { name: "level", type: "int" }], state: { occluded: null, level: null } });
+    expect(q<HTMLInputElement>(".vl-attrs-from").value).toBe("20");
+    expect(q<HTMLInputElement>(".vl-attrs-to").value).toBe("30");
+    q<HTMLInputElement>(".vl-attr[data-field='occluded']").checked = true;
+    const level = q<HTMLInputElement>(".vl-attr[data-field='level']");
+    level.value = "2.5";
+    q<HTMLButtonElement>(".vl-attrs-apply").click();
+    expect(q(".vl-error").textContent).toContain("level: expected an integer");
+    expect(model.last("set_state")).toBeUndefined();
+    level.value = "2";
+    q<HTMLInputElement>(".vl-attrs-from").value = "21";
+    q<HTMLButtonElement>(".vl-attrs-apply").click();
+    expect(model.last("set_state")).toMatchObject({ entity: "e1", start: 21, stop: 31, values: { occluded: true, level: 2 } });
+    // hidden when the dataset declares no state fields
+    model.kernelSet("state_fields", []);
+    expect(q(".vl-attrs").hidden).toBe(true);
+  });
+
+  it("the bbox tool (R) sets a keyframe box from a drag; clicks with it prompt nothing", async () => {
+    const { model, q, key } = mount({ entity: "e2" });
+    await flush();
+    key("r");
+    expect(model.attrs.tool).toBe("bbox");
+    expect(q(".vl-tool.vl-active").classList.contains("vl-tool-bbox")).toBe(true);
+    const canvas = q(".vl-canvas");
+    canvas.dispatchEvent(new MouseEvent("pointerdown", { button: 0, clientX: 1, clientY: 1, bubbles: true }));
+    canvas.dispatchEvent(new MouseEvent("pointermove", { button: 0, clientX: 4, clientY: 3, bubbles: true }));
+    canvas.dispatchEvent(new MouseEvent("pointerup", { button: 0, clientX: 4, clientY: 3, bubbles: true }));
+    await flush();
+    expect(model.last("set_box")).toMatchObject({ frame: 0, entity: "e2", box: [1, 1, 4, 3] });
+    canvas.dispatchEvent(new MouseEvent("pointerdown", { button: 0, clientX: 2, clientY: 2, bubbles: true }));
+    canvas.dispatchEvent(new MouseEvent("pointerup", { button: 0, clientX: 2, clientY: 2, bubbles: true }));
+    expect(model.last("prompt")).toBeUndefined();
+  });
+
+  it("box buttons: from mask, mask from the stored box, remove; enabled by the entity's box on this frame", async () => {
+    const { model, q, key } = mount({ entity: "e1" });
+    model.boxesFor = (f) => (f === 3 ? [{ entity: "e1", x: 1, y: 1, w: 2, h: 2, source: "interpolated", keyframe: false }] : []);
+    await flush();
+    const fromBox = q<HTMLButtonElement>(".vl-mask-from-box");
+    const remove = q<HTMLButtonElement>(".vl-remove-box");
+    expect(q<HTMLButtonElement>(".vl-box-from-mask").disabled).toBe(false);
+    expect(fromBox.disabled).toBe(true);
+    q<HTMLButtonElement>(".vl-box-from-mask").click();
+    expect(model.last("box_from_mask")).toMatchObject({ entity: "e1", start: 0, stop: 1 });
+    model.kernelSet("frame", 3);
+    await flush();
+    expect(fromBox.disabled).toBe(false);
+    expect(remove.disabled).toBe(false);
+    fromBox.click();
+    expect(model.last("prompt")).toMatchObject({ frame: 3, entity: "e1", points: [], labels: [], box: [1, 1, 3, 3], clear: true });
+    remove.click();
+    expect(model.last("remove_box")).toMatchObject({ frame: 3, entity: "e1" });
+    key("2"); // e2 has no box here
+    expect(fromBox.disabled).toBe(true);
   });
 });

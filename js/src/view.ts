@@ -2,6 +2,8 @@
 // caches, the canvas and the controls. The kernel's dataset is the source of truth; this
 // view only caches frames and masks and sends requests (protocol.md).
 
+import { AttributePanel, readFields } from "./attrs";
+import { boxOf, promptBox } from "./boxes";
 import { Client, type Json } from "./client";
 import { h } from "./dom";
 import { Editor } from "./editing";
@@ -15,6 +17,9 @@ import { Traits, type Model } from "./sync";
 import { keyframesOf, nextKeyframe, prevKeyframe, type Tracks } from "./timeline";
 import { TimelineView } from "./timeline-view";
 import { Toolbar, type Progress } from "./toolbar";
+import { TrackMenu } from "./trackmenu";
+import { menuState, trackletAt } from "./tracklets";
+import type { Tool } from "./stage";
 import { FrameViewer, type Info, type SeekFrom, type ViewOptions } from "./viewer";
 
 export type { ViewOptions };
@@ -28,6 +33,8 @@ export class AnnotatorView {
   private toolbar: Toolbar;
   private banner: ErrorBanner;
   private help: HelpOverlay;
+  private attrs: AttributePanel;
+  private menu: TrackMenu;
   private t: Traits;
   private off: (() => void)[] = [];
   private sequence = "";
@@ -62,14 +69,16 @@ export class AnnotatorView {
     this.viewer = new FrameViewer(
       this.client,
       {
-        tool: () => (model.get("tool") === "box" ? "box" : "point"),
+        tool: () => toolOf(model.get("tool")),
         onPoint: (x, y, label) => void this.editor.prompt((s) => s.addPoint(x, y, label)),
         onBox: (box) => void this.editor.prompt((s) => s.addBox(box)),
+        onKeyBox: (box) => void this.editor.setBox(box),
       },
       {
         moved: (f, from) => this.moved(f, from),
         playing: (p) => this.timeline.setPlaying(p),
         error: (m) => this.showError(m),
+        painted: () => this.readBoxes(),
       },
       opts,
       el.ownerDocument,
@@ -83,6 +92,16 @@ export class AnnotatorView {
         this.select(id);
         this.seek(f);
       },
+      onTrackMenu: (id, i, f, x, y) => this.openMenu(id, i, f, x, y),
+      onSpan: (tracklet, start, end) => this.editor.request("set_tracklet_span", { tracklet, start, end }).catch(() => undefined),
+    });
+    this.menu = new TrackMenu((kind, fields) => this.editor.edit(kind, fields));
+    this.attrs = new AttributePanel({
+      onSet: (values, start, stop) => {
+        const entity = this.look.selected;
+        if (entity) this.editor.edit("set_state", { entity, start, stop, values });
+      },
+      onError: (m) => this.showError(m),
     });
     this.panel = new EntityPanel({
       onSelect: (id) => this.select(id),
@@ -98,6 +117,9 @@ export class AnnotatorView {
       onCancel: () => this.editor.edit("cancel"),
       onErase: () => this.editor.erase(this.frame, this.frame),
       onEraseRange: (a, b) => this.editor.erase(a, b),
+      onBoxFromMask: () => this.boxFromMask(),
+      onMaskFromBox: () => this.maskFromBox(),
+      onRemoveBox: () => this.removeBox(),
       onUndo: () => this.editor.edit("undo"),
       onRedo: () => this.editor.edit("redo"),
       onOpacity: (v) => this.setLook(v, this.look.style.outline),
@@ -119,7 +141,9 @@ export class AnnotatorView {
       this.timeline.transport,
       this.timeline.tracksEl,
       this.help.el,
+      this.menu.el,
     );
+    this.panel.el.append(this.attrs.el);
     el.appendChild(this.root);
     this.viewer.attach(this.root, {
       request: (kind, fields = {}) => this.client.request(kind, fields).catch((e: unknown) => String(e)),
@@ -156,6 +180,7 @@ export class AnnotatorView {
     on(["entities", "entity", "hidden", "opacity", "outline"], () => this.readLook());
     on(["tracks"], () => this.readTracks());
     on(["tool"], () => this.toolbar.setTool(model.get("tool")));
+    on(["state_fields", "state"], () => this.readAttrs());
     on(["progress"], () => this.toolbar.setProgress((this.progress = model.get("progress") ?? null)));
     on(["busy"], () => (this.toolbar.status.textContent = model.get("busy") ? `${model.get("busy")}…` : ""));
     on(["error"], () => {
@@ -174,6 +199,7 @@ export class AnnotatorView {
   }
 
   dispose(): void {
+    this.menu.close(false);
     this.t.dispose();
     for (const f of this.off.splice(0)) f();
     this.editor.dispose();
@@ -227,11 +253,28 @@ export class AnnotatorView {
     this.panel.update(look.entities, look.selected, look.hidden);
     this.timeline.setTracks(look.entities, this.tracks, look.selected);
     if (changed) this.viewer.setLook(look);
+    this.readAttrs();
+    this.readBoxes();
   }
 
   private readTracks(): void {
     this.tracks = (this.model.get("tracks") ?? {}) as Tracks;
     this.timeline.setTracks(this.look.entities, this.tracks, this.look.selected);
+    this.readAttrs();
+  }
+
+  /** The attribute panel follows the selection, the frame, the tracks and the `state` trait. */
+  private readAttrs(): void {
+    const entity = this.look.selected;
+    const tracklets = this.tracks[entity]?.tracklets ?? [];
+    const span = tracklets[trackletAt(tracklets, this.frame)] ?? null;
+    this.attrs.update(readFields(this.model.get("state_fields")), (this.model.get("state") ?? {}) as Record<string, unknown>, entity, Math.max(0, this.frame), span);
+  }
+
+  /** The box buttons follow the selected entity's box on the frame shown. */
+  private readBoxes(): void {
+    const entity = this.look.selected;
+    this.toolbar.setBoxState(!!entity, !!boxOf(this.viewer.boxesAt(this.frame), entity));
   }
 
   private readUndo(): void {
@@ -264,6 +307,10 @@ export class AnnotatorView {
     this.timeline.setFrame(f);
     this.editor.endSession();
     if (from !== "model") this.t.write("frame", f);
+    if (from !== "player") {
+      this.readAttrs();
+      this.readBoxes();
+    }
   }
 
   private layout(): void {
@@ -298,7 +345,7 @@ export class AnnotatorView {
     this.readLook();
   }
 
-  private setTool(tool: "point" | "box"): void {
+  private setTool(tool: Tool): void {
     this.t.write("tool", tool);
     this.toolbar.setTool(tool);
   }
@@ -307,6 +354,37 @@ export class AnnotatorView {
     if (opacity !== this.look.style.opacity) this.t.write("opacity", opacity);
     if (outline !== this.look.style.outline) this.t.write("outline", outline);
     this.readLook();
+  }
+
+  // ---- tracklets, boxes -----------------------------------------------------------------
+
+  /** The tracklet menu for tracklet `index` of `entity`, opened at client (x, y). */
+  private openMenu(entity: string, index: number, frame: number, x: number, y: number): void {
+    const track = this.tracks[entity];
+    if (!track?.tracklets[index]) return;
+    const ids = this.look.entities.map((e) => e.id);
+    const names = new Map(this.look.entities.map((e) => [e.id, e.name]));
+    const r = this.root.getBoundingClientRect();
+    this.menu.show(menuState(track, index, frame, entity, ids), names, x - r.left, y - r.top);
+  }
+
+  private boxFromMask(): void {
+    const entity = this.look.selected;
+    if (!entity) return this.showError("Select an entity first.");
+    this.editor.edit("box_from_mask", { entity, start: this.frame, stop: this.frame + 1 });
+  }
+
+  private maskFromBox(): void {
+    const entity = this.look.selected;
+    const box = boxOf(this.viewer.boxesAt(this.frame), entity);
+    if (!entity || !box) return this.showError("The selected entity has no box on this frame.");
+    this.editor.promptWithBox(this.frame, entity, promptBox(box));
+  }
+
+  private removeBox(): void {
+    const entity = this.look.selected;
+    if (!entity) return this.showError("Select an entity first.");
+    this.editor.edit("remove_box", { frame: this.frame, entity });
   }
 
   // ---- errors, keys ---------------------------------------------------------------------
@@ -353,6 +431,7 @@ export class AnnotatorView {
       case "propagate":
         return this.editor.propagate(a.direction);
       case "escape":
+        if (this.menu.open) return this.menu.close();
         if (this.progress?.running) return this.editor.edit("cancel");
         if (this.help.open) return this.help.toggle(false);
         if (this.panel.formOpen) return this.panel.closeForm();
@@ -388,4 +467,8 @@ export class AnnotatorView {
         return this.help.toggle();
     }
   }
+}
+
+function toolOf(v: unknown): Tool {
+  return v === "box" || v === "bbox" ? v : "point";
 }

@@ -2,6 +2,7 @@
 // the canvas, playback, and the page-visible paint log (protocol.md). The view around it
 // owns the controls and the model.
 
+import { boxShapes, type BoxRecord } from "./boxes";
 import type { Client } from "./client";
 import { canvasSurfaces, Compositor, type SurfaceFactory } from "./compositor";
 import { cancelIdle, cancelRaf, idle, raf, type IdleDeadlineLike } from "./dom";
@@ -52,6 +53,8 @@ export interface ViewerHost {
   moved(frame: number, from: SeekFrom): void;
   playing(playing: boolean): void;
   error(message: string): void;
+  /** a frame was painted (what is on screen, e.g. its boxes, may have changed) */
+  painted(frame: number): void;
 }
 
 /** Overlays built ahead of the play head in idle time (within the overlay cache's budget). */
@@ -162,9 +165,11 @@ export class FrameViewer {
     const img = this.store.image(f) as Img;
     const l = this.look;
     const built = this.compositor.built;
-    const overlay = this.compositor.overlay(f, this.store.masksOf(f)!, info.width, info.height, l.colors, l.order, l.style, l.key);
+    const fm = this.store.masksOf(f)!;
+    const overlay = this.compositor.overlay(f, fm, info.width, info.height, l.colors, l.order, l.style, l.key);
     const t1 = performance.now();
-    this.stage.draw(img, overlay ? { source: overlay.surface.source, rect: overlay.rect } : null);
+    const boxes = boxShapes(fm.boxes ?? [], l.hex, l.hidden, l.selected);
+    this.stage.draw(img, overlay ? { source: overlay.surface.source, rect: overlay.rect } : null, boxes);
     if (this.hook) {
       const st = this.hook.stats;
       if (this.compositor.built !== built) {
@@ -180,7 +185,13 @@ export class FrameViewer {
       this.root.dataset.painted = String(this.painted);
     }
     this.hook?.paints.push({ frame: f, t: performance.now() });
+    this.host.painted(f);
     this.scheduleWarm();
+  }
+
+  /** The boxes cached for a frame (those on screen when it is the current one). */
+  boxesAt(frame: number): BoxRecord[] | undefined {
+    return this.store.masksOf(frame)?.boxes;
   }
 
   private scheduleWarm(): void {
