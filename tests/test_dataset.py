@@ -93,17 +93,22 @@ def test_tracklets_follow_masks(ds: vl.Dataset) -> None:
     assert [(t["start_frame"], t["end_frame"]) for t in ts] == [(0, 7)]
     assert set(ds.table("masks").column("tracklet_id").to_pylist()) == {ts[0]["id"]}
     assert ts[0]["end_timestamp"] == pytest.approx(7 / 12)
-    ds.remove_mask("clip", 4, e)  # interior: splits
+    ds.remove_mask("clip", 4, e)  # interior: leaves a gap (tracklets split only on request)
+    assert [(t["start_frame"], t["end_frame"]) for t in ds.tracklets("clip", e)] == [(0, 7)]
+    right = ds.split_tracklet(ts[0]["id"], 5)
     ts = ds.tracklets("clip", e)
-    assert [(t["start_frame"], t["end_frame"]) for t in ts] == [(0, 3), (5, 7)]
+    assert [(t["start_frame"], t["end_frame"]) for t in ts] == [(0, 4), (5, 7)]
     rows = ds.table("masks").to_pylist()
     by_frame = {r["frame_index"]: r["tracklet_id"] for r in rows}
-    assert by_frame[5] == by_frame[7] == ts[1]["id"] != by_frame[0]
-    ds.remove_mask("clip", 0, e)  # an end: shrinks
+    assert by_frame[5] == by_frame[7] == right == ts[1]["id"] != by_frame[0]
+    ds.remove_mask("clip", 0, e)  # an end: shrinks to the next annotated frame
     ds.remove_mask("clip", 7, e)
-    assert [(t["start_frame"], t["end_frame"]) for t in ds.tracklets("clip", e)] == [(1, 3), (5, 6)]
+    assert [(t["start_frame"], t["end_frame"]) for t in ds.tracklets("clip", e)] == [(1, 4), (5, 6)]
+    ds.remove_mask("clip", 3, e)  # not an end of [1, 4] (4 is, empty since the split): the span stays
+    assert [(t["start_frame"], t["end_frame"]) for t in ds.tracklets("clip", e)] == [(1, 4), (5, 6)]
     assert ds.remove_masks("clip", e, range(5, 7)) == 2
-    assert [(t["start_frame"], t["end_frame"]) for t in ds.tracklets("clip", e)] == [(1, 3)]
+    assert [(t["start_frame"], t["end_frame"]) for t in ds.tracklets("clip", e)] == [(1, 4)]
+    assert ds.remove_masks("clip", e, [4]) == 0  # frame 4 holds no mask
 
 
 def test_box_and_state_keep_a_tracklet_alive(ds: vl.Dataset) -> None:

@@ -40,6 +40,7 @@ class AnnotationsMixin:
             self, table: str, values: Mapping[str, Any], *, partial_of: Any = None
         ) -> dict[str, Any]: ...
         def transaction(self, label: str = "edit") -> AbstractContextManager[None]: ...
+        def _refresh_boxes(self, seq_id: str, eid: str, lo: int, hi: int) -> None: ...
 
     # ------------------------------------------------------------------ masks
     def set_mask(
@@ -174,7 +175,9 @@ class AnnotationsMixin:
         with self.transaction(f"remove {len(keys)} {table}"):
             for key in keys:
                 self._put(table, key, None)
-                self._tracklets.released(seq_id, key[1], eid)
+            self._tracklets.released_many(seq_id, eid, [k[1] for k in keys])
+            if table == "boxes":
+                self._refresh_boxes(seq_id, eid, keys[0][1] - 1, keys[-1][1] + 1)
         return len(keys)
 
     # ------------------------------------------------------------------ boxes
@@ -188,8 +191,14 @@ class AnnotationsMixin:
         source: str = "human",
         score: float | None = None,
         keyframe: bool = True,
+        extend: bool = False,
     ) -> None:
-        """Set an entity's box (x, y, w, h in pixels) on a frame."""
+        """Set an entity's box (x, y, w, h in pixels) on a frame.
+
+        Keyframe boxes of one tracklet get interpolated boxes in between. A box on a frame outside
+        the entity's tracklets starts a new one, unless ``extend=True``: then the tracklet before
+        it grows up to this frame (a keyframe further along a track, as in CVAT's track mode).
+        """
         seq_id = self._seq(seq)
         f = self._frame(seq_id, frame)
         eid = self._entity(seq_id, entity)
@@ -202,23 +211,33 @@ class AnnotationsMixin:
         if bw <= 0 or bh <= 0:
             raise ValidationError(f"boxes: box {box!r} has a non-positive width or height")
         meta = self._annotation_meta(source, score, keyframe)
+        if not isinstance(extend, (bool, np.bool_)):
+            raise ValidationError(f"boxes: extend must be a bool, got {extend!r}")
         with self.transaction(f"set box {f}"):
-            tid = self._tracklets.claim(seq_id, f, eid)
-            self._put(
-                "boxes",
-                (seq_id, f, eid),
-                {
-                    "sequence_id": seq_id,
-                    "frame_index": f,
-                    "entity_id": eid,
-                    "tracklet_id": tid,
-                    "x": x,
-                    "y": y,
-                    "w": bw,
-                    "h": bh,
-                    **meta,
-                },
-            )
+            if extend:
+                self._tracklets.reach(seq_id, f, eid)
+            self._write_box(seq_id, f, eid, (x, y, bw, bh), meta)
+
+    def _write_box(self, seq_id: str, f: int, eid: str, box: tuple[float, ...], meta: dict[str, Any]) -> None:
+        """Store a box, then bring the interpolated boxes around it up to date (same transaction)."""
+        x, y, bw, bh = box
+        tid = self._tracklets.claim(seq_id, f, eid)
+        self._put(
+            "boxes",
+            (seq_id, f, eid),
+            {
+                "sequence_id": seq_id,
+                "frame_index": f,
+                "entity_id": eid,
+                "tracklet_id": tid,
+                "x": x,
+                "y": y,
+                "w": bw,
+                "h": bh,
+                **meta,
+            },
+        )
+        self._refresh_boxes(seq_id, eid, f - 1, f + 1)
 
     def remove_box(self, seq: str, frame: int, entity: str) -> bool:
         return self._remove("boxes", seq, entity, [frame]) > 0

@@ -25,6 +25,7 @@ from .annotations import AnnotationsMixin
 from .errors import ValidationError
 from .naming import natural_key
 from .store import Key, KeyedTable, Row
+from .temporal import TemporalMixin
 from .tracklets import TrackletKeeper
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ class _DictStore:
         return old
 
 
-class Dataset(AnnotationsMixin):
+class Dataset(TemporalMixin, AnnotationsMixin):
     """Sequences, frames, entities, tracklets, masks, boxes and per-frame states.
 
     >>> ds = Dataset(state_fields={"occluded": pa.bool_()})

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from .errors import ValidationError
 
-SCHEMA_VERSION = 2  # 2: entities.color
+SCHEMA_VERSION = 3  # 2: entities.color; 3: tracklets.interpolate
 METADATA_VERSION = b"vidlabel.schema_version"
 METADATA_TABLE = b"vidlabel.table"
 METADATA_CUSTOM = b"vidlabel.custom_fields"
@@ -62,6 +62,7 @@ BUILTIN: dict[str, list[pa.Field]] = {
         pa.field("end_frame", pa.int32()),
         pa.field("start_timestamp", pa.float64()),
         pa.field("end_timestamp", pa.float64()),
+        pa.field("interpolate", pa.bool_()),  # boxes between keyframes interpolated; null (older files): on
     ],
     "masks": [
         *_KEY,
@@ -88,7 +89,7 @@ BUILTIN: dict[str, list[pa.Field]] = {
 }
 
 # Built-in columns newer than version 1, with the version that added them (older files read as null).
-ADDED_IN: dict[tuple[str, str], int] = {("entities", "color"): 2}
+ADDED_IN: dict[tuple[str, str], int] = {("entities", "color"): 2, ("tracklets", "interpolate"): 3}
 
 KEYS: dict[str, tuple[str, ...]] = {
     "sequences": ("id",),

@@ -3,16 +3,19 @@
 A tracklet is a span [start_frame, end_frame] of one entity's presence. Setting an
 annotation (mask, box or state) on a frame inside a tracklet joins it; next to one
 (the frame just before or after) extends it, and bridging two merges them; anywhere
-else starts a new tracklet. Removing the last annotation of a frame shrinks the
-tracklet from its end, deletes it when it was a single frame, or splits it in two.
-All changes go through the dataset's ``_put`` so they are undone with the edit.
+else starts a new tracklet. Removing annotations trims a tracklet from the end they
+were at, and deletes it once it holds none; removing from the middle leaves a gap
+(tracklets are split only on request, see temporal.py). All changes go through the
+dataset's ``_put`` so they are undone with the edit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .annotations import ANNOTATIONS as _ANNOTATIONS
+from .store import Key
 
 if TYPE_CHECKING:
     from .dataset import Dataset
@@ -23,21 +26,42 @@ class TrackletKeeper:
         self.ds = ds
 
     # ---- helpers -------------------------------------------------------------------------
-    def _rows(self, seq_id: str, eid: str) -> list[dict[str, Any]]:
+    def rows(self, seq_id: str, eid: str) -> list[dict[str, Any]]:
+        """The entity's tracklets, by start frame."""
         store = self.ds._tables["tracklets"]
         rows = [store.get(k) for k in store.lookup("by_entity", (seq_id, eid))]
         return sorted((r for r in rows if r is not None), key=lambda r: r["start_frame"])
 
-    def _annotated(self, seq_id: str, frame: int, eid: str) -> bool:
+    def annotated(self, seq_id: str, frame: int, eid: str) -> bool:
         key = (seq_id, frame, eid)
         return any(key in self.ds._tables[t] for t in _ANNOTATIONS)
+
+    def annotated_frames(self, seq_id: str, eid: str, start: int, end: int) -> set[int]:
+        """Frames in [start, end] on which the entity has a mask, box or state."""
+        out: set[int] = set()
+        for table in _ANNOTATIONS:
+            out.update(
+                k[1]
+                for k in self.ds._tables[table].lookup("by_entity", (seq_id, eid))
+                if start <= k[1] <= end
+            )
+        return out
+
+    def annotation_keys(self, seq_id: str, eid: str, start: int, end: int) -> list[tuple[str, Key]]:
+        """(table, key) of the entity's annotations in [start, end], in a stable order."""
+        out: list[tuple[str, Key]] = []
+        for table in _ANNOTATIONS:
+            keys = self.ds._tables[table].lookup("by_entity", (seq_id, eid))
+            out.extend((table, k) for k in sorted(keys) if start <= k[1] <= end)
+        return out
 
     def _timestamp(self, seq_id: str, frame: int) -> float:
         return float(self.ds._frames.get((seq_id,)).timestamps[frame])
 
-    def _write(self, row: dict[str, Any], start: int, end: int) -> None:
+    def write(self, row: dict[str, Any], start: int, end: int) -> None:
         seq_id = row["sequence_id"]
         new = {
+            "interpolate": True,
             **row,
             "start_frame": start,
             "end_frame": end,
@@ -46,27 +70,31 @@ class TrackletKeeper:
         }
         self.ds._put("tracklets", (row["id"],), new)
 
-    def _new_id(self, eid: str) -> str:
+    def new_id(self, eid: str) -> str:
         store = self.ds._tables["tracklets"]
         k = 1
         while (f"{eid}#{k}",) in store:
             k += 1
         return f"{eid}#{k}"
 
-    def _retag(self, seq_id: str, eid: str, start: int, end: int, tid: str) -> None:
+    def new_row(self, seq_id: str, eid: str, start: int, end: int, *, interpolate: bool = True) -> str:
+        tid = self.new_id(eid)
+        self.write(
+            {"id": tid, "sequence_id": seq_id, "entity_id": eid, "interpolate": interpolate}, start, end
+        )
+        return tid
+
+    def retag(self, seq_id: str, eid: str, start: int, end: int, tid: str) -> None:
         """Point every annotation of the entity in [start, end] at tracklet ``tid``."""
-        for table in _ANNOTATIONS:
-            store = self.ds._tables[table]
-            for key in store.lookup("by_entity", (seq_id, eid)):
-                if start <= key[1] <= end:
-                    row = store.get(key)
-                    if row is not None and row["tracklet_id"] != tid:
-                        self.ds._put(table, key, {**row, "tracklet_id": tid})
+        for table, key in self.annotation_keys(seq_id, eid, start, end):
+            row = self.ds._tables[table].get(key)
+            if row is not None and row["tracklet_id"] != tid:
+                self.ds._put(table, key, {**row, "tracklet_id": tid})
 
     # ---- the two events --------------------------------------------------------------------
     def claim(self, seq_id: str, frame: int, eid: str) -> str:
         """The tracklet an annotation on ``frame`` belongs to, creating or growing one as needed."""
-        rows = self._rows(seq_id, eid)
+        rows = self.rows(seq_id, eid)
         left = right = None
         for r in rows:
             if r["start_frame"] <= frame <= r["end_frame"]:
@@ -76,39 +104,44 @@ class TrackletKeeper:
             elif r["start_frame"] == frame + 1:
                 right = r
         if left is not None and right is not None:
-            self._write(left, left["start_frame"], right["end_frame"])
-            self._retag(seq_id, eid, right["start_frame"], right["end_frame"], left["id"])
+            self.write(left, left["start_frame"], right["end_frame"])
+            self.retag(seq_id, eid, right["start_frame"], right["end_frame"], left["id"])
             self.ds._put("tracklets", (right["id"],), None)
             return str(left["id"])
         if left is not None:
-            self._write(left, left["start_frame"], frame)
+            self.write(left, left["start_frame"], frame)
             return str(left["id"])
         if right is not None:
-            self._write(right, frame, right["end_frame"])
+            self.write(right, frame, right["end_frame"])
             return str(right["id"])
-        tid = self._new_id(eid)
-        self._write({"id": tid, "sequence_id": seq_id, "entity_id": eid}, frame, frame)
-        return tid
+        return self.new_row(seq_id, eid, frame, frame)
+
+    def reach(self, seq_id: str, frame: int, eid: str) -> None:
+        """Grow the entity's nearest tracklet before ``frame`` up to it, unless a tracklet holds it."""
+        rows = self.rows(seq_id, eid)
+        if any(r["start_frame"] <= frame <= r["end_frame"] for r in rows):
+            return
+        before = [r for r in rows if r["end_frame"] < frame]
+        if before:
+            self.write(before[-1], before[-1]["start_frame"], frame)
 
     def released(self, seq_id: str, frame: int, eid: str) -> None:
-        """An annotation on ``frame`` went: shrink, split or drop its tracklet if none is left there."""
-        if self._annotated(seq_id, frame, eid):
+        self.released_many(seq_id, eid, (frame,))
+
+    def released_many(self, seq_id: str, eid: str, frames: Iterable[int]) -> None:
+        """Annotations on ``frames`` went: trim the tracklets they ended, drop the ones left empty."""
+        gone = {f for f in frames if not self.annotated(seq_id, f, eid)}
+        if not gone:
             return
-        row = next((r for r in self._rows(seq_id, eid) if r["start_frame"] <= frame <= r["end_frame"]), None)
-        if row is None:
-            return
-        start, end = row["start_frame"], row["end_frame"]
-        before = next((g for g in range(frame - 1, start - 1, -1) if self._annotated(seq_id, g, eid)), None)
-        after = next((g for g in range(frame + 1, end + 1) if self._annotated(seq_id, g, eid)), None)
-        if before is None and after is None:
-            self.ds._put("tracklets", (row["id"],), None)
-        elif before is None:
-            assert after is not None
-            self._write(row, after, end)
-        elif after is None:
-            self._write(row, start, before)
-        else:
-            self._write(row, start, before)
-            tid = self._new_id(eid)
-            self._write({"id": tid, "sequence_id": seq_id, "entity_id": eid}, after, end)
-            self._retag(seq_id, eid, after, end, tid)
+        for row in self.rows(seq_id, eid):
+            start, end = row["start_frame"], row["end_frame"]
+            if not any(start <= f <= end for f in gone):
+                continue
+            left = self.annotated_frames(seq_id, eid, start, end)
+            if not left:
+                self.ds._put("tracklets", (row["id"],), None)
+                continue
+            new_start = min(left) if start in gone else start
+            new_end = max(left) if end in gone else end
+            if (new_start, new_end) != (start, end):
+                self.write(row, new_start, new_end)
