@@ -1,0 +1,276 @@
+"""What COCO and YouTube-VOS files cannot hold, carried under a ``"vidlabel"`` key, and shared export rules.
+
+Other tools ignore the extra key; vidlabel reads it back so that a round trip is exact: entity ids,
+names, colours, void flags, custom fields, per-frame mask/box metadata, states and tracklet spans
+(which may bridge gaps or touch, so they cannot be rebuilt from the masks alone). Only custom
+fields of plain types (bool, integers, floats, strings) travel; parquet carries every type.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from ..dataset import Dataset
+from ..errors import ValidationError
+from ..naming import natural_key
+
+KEY = "vidlabel"
+VERSION = 1
+TABLES = ("sequences", "entities", "states")
+INTERPOLATED = "interpolated"  # boxes the dataset recomputes itself between keyframes
+_PLAIN = {
+    str(t): t
+    for t in (
+        *(pa.bool_(), pa.int8(), pa.int16(), pa.int32(), pa.int64()),
+        *(pa.uint8(), pa.uint16(), pa.uint32(), pa.uint64()),
+        *(pa.float32(), pa.float64(), pa.string(), pa.large_string()),
+    )
+}
+
+
+# ---------------------------------------------------------------------- errors
+@contextmanager
+def where(file: str | Path, place: str) -> Iterator[None]:
+    """Turn a failure while reading ``place`` of ``file`` into a ValidationError naming both."""
+    try:
+        yield
+    except ValidationError as e:
+        if str(file) in str(e):
+            raise
+        raise ValidationError(f"{file}: {place}: {e}") from None
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+        raise ValidationError(f"{file}: {place}: malformed ({type(e).__name__}: {e})") from None
+
+
+# ---------------------------------------------------------------------- names on disk
+def pick_sequences(ds: Dataset, sequences: str | Iterable[str] | None) -> list[str]:
+    """Sequence ids to export: all of them, or the ones named (unknown ones are refused)."""
+    if sequences is None:
+        return ds.sequence_ids()
+    wanted = [sequences] if isinstance(sequences, str) else list(sequences)
+    return [ds.sequence(s)["id"] for s in wanted]
+
+
+def is_folder_name(name: str) -> bool:
+    """A name that stays one folder level: no path separators, not '.' or '..'."""
+    return bool(name) and not any(c in name for c in "/\\\0") and name not in (".", "..")
+
+
+def folder_names(ds: Dataset, seq_ids: Sequence[str], what: str) -> dict[str, str]:
+    """Sequence id -> its name as a folder (see is_folder_name), unique among those exported."""
+    out: dict[str, str] = {}
+    for seq in seq_ids:
+        name = ds.sequence(seq)["name"]
+        if not is_folder_name(name):
+            raise ValidationError(f"{what}: sequence name {name!r} cannot be a folder name")
+        if name in out.values():
+            raise ValidationError(f"{what}: two sequences are named {name!r}; rename one (set_sequence)")
+        out[seq] = name
+    return out
+
+
+def frame_stems(ds: Dataset, seq: str) -> list[str]:
+    """File stems of a sequence's frames: those of its frame files when they are unique and in frame
+    order (so "00000", "00005", ... of YouTube-VOS survive), else "00000", "00001", ..."""
+    n = ds.num_frames(seq)
+    uris = [ds.frame_uri(seq, i) for i in range(n)]
+    if all(uris) and not any("#" in str(u) for u in uris):  # video frames are "path#frame=i"
+        stems = [Path(str(u)).stem for u in uris]
+        # in order whether a reader sorts names naturally (vidlabel) or as plain strings (most tools)
+        if len(set(stems)) == n and sorted(stems) == stems == sorted(stems, key=natural_key):
+            return stems
+    return [f"{i:05d}" for i in range(n)]
+
+
+# ---------------------------------------------------------------------- custom fields
+def _plain_fields(ds: Dataset, table: str) -> list[pa.Field]:
+    return [f for f in ds.custom_fields[table] if str(f.type) in _PLAIN]
+
+
+def fields_facts(ds: Dataset, what: str) -> dict[str, dict[str, str]]:
+    """The dataset's custom fields as {table: {name: type}}; warns about the ones left out."""
+    out: dict[str, dict[str, str]] = {}
+    for table in TABLES:
+        left = [f"{table}.{f.name} ({f.type})" for f in ds.custom_fields[table] if str(f.type) not in _PLAIN]
+        if left:
+            warnings.warn(
+                f"{what}: custom field(s) {', '.join(left)} are not written (use to_parquet)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        out[table] = {f.name: str(f.type) for f in _plain_fields(ds, table)}
+    return out
+
+
+def dataset_for(facts: Mapping[str, Any] | None, dataset: Dataset | None) -> Dataset:
+    """A new dataset declaring the file's custom fields, or ``dataset`` once it is seen to declare them."""
+    fields = (facts or {}).get("fields") or {}
+    wanted = {t: {n: _PLAIN[ty] for n, ty in dict(fields.get(t) or {}).items()} for t in TABLES}
+    if dataset is None:
+        return Dataset(
+            sequence_fields=wanted["sequences"],
+            entity_fields=wanted["entities"],
+            state_fields=wanted["states"],
+        )
+    for table, decl in wanted.items():
+        have = {f.name: f.type for f in dataset.custom_fields[table]}
+        bad = [f"{n} ({t})" for n, t in decl.items() if have.get(n) != t]
+        if bad:
+            raise ValidationError(
+                f"the file has {table} field(s) {', '.join(bad)} that the dataset does not declare"
+            )
+    return dataset
+
+
+def _custom(ds: Dataset, table: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    return {f.name: row.get(f.name) for f in _plain_fields(ds, table)}
+
+
+# ---------------------------------------------------------------------- facts out
+def sequence_facts(ds: Dataset, seq: str, stems: Sequence[str] | None = None) -> dict[str, Any]:
+    row = ds.sequence(seq)
+    out = {k: row[k] for k in ("id", "split", "status", "fps", "width", "height")}
+    out["fields"] = _custom(ds, "sequences", row)
+    if stems is not None:
+        out["frames"] = list(stems)
+    return out
+
+
+def _rows(ds: Dataset, table: str, seq: str, eid: str) -> list[dict[str, Any]]:
+    store = ds._tables[table]
+    rows = [store.get(k) for k in store.lookup("by_entity", (seq, eid))]
+    return sorted((r for r in rows if r is not None), key=lambda r: r["frame_index"])
+
+
+def entity_facts(ds: Dataset, seq: str, eid: str) -> dict[str, Any]:
+    """Everything about an entity but its mask pixels (call under ``ds._lock`` for a consistent view)."""
+    row = ds.entity(eid)
+    tracklets = ds.tracklets(seq, eid)
+    return {
+        "id": eid,
+        "name": row["name"],
+        "category": row["category"],
+        "color": row["color"],
+        "void": bool(row["void"]),
+        "fields": _custom(ds, "entities", row),
+        "tracklets": [[t["start_frame"], t["end_frame"]] for t in tracklets],
+        "interpolate": [t.get("interpolate") is not False for t in tracklets],
+        "masks": [
+            [r["frame_index"], r["source"], r["score"], r["keyframe"]] for r in _rows(ds, "masks", seq, eid)
+        ],
+        "boxes": [
+            [r["frame_index"], r["x"], r["y"], r["w"], r["h"], r["source"], r["score"], r["keyframe"]]
+            for r in _rows(ds, "boxes", seq, eid)
+        ],
+        "states": [[r["frame_index"], _custom(ds, "states", r)] for r in _rows(ds, "states", seq, eid)],
+    }
+
+
+# ---------------------------------------------------------------------- facts in
+def sequence_kwargs(facts: Mapping[str, Any] | None) -> dict[str, Any]:
+    """add_sequence keywords restored from sequence facts (nothing for a foreign file)."""
+    if not facts:
+        return {}
+    out = {k: facts.get(k) for k in ("id", "split", "status", "fps")}
+    return {**out, **dict(facts.get("fields") or {})}
+
+
+def add_entity(
+    ds: Dataset,
+    seq: str,
+    facts: Mapping[str, Any] | None,
+    *,
+    name: str,
+    category: str | None,
+    void: bool,
+    masks: Mapping[int, Any],
+    boxes: Mapping[int, Sequence[float]] | None = None,
+) -> str:
+    """Add an entity with its masks (bool arrays or RLE dicts by frame), restoring its facts if any.
+
+    Without facts (a foreign file) masks are keyframes of source "import", and ``boxes`` are set
+    as keyframe boxes of source "import"; tracklets then follow the annotations as runs of frames.
+    """
+    f = dict(facts or {})
+    eid = ds.add_entity(
+        seq,
+        name=f.get("name", name),
+        category=f.get("category", category),
+        void=bool(f.get("void", void)),
+        id=f.get("id"),
+        color=f.get("color"),
+        **dict(f.get("fields") or {}),
+    )
+    meta = {int(m[0]): (m[1], m[2], bool(m[3])) for m in f.get("masks", [])}
+    groups: dict[tuple[str, bool], dict[int, Any]] = {}
+    for frame, mask in sorted(masks.items()):
+        source, _score, keyframe = meta.get(frame, ("import", None, True))
+        groups.setdefault((source, keyframe), {})[frame] = mask
+    for (source, keyframe), group in groups.items():
+        scores = {fr: meta.get(fr, ("", None, True))[1] for fr in group}
+        ds.set_masks(seq, eid, group, source=source, score=scores, keyframe=keyframe)
+    held = set(masks)
+    if facts is None:
+        for frame, box in sorted((boxes or {}).items()):
+            ds.set_box(seq, frame, eid, box, source="import")
+            held.add(frame)
+    for fr, x, y, w, h, source, score, keyframe in f.get("boxes", []):
+        held.add(int(fr))
+        if source != INTERPOLATED or keyframe:  # the dataset fills those in between keyframes itself
+            ds.set_box(seq, int(fr), eid, (x, y, w, h), source=source, score=score, keyframe=keyframe)
+    for fr, values in f.get("states", []):
+        if values:
+            ds.set_state(seq, int(fr), eid, **values)
+            held.add(int(fr))
+    if "tracklets" in f:
+        restore_tracklets(ds, seq, eid, f["tracklets"], f.get("interpolate"), held)
+    return eid
+
+
+def restore_tracklets(
+    ds: Dataset,
+    seq: str,
+    eid: str,
+    spans: Sequence[Sequence[int]],
+    interpolate: Sequence[bool] | None,
+    held: Iterable[int],
+) -> None:
+    """Reshape the entity's tracklets (runs of annotated frames after import) into the saved spans:
+    split where two spans touch, merge runs that one span bridges, extend to the span's ends."""
+    n = ds.num_frames(seq)
+    want = [(int(s), int(e)) for s, e in spans]
+    for k, (s, e) in enumerate(want):
+        if not 0 <= s <= e < n or (k and s <= want[k - 1][1]):
+            raise ValidationError(f"tracklets of entity {eid!r}: bad or unordered span [{s}, {e}]")
+    if interpolate is not None and len(interpolate) != len(want):
+        raise ValidationError(f"tracklets of entity {eid!r}: {len(interpolate)} interpolate flags")
+    outside = sorted(fr for fr in set(held) if not any(s <= fr <= e for s, e in want))
+    if outside:
+        raise ValidationError(f"tracklets of entity {eid!r} leave annotated frame {outside[0]} out")
+
+    def current() -> list[dict[str, Any]]:
+        return ds.tracklets(seq, eid)
+
+    for s, e in want:
+        for cut in (s, e + 1):
+            hit = next((t for t in current() if t["start_frame"] < cut <= t["end_frame"]), None)
+            if hit is not None:
+                ds.split_tracklet(hit["id"], cut)
+    for k, (s, e) in enumerate(want):
+        inside = [t for t in current() if s <= t["start_frame"] and t["end_frame"] <= e]
+        if not inside:
+            continue  # held only by something not carried (a state of a non-plain type): nothing to span
+        tid = inside[0]["id"]
+        for t in inside[1:]:
+            tid = ds.merge_tracklets(tid, t["id"])
+        row = ds.tracklet(tid)
+        if (row["start_frame"], row["end_frame"]) != (s, e):
+            ds.set_tracklet_span(tid, s, e)
+        if interpolate is not None and not interpolate[k]:
+            ds.set_tracklet_interpolation(tid, False)
