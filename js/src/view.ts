@@ -307,10 +307,8 @@ export class AnnotatorView {
     this.timeline.setFrame(f);
     this.editor.endSession();
     if (from !== "model") this.t.write("frame", f);
-    if (from !== "player") {
-      this.readAttrs();
-      this.readBoxes();
-    }
+    this.readAttrs();
+    this.readBoxes();
   }
 
   private layout(): void {
