@@ -8,6 +8,8 @@ everything gives back every earlier state of the tables exactly.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -24,7 +26,18 @@ for _f in range(N_FRAMES):
     MASKS.append(_m)
 
 ANNOTATION_OPS = ["set_mask", "set_propagated", "remove_mask", "set_box", "remove_box", "set_state"]
-TRACKLET_OPS = ["split", "merge", "glue", "relink", "delete", "span", "interp_off", "interp_on", "fill", "states"]
+TRACKLET_OPS = [
+    "split",
+    "merge",
+    "glue",
+    "relink",
+    "delete",
+    "span",
+    "interp_off",
+    "interp_on",
+    "fill",
+    "states",
+]
 
 op = st.tuples(
     st.sampled_from(ANNOTATION_OPS + TRACKLET_OPS),
@@ -82,7 +95,7 @@ def _check(ds: vl.Dataset, ents: list[str]) -> None:
     for e in ents:
         spans = [(t["start_frame"], t["end_frame"]) for t in ds.tracklets("s", e)]
         assert all(a <= b for a, b in spans)
-        assert all(b0 < a1 for (_a0, b0), (a1, _b1) in zip(spans, spans[1:]))  # sorted, never overlapping
+        assert all(b0 < a1 for (_a0, b0), (a1, _b1) in pairwise(spans))  # sorted, never overlapping
     boxes = {(r["frame_index"], r["entity_id"]): r for r in ds.table("boxes").to_pylist()}
     for t in tracklets.values():
         mine = {f: boxes[(f, t["entity_id"])] for f, e in boxes if e == t["entity_id"]}

@@ -199,7 +199,14 @@ def test_click_writes_a_keyframe_and_tells_the_browser(ds: vl.Dataset, widget: A
     assert ds.annotation("masks", "clip", 4, a)["keyframe"]
     changed = rec.custom("changed")
     assert changed[-1]["frames"] == [4] and changed[-1]["revision"] == w.revision > rev
-    assert w.tracks[a] == {"tracklets": [[4, 4]], "keyframes": [4]}
+    assert w.tracks[a] == {
+        "tracklets": [[4, 4]],
+        "ids": [f"{a}#1"],
+        "interpolate": [True],
+        "keyframes": [4],
+        "box_keyframes": [],
+        "flags": [],
+    }
     assert w.can_undo
     # a second click with clear=False adds to the frame's prompt (a negative point here)
     ask(w, rec, 2, "prompt", frame=4, entity=a, points=[[33, 20]], labels=[0], clear=False)
@@ -219,7 +226,7 @@ def test_propagate_fills_frames_with_progress_and_undoes_as_one_step(ds: vl.Data
     assert ds.mask_frames("clip", a) == list(range(3, 12))
     assert w.progress["total"] == 9 and w.progress["done"] == 9 and not w.progress["running"]
     assert w.busy == ""
-    assert w.tracks[a] == {"tracklets": [[3, 11]], "keyframes": [3]}
+    assert w.tracks[a]["tracklets"] == [[3, 11]] and w.tracks[a]["keyframes"] == [3]
     assert "propagate forward from frame 3" in w.undo_label
     changed = {f for c in rec.custom("changed") for f in c["frames"] or []}
     assert changed >= set(range(3, 12))

@@ -27,6 +27,7 @@ from ..dataset import Change, Dataset
 from ..errors import ValidationError
 from ..palette import display_colour, hex_colour
 from . import protocol
+from .edits import TemporalEdits
 from .frames import EncodedFrames, frames_reply
 from .protocol import ProtocolError, Request
 
@@ -44,7 +45,7 @@ class TraitRefused(ValidationError, t.TraitError):
     """A trait value that was refused. A TraitError too, so traitlets rolls back a batch it was part of."""
 
 
-class Annotator(anywidget.AnyWidget):
+class Annotator(TemporalEdits, anywidget.AnyWidget):
     """Annotate a sequence of ``ds`` in the notebook: frames, overlays, timeline, prompts, propagation.
 
     ``engine`` is an engine name (``"flow"``, ``"sam2"``; ``engine_options`` go to
@@ -75,6 +76,8 @@ class Annotator(anywidget.AnyWidget):
     undo_label = t.Unicode("").tag(sync=True)
     redo_label = t.Unicode("").tag(sync=True)
     revision = t.Int(0).tag(sync=True)
+    state_fields = t.List(t.Dict()).tag(sync=True)
+    state = t.Dict().tag(sync=True)
 
     _BROWSER_WRITABLE = frozenset(
         {"sequence", "frame", "entity", "tool", "opacity", "outline", "hidden", "error"}
@@ -108,6 +111,9 @@ class Annotator(anywidget.AnyWidget):
         self._closed = False
         super().__init__()
         self.engine_name = "" if self._engine is None else self._engine.name
+        self.state_fields = [
+            {"name": f.name, "type": _field_kind(f.type)} for f in ds.custom_fields["states"]
+        ]
         self.sequences = self._sequence_list()
         self.sequence = ds.sequence_ids()[0] if sequence is None else sequence
         self.frame = frame
@@ -221,6 +227,18 @@ class Annotator(anywidget.AnyWidget):
             self.entity = ""
             self.hidden = []
             self._refresh_entities()
+
+    @t.observe("frame", "entity")
+    def _selection_changed(self, _change: Any) -> None:
+        self._refresh_state()
+
+    def _refresh_state(self) -> None:
+        """The selected entity's state fields on the current frame, for the attribute panel."""
+        if not self.entity or not self.state_fields:
+            self.state = {}
+            return
+        values = self._ds.state(self.sequence, self.frame, self.entity)
+        self.state = {k: _jsonable(v) for k, v in values.items()}
 
     def set_state(self, sync_data: dict[str, Any]) -> None:
         """Trait updates from the browser: a refused value is shown as an error and put back, never raised."""
@@ -522,6 +540,8 @@ class Annotator(anywidget.AnyWidget):
                     self._refresh_tracks(p["tracks"])
                 if p["all"] or p["frames"]:
                     self.revision += 1
+                if p["all"] or self.frame in p["frames"]:
+                    self._refresh_state()
             if p["all"] or p["frames"]:
                 frames = None if p["all"] else sorted(p["frames"])
                 self.send(
@@ -548,10 +568,31 @@ class Annotator(anywidget.AnyWidget):
 
     def _track(self, eid: str) -> dict[str, list[Any]]:
         seq = self.sequence
+        rows = self._ds.tracklets(seq, eid)
+        boxes = self._ds._tables["boxes"]
         return {
-            "tracklets": [[tr["start_frame"], tr["end_frame"]] for tr in self._ds.tracklets(seq, eid)],
+            "tracklets": [[tr["start_frame"], tr["end_frame"]] for tr in rows],
+            "ids": [tr["id"] for tr in rows],
+            "interpolate": [tr["interpolate"] is not False for tr in rows],
             "keyframes": self._keyframes(seq, eid),
+            "box_keyframes": sorted(
+                k[1] for k in boxes.lookup("by_entity", (seq, eid)) if boxes.value(k, "keyframe")
+            ),
+            "flags": _runs(self._flagged(seq, eid)),
         }
+
+    def _flagged(self, seq: str, eid: str) -> list[int]:
+        """Frames where any boolean state field of the entity is true (occluded, say): hatched on its bar."""
+        names = tuple(f["name"] for f in self.state_fields if f["type"] == "bool")
+        if not names:
+            return []
+        store = self._ds._tables["states"]
+        out = []
+        for key in store.lookup("by_entity", (seq, eid)):
+            values = store.values(key, names)
+            if values is not None and any(v is True for v in values):
+                out.append(key[1])
+        return sorted(out)
 
     def _refresh_tracks(self, eids: set[str]) -> None:
         """Only the touched entities' bars: an edit costs what it touched, not the whole sequence."""
@@ -581,6 +622,40 @@ class Annotator(anywidget.AnyWidget):
             self.entity = ""
         if any(h not in ids for h in self.hidden):
             self.hidden = [h for h in self.hidden if h in ids]
+
+
+def _runs(frames: list[int]) -> list[list[int]]:
+    """Sorted frames as inclusive [start, end] runs."""
+    out: list[list[int]] = []
+    for f in frames:
+        if out and out[-1][1] == f - 1:
+            out[-1][1] = f
+        else:
+            out.append([f, f])
+    return out
+
+
+def _field_kind(typ: Any) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_boolean(typ):
+        return "bool"
+    if pa.types.is_integer(typ):
+        return "int"
+    if pa.types.is_floating(typ):
+        return "float"
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ):
+        return "string"
+    return "other"
+
+
+def _jsonable(value: Any) -> Any:
+    # The kernel's JSON refuses NaN and types it does not know; the panel shows those as text.
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return str(value)
 
 
 def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:

@@ -89,11 +89,27 @@ def frames_reply(
                     }
                 )
                 buffers.append(counts)
+            item["boxes"] = _boxes(ds, seq, f)
         items.append(item)
     return items, buffers
 
 
 _MASK_COLUMNS = ("counts", "source", "score", "keyframe")
+_BOX_COLUMNS = ("x", "y", "w", "h", "source", "keyframe")
+
+
+def _boxes(ds: Dataset, seq: str, frame: int) -> list[dict[str, Any]]:
+    store = ds._tables["boxes"]
+    out = []
+    for key in sorted(store.lookup("by_frame", (seq, frame))):
+        row = store.values(key, _BOX_COLUMNS)
+        if row is None:
+            continue
+        x, y, w, h, source, keyframe = row
+        out.append(
+            {"entity": key[2], "x": x, "y": y, "w": w, "h": h, "source": source, "keyframe": bool(keyframe)}
+        )
+    return out
 
 
 def _finite(value: Any) -> float | None:

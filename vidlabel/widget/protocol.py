@@ -16,7 +16,8 @@ from ..errors import ValidationError
 
 MAX_FRAMES_PER_REQUEST = 64
 DIRECTIONS = ("forward", "backward", "both")
-TOOLS = ("point", "box")
+TOOLS = ("point", "box", "bbox")  # clicks, a box prompt, a drawn keyframe box
+SIDES = ("next", "previous")
 
 # kind -> fields it may carry (besides "kind" and "id")
 KINDS: dict[str, frozenset[str]] = {
@@ -30,10 +31,20 @@ KINDS: dict[str, frozenset[str]] = {
     "delete_entity": frozenset({"entity"}),
     "undo": frozenset(),
     "redo": frozenset(),
+    "split_tracklet": frozenset({"tracklet", "frame"}),
+    "merge_tracklets": frozenset({"tracklet", "other"}),
+    "glue_tracklet": frozenset({"tracklet", "side"}),
+    "relink_tracklet": frozenset({"tracklet", "entity", "start"}),
+    "delete_tracklet": frozenset({"tracklet"}),
+    "set_tracklet_span": frozenset({"tracklet", "start", "end"}),
+    "set_tracklet_interpolation": frozenset({"tracklet", "on"}),
+    "interpolate_masks": frozenset({"tracklet", "start", "end"}),
+    "set_box": frozenset({"frame", "entity", "box"}),
+    "remove_box": frozenset({"frame", "entity"}),
+    "box_from_mask": frozenset({"entity", "start", "stop"}),
+    "set_state": frozenset({"entity", "start", "stop", "values"}),
 }
-EDITS = frozenset(
-    {"prompt", "propagate", "erase", "add_entity", "set_entity", "delete_entity", "undo", "redo"}
-)
+EDITS = frozenset(KINDS) - {"frames", "cancel"}
 
 
 class ProtocolError(ValidationError):
@@ -144,13 +155,6 @@ def _propagate(f: dict[str, Any]) -> None:
         integer(f, "frame")
 
 
-def _erase(f: dict[str, Any]) -> None:
-    _text(f, "entity", required=True)
-    start, stop = integer(f, "start"), integer(f, "stop")
-    if stop <= start:
-        raise ProtocolError(f"stop: the range {start}..{stop} is empty")
-
-
 def _entity_fields(f: dict[str, Any]) -> None:
     for name in ("name", "category", "color"):
         _text(f, name, required=False)
@@ -169,15 +173,110 @@ def _nothing(f: dict[str, Any]) -> None:
     pass
 
 
+def _optional_int(f: dict[str, Any], name: str) -> None:
+    if f.get(name) is not None:
+        integer(f, name)
+
+
+def _tracklet(f: dict[str, Any]) -> None:
+    _text(f, "tracklet", required=True)
+
+
+def _split(f: dict[str, Any]) -> None:
+    _tracklet(f)
+    integer(f, "frame")
+
+
+def _merge(f: dict[str, Any]) -> None:
+    _tracklet(f)
+    _text(f, "other", required=True)
+
+
+def _glue(f: dict[str, Any]) -> None:
+    _tracklet(f)
+    if f.get("side") not in SIDES:
+        raise ProtocolError(f"side: expected 'next' or 'previous', got {f.get('side')!r}")
+
+
+def _relink(f: dict[str, Any]) -> None:
+    _tracklet(f)
+    _text(f, "entity", required=True)
+    _optional_int(f, "start")
+
+
+def _span(f: dict[str, Any]) -> None:
+    _tracklet(f)
+    start, end = integer(f, "start"), integer(f, "end")
+    if end < start:
+        raise ProtocolError(f"end: the span {start}..{end} ends before it starts")
+
+
+def _interpolation(f: dict[str, Any]) -> None:
+    _tracklet(f)
+    if not isinstance(f.get("on"), bool):
+        raise ProtocolError(f"on: expected true or false, got {f.get('on')!r}")
+
+
+def _interpolate_masks(f: dict[str, Any]) -> None:
+    _tracklet(f)
+    _optional_int(f, "start")
+    _optional_int(f, "end")
+
+
+def _set_box(f: dict[str, Any]) -> None:
+    integer(f, "frame")
+    _text(f, "entity", required=True)
+    box = f.get("box")
+    if not isinstance(box, list) or len(box) != 4:
+        raise ProtocolError(f"box: expected [x0, y0, x1, y1], got {box!r}")
+    f["box"] = [_number(v, "box") for v in box]
+
+
+def _remove_box(f: dict[str, Any]) -> None:
+    integer(f, "frame")
+    _text(f, "entity", required=True)
+
+
+def _range(f: dict[str, Any]) -> None:
+    _text(f, "entity", required=True)
+    start, stop = integer(f, "start"), integer(f, "stop")
+    if stop <= start:
+        raise ProtocolError(f"stop: the range {start}..{stop} is empty")
+
+
+def _set_state(f: dict[str, Any]) -> None:
+    _range(f)
+    values = f.get("values")
+    if not isinstance(values, dict) or not values:
+        raise ProtocolError(f"values: expected an object of field: value, got {values!r}")
+    for name, value in values.items():
+        if value is not None and not isinstance(value, (bool, int, float, str)):
+            raise ProtocolError(f"values.{name}: expected a boolean, number, string or null, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ProtocolError(f"values.{name}: expected a finite number, got {value!r}")
+
+
 _CHECKS = {
     "frames": _frames,
     "prompt": _prompt,
     "propagate": _propagate,
     "cancel": _nothing,
-    "erase": _erase,
+    "erase": _range,
     "add_entity": _entity_fields,
     "set_entity": _set_entity,
     "delete_entity": _delete_entity,
     "undo": _nothing,
     "redo": _nothing,
+    "split_tracklet": _split,
+    "merge_tracklets": _merge,
+    "glue_tracklet": _glue,
+    "relink_tracklet": _relink,
+    "delete_tracklet": _tracklet,
+    "set_tracklet_span": _span,
+    "set_tracklet_interpolation": _interpolation,
+    "interpolate_masks": _interpolate_masks,
+    "set_box": _set_box,
+    "remove_box": _remove_box,
+    "box_from_mask": _range,
+    "set_state": _set_state,
 }
