@@ -11,7 +11,7 @@ import colorsys
 import math
 import pathlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -318,12 +318,16 @@ def synthetic(
     name: str = "synthetic",
     fps: float = 24.0,
     with_masks: bool = True,
+    state_fields: Any = None,
 ) -> Dataset:
-    """A Dataset holding one synthetic sequence and, with ``with_masks``, its ground truth as keyframes."""
+    """A Dataset holding one synthetic sequence and, with ``with_masks``, its ground truth as keyframes.
+
+    ``state_fields`` declares per-frame state fields (``{"occluded": pa.bool_()}``), as for Dataset.
+    """
     from .dataset import Dataset
 
     video = synthetic_video(num_frames, width, height, num_objects, seed, fps)
-    ds = Dataset()
+    ds = Dataset(state_fields=state_fields)
     seq = ds.add_sequence(name, frames=video.frames, fps=fps)
     if with_masks:
         with ds.transaction("synthetic ground truth"):
