@@ -20,16 +20,20 @@ __all__ = [
     "__version__",
     "demo",
     "metrics",
+    "read_coco",
     "read_davis",
     "read_pixano",
+    "read_youtube_vos",
     "rle",
     "segment",
 ]
 
 if TYPE_CHECKING:
     from . import demo, metrics, rle, segment
+    from .io.coco import read_coco
     from .io.davis import read_davis
     from .io.pixano import read_pixano
+    from .io.youtube_vos import read_youtube_vos
     from .widget import Annotator
 
 _LAZY = {
@@ -40,6 +44,8 @@ _LAZY = {
     "segment": (".segment", None),
     "read_davis": (".io.davis", "read_davis"),
     "read_pixano": (".io.pixano", "read_pixano"),
+    "read_coco": (".io.coco", "read_coco"),
+    "read_youtube_vos": (".io.youtube_vos", "read_youtube_vos"),
 }
 
 

@@ -29,6 +29,8 @@ from .temporal import TemporalMixin
 from .tracklets import TrackletKeeper
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pandas as pd
     from PIL import Image
 
@@ -704,6 +706,24 @@ class Dataset(TemporalMixin, AnnotationsMixin):
         from .io.parquet import write_parquet
 
         write_parquet(self, path, overwrite=overwrite, embed_frames=embed_frames)
+
+    def to_davis(self, root: Any, *, overwrite: bool = False, **options: Any) -> Path:
+        """DAVIS 2017 folder: palette PNGs per frame, JPEG frames, ImageSets (atomic; see io.davis_export)."""
+        from .io.davis_export import write_davis
+
+        return write_davis(self, root, overwrite=overwrite, **options)
+
+    def to_coco(self, path: Any, *, overwrite: bool = False, **options: Any) -> Path:
+        """One YouTube-VIS style JSON file: videos, categories, per-frame RLE (atomic; see io.coco)."""
+        from .io.coco import write_coco
+
+        return write_coco(self, path, overwrite=overwrite, **options)
+
+    def to_youtube_vos(self, root: Any, *, overwrite: bool = False, **options: Any) -> Path:
+        """YouTube-VOS folder: JPEGImages, palette PNG Annotations, meta.json (atomic; see io.youtube_vos)."""
+        from .io.youtube_vos import write_youtube_vos
+
+        return write_youtube_vos(self, root, overwrite=overwrite, **options)
 
     @classmethod
     def from_parquet(cls, path: Any) -> Dataset:
