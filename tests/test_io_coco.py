@@ -364,3 +364,27 @@ def test_read_coco_custom_fields_must_be_declared_by_a_given_dataset(tmp_path: P
     )
     read_coco(file, dataset=ds, progress=False)
     assert ds.sequence("nopix")["weather"] == "rain"
+
+
+def test_read_cocovid_without_instance_ids_gives_one_entity_per_annotation(tmp_path: Path):
+    images = [
+        {"id": i, "video_id": 1, "frame_id": i, "file_name": f"v/{i}.jpg", "width": 8, "height": 8}
+        for i in range(2)
+    ]
+    anns = [
+        {"id": 1, "image_id": 0, "category_id": 1, "bbox": [1, 1, 2, 2]},
+        {"id": 2, "image_id": 1, "category_id": 1, "bbox": [2, 2, 2, 2], "instance_id": None},
+    ]
+    path = tmp_path / "det.json"
+    path.write_text(
+        json.dumps({"images": images, "annotations": anns, "categories": [{"id": 1, "name": "x"}]})
+    )
+    ds = read_coco(path, progress=False)
+    assert ds.sequence_ids() == ["video1"]
+    assert [ds.entity(e)["name"] for e in ds.entity_ids("video1")] == ["1", "2"]
+    assert ds.box("video1", 0, "1") == (1.0, 1.0, 2.0, 2.0) and ds.box("video1", 1, "2") == (
+        2.0,
+        2.0,
+        2.0,
+        2.0,
+    )

@@ -241,16 +241,16 @@ def _cocovid(data: Mapping[str, Any], cats: Mapping[Any, str], file: Path) -> li
     videos: dict[Any, _Video] = {}
     image_at: dict[Any, tuple[Any, int]] = {}  # image id -> (video id, frame index)
     for vid, items in frames.items():
-        items.sort()
-        with where(file, f"video {vid!r}"):
+        with where(file, f"images of video {vid!r}"):
+            items.sort(key=lambda i: i[0])  # frames in frame_id order, which may skip (every 5th frame)
             if len({i[0] for i in items}) < len(items):
                 raise ValidationError("two images share a frame_id")
             if len({i[3:] for i in items}) > 1:
-                raise ValidationError("its images differ in size")
-        for f, item in enumerate(items):
-            if item[1] in image_at:
-                raise ValidationError(f"{file}: images: duplicate image id {item[1]!r}")
-            image_at[item[1]] = (vid, f)
+                raise ValidationError("the images differ in size")
+            for f, item in enumerate(items):
+                if item[1] in image_at:
+                    raise ValidationError(f"duplicate image id {item[1]!r}")
+                image_at[item[1]] = (vid, f)
         name = str(named.get(vid, {}).get("name") or f"video{vid}")
         videos[vid] = _Video(name, items[0][3], items[0][4], [i[2] for i in items], None)
     tracks: dict[tuple[Any, Any], _Instance] = {}
@@ -260,7 +260,9 @@ def _cocovid(data: Mapping[str, Any], cats: Mapping[Any, str], file: Path) -> li
             if a["image_id"] not in image_at:
                 raise ValidationError(f"unknown image_id {a['image_id']!r}")
             vid, f = image_at[a["image_id"]]
-            inst_id = a.get("instance_id", ("annotation", a.get("id", k)))
+            inst_id = a.get("instance_id")
+            if inst_id is None:  # detections without tracks: each annotation is its own object
+                inst_id = ("annotation", a.get("id", k))
             inst = tracks.setdefault((vid, inst_id), _instance(place, a, cats))
             inst.void = inst.void or bool(a.get("iscrowd"))
             if f in inst.masks or f in inst.boxes:
