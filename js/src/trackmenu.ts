@@ -12,6 +12,7 @@ export class TrackMenu {
   readonly el: HTMLDivElement;
   private state: MenuState | null = null;
   private offDoc: (() => void) | null = null;
+  private anchor = { x: 0, y: 0 };
 
   constructor(private readonly onAction: MenuAction) {
     this.el = h("div", { class: "vl-menu", role: "menu", hidden: true, "data-jp-suppress-context-menu": "" });
@@ -57,6 +58,7 @@ export class TrackMenu {
     relink.addEventListener("click", () => {
       relinkList.hidden = !relinkList.hidden;
       relink.setAttribute("aria-expanded", String(!relinkList.hidden));
+      this.place(); // taller now: keep it inside the widget
       if (!relinkList.hidden) relinkList.querySelector<HTMLButtonElement>("button:not(:disabled)")?.focus();
     });
     const interp = item("vl-menu-interp-boxes", `Box interpolation: ${state.interpolate ? "on" : "off"}`, !!id, "set_tracklet_interpolation", {
@@ -77,15 +79,9 @@ export class TrackMenu {
       interp,
       item("vl-menu-delete", "Delete tracklet", !!id, "delete_tracklet", { tracklet: id }),
     );
-    this.el.style.left = `${Math.max(0, x)}px`;
-    this.el.style.top = `${Math.max(0, y)}px`;
     this.el.hidden = false;
-    // keep it inside the widget: flip left of / above the pointer when it would overflow
-    const parent = this.el.offsetParent as HTMLElement | null;
-    if (parent && this.el.offsetWidth) {
-      if (x + this.el.offsetWidth > parent.clientWidth) this.el.style.left = `${Math.max(0, x - this.el.offsetWidth)}px`;
-      if (y + this.el.offsetHeight > parent.clientHeight) this.el.style.top = `${Math.max(0, y - this.el.offsetHeight)}px`;
-    }
+    this.anchor = { x, y };
+    this.place();
     this.items()[0]?.focus({ preventScroll: true });
     const doc = this.el.ownerDocument;
     const away = (e: Event) => {
@@ -93,6 +89,17 @@ export class TrackMenu {
     };
     doc.addEventListener("pointerdown", away, true);
     this.offDoc = () => doc.removeEventListener("pointerdown", away, true);
+  }
+
+  /** At the anchor, flipped left of / above it where it would overflow the widget. */
+  private place(): void {
+    const { x, y } = this.anchor;
+    this.el.style.left = `${Math.max(0, x)}px`;
+    this.el.style.top = `${Math.max(0, y)}px`;
+    const parent = this.el.offsetParent as HTMLElement | null;
+    if (!parent || !this.el.offsetWidth) return;
+    if (x + this.el.offsetWidth > parent.clientWidth) this.el.style.left = `${Math.max(0, x - this.el.offsetWidth)}px`;
+    if (y + this.el.offsetHeight > parent.clientHeight) this.el.style.top = `${Math.max(0, y - this.el.offsetHeight)}px`;
   }
 
   /** Hide; `refocus` gives the keyboard back to the widget (Esc, a choice). */

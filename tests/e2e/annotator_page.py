@@ -153,6 +153,28 @@ JS_KEYS = """() => {
   window.addEventListener("keydown", on, true);
 }"""
 
+# Per frame of a track bar: the share of its canvas pixels that are dark and mostly opaque (the diagonal
+# hatch over flagged runs; the bar's own colours are bright or faint).
+JS_BAR_DARK = (
+    "([entity, n, frames]) => {"
+    + _JS_VIEW
+    + """
+  const c = view().el.querySelector(`canvas.vl-track[data-entity="${entity}"]`);
+  const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  return frames.map((f) => {
+    const x0 = Math.ceil((f * c.width) / n) + 1, x1 = Math.floor(((f + 1) * c.width) / n) - 1;
+    let dark = 0, all = 0;
+    for (let y = 0; y < c.height; y++)
+      for (let x = x0; x < x1; x++) {
+        const i = (y * c.width + x) * 4;
+        all++;
+        if (d[i + 3] > 100 && d[i] + d[i + 1] + d[i + 2] < 240) dark++;
+      }
+    return all ? dark / all : 0;
+  });
+}"""
+)
+
 JS_RAF_RATE = """(ms) => new Promise((resolve) => {
   const ts = [];
   const step = (t) => { ts.push(t); if (t - ts[0] < ms) requestAnimationFrame(step); else resolve(ts); };
@@ -307,6 +329,31 @@ class AnnotatorView:
         got = self.pixels(fit, pts)
         want = np.array([blurred[int(y), int(x)] for x, y in pts])
         return float(np.median(np.abs(got - want).mean(axis=1)))
+
+    # -- track bars
+    def track_bar(self, entity: str) -> Locator:
+        return self.part(f"canvas.vl-track[data-entity='{entity}']")
+
+    def bar_point(self, entity: str, frame: int, num_frames: int) -> tuple[float, float]:
+        """The page (CSS px) point at the middle of ``frame``'s cell on ``entity``'s track bar."""
+        bar = self.track_bar(entity)
+        bar.scroll_into_view_if_needed()
+        box = bar.bounding_box()
+        if box is None:
+            raise HarnessError(f"the track bar of {entity} is not shown")
+        return box["x"] + (frame + 0.5) * box["width"] / num_frames, box["y"] + box["height"] / 2
+
+    def open_track_menu(self, entity: str, frame: int, num_frames: int) -> Locator:
+        """Right-click ``entity``'s track bar on ``frame`` and wait for the tracklet menu."""
+        x, y = self.bar_point(entity, frame, num_frames)
+        self.page.mouse.click(x, y, button="right")
+        menu = self.part(".vl-menu")
+        wait_for("the tracklet menu", menu.is_visible, 30)
+        return menu
+
+    def bar_dark(self, entity: str, num_frames: int, frames: list[int]) -> list[float]:
+        """Share of dark pixels in each of ``frames``' cells on ``entity``'s track bar (the hatch)."""
+        return [float(v) for v in self.page.evaluate(JS_BAR_DARK, [entity, num_frames, frames])]
 
     def click_image(self, x: float, y: float) -> None:
         """Click image point (x, y) where the canvas is now (the notebook may have scrolled)."""

@@ -1,9 +1,11 @@
 """The Annotator in a real JupyterLab and Notebook 7, in headless Chromium, as a person uses it.
 
-One notebook per app: cell 0 builds a 40-frame synthetic dataset without masks, cell 1 shows
-``vl.Annotator(ds, engine="flow")``, cell 2 reports the kernel's state as JSON (and saves the masks of
-the shown frame to ``report.npz``), cell 3 is a cell-side edit. The steps, in order, each with a
-screenshot under ``test-output/e2e/<app>/`` (or ``$VIDLABEL_TEST_OUTPUT/<app>/``):
+One notebook per app: cell 0 builds a 40-frame synthetic dataset without masks (declaring a boolean state
+field, ``occluded``), cell 1 shows ``vl.Annotator(ds, engine="flow")``, cell 2 reports the kernel's state
+as JSON (and saves the masks of the shown frame to ``report.npz``), cell 3 is a cell-side edit, cell 4
+adds two entities for the temporal steps (one with a mask on frames 0..29), cell 5 reports their
+tracklets, masks and states. The steps, in order, each with a screenshot under
+``test-output/e2e/<app>/`` (or ``$VIDLABEL_TEST_OUTPUT/<app>/``):
 
 1. the widget renders: the frame is painted (and is the right frame, placed where the view says), the
    scrubber and track area exist;
@@ -14,7 +16,11 @@ screenshot under ``test-output/e2e/<app>/`` (or ``$VIDLABEL_TEST_OUTPUT/<app>/``
 5. scrubbing (arrow key, the scrubber, End) shows other frames, and the kernel's ``frame`` follows;
 6. undo (Ctrl+Z in the widget, then the button after a redo) removes the propagation;
 7. a cell-side edit (a new entity with a mask on the shown frame) appears without re-running the widget;
-8. holding the right arrow key plays through the frames.
+8. holding the right arrow key plays through the frames;
+9. "Split here" in a track bar's context menu splits the tracklet in the kernel's dataset;
+10. "Relink to… / from here" in the menu moves the tracklet's frames from there on to another entity;
+11. the attribute panel sets ``occluded`` on a frame and then over a range; the dataset's states hold it
+    and the track bar is hatched on exactly those frames.
 
 Figures (first paint latency, frames per second while the key is held) are printed and written to
 ``figures.json``; the test never asserts on time.
@@ -54,10 +60,13 @@ BAND_H, BAND_W = 60, 160
 
 SETUP = f"""import json
 import numpy as np
+import pyarrow as pa
 import vidlabel as vl
 
-ds = vl.demo.synthetic(num_frames={N}, width={W}, height={H}, num_objects={K}, with_masks=False)
-seq = ds.sequence_ids()[0]"""
+video = vl.demo.synthetic_video({N}, {W}, {H}, {K})
+ds = vl.Dataset(state_fields={{"occluded": pa.bool_()}})
+seq = ds.add_sequence("synthetic", frames=video.frames, fps=24.0)
+ds.clear_history()"""
 
 WIDGET = """w = vl.Annotator(ds, engine="flow")
 w"""
@@ -82,6 +91,29 @@ def edit_cell(y0: int, x0: int) -> str:
     band[{y0}:{y0 + BAND_H}, {x0}:{x0 + BAND_W}] = True
     ds.set_mask(seq, w.frame, added, band)
 print(json.dumps({{"entity": added, "frame": w.frame}}))"""
+
+
+# The temporal steps' entities: RUN has a mask (a fixed band) on frames 0..RUN_END, OTHER none.
+RUN_END, SPLIT_AT, RELINK_AT = 29, 15, 22
+FLAG_FROM, FLAG_TO = 3, 8  # occluded over this range (inclusive), first set on FLAG_AT alone
+FLAG_AT = 5
+TEMPORAL = f"""with ds.transaction("temporal setup"):
+    runner = ds.add_entity(seq, name="runner", color="#ffa500")
+    other = ds.add_entity(seq, name="other", color="#00bfff")
+    band = np.zeros(({H}, {W}), bool)
+    band[20:80, 20:140] = True
+    for t in range({RUN_END + 1}):
+        ds.set_mask(seq, t, runner, band)
+w.entity = runner
+print(json.dumps({{"runner": runner, "other": other}}))"""
+
+TEMPORAL_REPORT = """pair = (runner, other)
+print(json.dumps({
+    "tracklets": {e: [[t["start_frame"], t["end_frame"]] for t in ds.tracklets(seq, e)] for e in pair},
+    "frames": {e: ds.mask_frames(seq, e) for e in pair},
+    "occluded": [ds.state(seq, f, runner)["occluded"] for f in range(12)],
+    "entity": w.entity, "frame": w.frame, "error": w.error,
+}, default=str))"""
 
 
 # (kind, fields, what the error reply must name); NaN goes out as null in JSON, as a broken page would send it
@@ -174,7 +206,9 @@ def test_annotator_in_the_browser(app_session: AppSession) -> None:
     video = vl.demo.synthetic_video(N, W, H, K, 0, 24.0)
     root: Path = s.server.root
     y0, x0 = clear_band(video.masks[TARGET] > 0)
-    write_notebook(root / "annotator.ipynb", [SETUP, WIDGET, REPORT, edit_cell(y0, x0)])
+    write_notebook(
+        root / "annotator.ipynb", [SETUP, WIDGET, REPORT, edit_cell(y0, x0), TEMPORAL, TEMPORAL_REPORT]
+    )
     nb = NotebookPage(
         s.browser.new_page(viewport={"width": 1440, "height": 1000}), s.server, "annotator.ipynb"
     )
@@ -421,8 +455,99 @@ def steps(run: Run, video: vl.demo.SyntheticVideo, band: tuple[int, int]) -> Non
         f"({hold['hold_keydowns']} keydown events at ~30/s, like OS key repeat)"
     )
     run.shot("08-key-hold")
+
+    temporal_steps(run)
     run.figures["screenshots"] = run.shots
     run.say(f"figures: {json.dumps({k: v for k, v in run.figures.items() if k != 'screenshots'})}")
+
+
+def temporal_steps(run: Run) -> None:
+    """Steps 9-11: tracklet edits through the track bar's menu, a state edit in the attribute panel."""
+    nb, view = run.nb, run.view
+    ids = nb.run_json(4)
+    runner, other = ids["runner"], ids["other"]
+
+    def report(what: str, ok: Any) -> dict[str, Any]:
+        seen: list[dict[str, Any]] = []
+
+        def check() -> dict[str, Any] | None:
+            seen[:] = [nb.run_json(5)]
+            return seen[0] if ok(seen[0]) else None
+
+        try:
+            return wait_for(what, check, 60, 0.3)  # type: ignore[no-any-return]
+        except HarnessError as exc:
+            raise AssertionError(f"{exc}; the kernel's last report: {seen[-1] if seen else None}") from None
+
+    r = report("the runner's tracklet", lambda r: r["tracklets"][runner] == [[0, RUN_END]])
+    wait_for("the runner's track bar", lambda: view.track_bar(runner).count() == 1, 30)
+
+    # 9. Split through the track bar's context menu ------------------------------------------------------
+    menu = view.open_track_menu(runner, SPLIT_AT, N)
+    split = menu.locator(".vl-menu-split")
+    assert f"frame {SPLIT_AT}" in split.inner_text(), split.inner_text()
+    for side in ("prev", "next"):  # one tracklet: nothing to glue to
+        assert menu.locator(f".vl-menu-glue-{side}").is_disabled(), side
+    run.shot("09a-track-menu")
+    split.click()
+    wait_for("the menu to close", lambda: not menu.is_visible(), 30)
+    r = report("the split in the dataset", lambda r: len(r["tracklets"][runner]) == 2)
+    assert r["tracklets"][runner] == [[0, SPLIT_AT - 1], [SPLIT_AT, RUN_END]], r["tracklets"]
+    assert r["frames"][runner] == list(range(RUN_END + 1)) and not r["error"], r
+    run.say(f"9 split through the menu at frame {SPLIT_AT}: [[0, {RUN_END}]] -> {r['tracklets'][runner]}")
+    run.shot("09-split")
+
+    # 10. Relink the second tracklet from a frame on to the other entity --------------------------------
+    menu = view.open_track_menu(runner, RELINK_AT, N)
+    menu.locator(".vl-menu-relink").click()
+    here = menu.locator(f".vl-menu-entity[data-entity='{other}'] .vl-menu-relink-here")
+    assert f"from {RELINK_AT}" in here.inner_text(), here.inner_text()
+    run.shot("10a-relink-menu")
+    here.click()
+    r = report("the relinked frames in the dataset", lambda r: bool(r["frames"][other]))
+    assert r["frames"][other] == list(range(RELINK_AT, RUN_END + 1)), r["frames"]
+    assert r["frames"][runner] == list(range(RELINK_AT)), r["frames"]
+    assert r["tracklets"][other] == [[RELINK_AT, RUN_END]], r["tracklets"]
+    assert r["tracklets"][runner] == [[0, SPLIT_AT - 1], [SPLIT_AT, RELINK_AT - 1]], r["tracklets"]
+    run.say(
+        f"10 relink from frame {RELINK_AT} to {other} through the menu: runner {r['tracklets'][runner]}, "
+        f"{other} {r['tracklets'][other]} (masks moved: {other} has frames {RELINK_AT}..{RUN_END})"
+    )
+    run.shot("10-relinked")
+
+    # 11. The attribute panel: occluded on one frame, then over a range; hatched on the track bar --------
+    view.part(f".vl-entity[data-entity='{runner}']").first.click()
+    view.part(".vl-scrubber").first.fill(str(FLAG_AT))
+    view.wait_frame(FLAG_AT)
+    panel = view.part(".vl-attrs").first
+    wait_for("the attribute panel", lambda: panel.is_visible() and f"frame {FLAG_AT}" in panel.inner_text())
+    box = panel.locator(".vl-attr[data-field='occluded']")
+    assert box.get_attribute("type") == "checkbox" and not box.is_checked()
+    box.click()
+    want = [f == FLAG_AT or None for f in range(12)]
+    r = report("occluded on one frame", lambda r: r["occluded"] == want)
+    panel.locator(".vl-attrs-from").fill(str(FLAG_FROM))
+    panel.locator(".vl-attrs-to").fill(str(FLAG_TO))
+    wait_for("the checkbox to show the kernel's state", box.is_checked, 30)
+    panel.locator(".vl-attrs-apply").click()
+    want = [FLAG_FROM <= f <= FLAG_TO or None for f in range(12)]
+    r = report("occluded over the range", lambda r: r["occluded"] == want)
+    flagged = list(range(FLAG_FROM, FLAG_TO + 1))
+    clear = [f for f in range(SPLIT_AT) if f < FLAG_FROM - 1 or f > FLAG_TO + 1]
+    dark = wait_for(
+        "the hatch on the track bar",
+        lambda: (d := view.bar_dark(runner, N, flagged + clear)) and min(d[: len(flagged)]) > 0.05 and d,
+        30,
+        0.2,
+    )
+    on, off = dark[: len(flagged)], dark[len(flagged) :]
+    assert max(off) < 0.02, f"hatch outside the flagged frames: {dict(zip(clear, off, strict=True))}"
+    run.say(
+        f"11 attribute panel: occluded on frame {FLAG_AT}, then Apply {FLAG_FROM}..{FLAG_TO}: ds.state says "
+        f"{r['occluded']}; track bar dark share on flagged frames {min(on):.2f}..{max(on):.2f}, "
+        f"elsewhere <= {max(off):.3f}"
+    )
+    run.shot("11-state-hatched")
 
 
 # ------------------------------------------------------------------------------------------------ helpers
