@@ -199,27 +199,48 @@ class AnnotationsMixin:
         the entity's tracklets starts a new one, unless ``extend=True``: then the tracklet before
         it grows up to this frame (a keyframe further along a track, as in CVAT's track mode).
         """
+        self.set_boxes(
+            seq, entity, {frame: box}, source=source, score=score, keyframe=keyframe, extend=extend
+        )
+
+    def set_boxes(
+        self,
+        seq: str,
+        entity: str,
+        boxes: Mapping[int, Sequence[float]],
+        *,
+        source: str = "human",
+        score: float | Mapping[int, float | None] | None = None,
+        keyframe: bool = True,
+        extend: bool = False,
+    ) -> None:
+        """Set many frames' boxes of one entity at once (one undo step; interpolation redone once)."""
         seq_id = self._seq(seq)
-        f = self._frame(seq_id, frame)
         eid = self._entity(seq_id, entity)
-        try:
-            x, y, bw, bh = (float(v) for v in box)
-        except (TypeError, ValueError):
-            raise ValidationError(f"boxes: expected (x, y, w, h), got {box!r}") from None
-        if not all(np.isfinite(v) for v in (x, y, bw, bh)):
-            raise ValidationError(f"boxes: box {box!r} has a non-finite value")
-        if bw <= 0 or bh <= 0:
-            raise ValidationError(f"boxes: box {box!r} has a non-positive width or height")
-        meta = self._annotation_meta(source, score, keyframe)
         if not isinstance(extend, (bool, np.bool_)):
             raise ValidationError(f"boxes: extend must be a bool, got {extend!r}")
-        with self.transaction(f"set box {f}"):
-            if extend:
-                self._tracklets.reach(seq_id, f, eid)
-            self._write_box(seq_id, f, eid, (x, y, bw, bh), meta)
+        prepared = []
+        for frame, box in boxes.items():
+            f = self._frame(seq_id, frame)
+            s = score.get(frame) if isinstance(score, Mapping) else score
+            prepared.append((f, _check_box(box), self._annotation_meta(source, s, keyframe)))
+        if not prepared:
+            return
+        prepared.sort(key=lambda p: p[0])
+        label = f"set box {prepared[0][0]}" if len(prepared) == 1 else f"set {len(prepared)} boxes"
+        with self.transaction(label):
+            for f, box, meta in prepared:
+                if extend:
+                    self._tracklets.reach(seq_id, f, eid)
+                self._put_box(seq_id, f, eid, box, meta)
+            self._refresh_boxes(seq_id, eid, prepared[0][0] - 1, prepared[-1][0] + 1)
 
     def _write_box(self, seq_id: str, f: int, eid: str, box: tuple[float, ...], meta: dict[str, Any]) -> None:
         """Store a box, then bring the interpolated boxes around it up to date (same transaction)."""
+        self._put_box(seq_id, f, eid, box, meta)
+        self._refresh_boxes(seq_id, eid, f - 1, f + 1)
+
+    def _put_box(self, seq_id: str, f: int, eid: str, box: tuple[float, ...], meta: dict[str, Any]) -> None:
         x, y, bw, bh = box
         tid = self._tracklets.claim(seq_id, f, eid)
         self._put(
@@ -237,7 +258,6 @@ class AnnotationsMixin:
                 **meta,
             },
         )
-        self._refresh_boxes(seq_id, eid, f - 1, f + 1)
 
     def remove_box(self, seq: str, frame: int, entity: str) -> bool:
         return self._remove("boxes", seq, entity, [frame]) > 0
@@ -347,3 +367,15 @@ class AnnotationsMixin:
         f = self._frame(seq_id, frame)
         keys = self._tables["states"].lookup("by_frame", (seq_id, f))
         return {k[2]: self.state(seq_id, f, k[2]) for k in sorted(keys, key=lambda k: natural_key(k[2]))}
+
+
+def _check_box(box: Any) -> tuple[float, float, float, float]:
+    try:
+        x, y, bw, bh = (float(v) for v in box)
+    except (TypeError, ValueError):
+        raise ValidationError(f"boxes: expected (x, y, w, h), got {box!r}") from None
+    if not all(np.isfinite(v) for v in (x, y, bw, bh)):
+        raise ValidationError(f"boxes: box {box!r} has a non-finite value")
+    if bw <= 0 or bh <= 0:
+        raise ValidationError(f"boxes: box {box!r} has a non-positive width or height")
+    return (x, y, bw, bh)

@@ -81,7 +81,7 @@ class TemporalMixin:
             keeper.write(row, s, f - 1)
             new = keeper.new_row(seq_id, eid, f, e, interpolate=_on(row))
             keeper.retag(seq_id, eid, f, e, new)
-            self._refresh_boxes(seq_id, eid, s, e)
+            self._refresh_boxes(seq_id, eid, s, e, whole=True)
         return new
 
     def merge_tracklets(self, a: str, b: str) -> str:
@@ -111,7 +111,7 @@ class TemporalMixin:
             self._tracklets.write(first, lo, hi)
             self._tracklets.retag(seq_id, eid, second["start_frame"], second["end_frame"], first["id"])
             self._put("tracklets", (second["id"],), None)
-            self._refresh_boxes(seq_id, eid, lo, hi)
+            self._refresh_boxes(seq_id, eid, lo, hi, whole=True)
         return str(first["id"])
 
     def glue_tracklet(self, tracklet: str, side: str = "next") -> str:
@@ -169,8 +169,8 @@ class TemporalMixin:
                 assert ann is not None
                 self._put(table, key, None)
                 self._put(table, (seq_id, key[1], dst), {**ann, "entity_id": dst, "tracklet_id": new})
-            self._refresh_boxes(seq_id, src, s, e)
-            self._refresh_boxes(seq_id, dst, lo, e)
+            self._refresh_boxes(seq_id, src, s, e, whole=True)
+            self._refresh_boxes(seq_id, dst, lo, e, whole=True)
         return new
 
     def delete_tracklet(self, tracklet: str) -> int:
@@ -214,7 +214,7 @@ class TemporalMixin:
             for table, key in drop:
                 self._put(table, key, None)
             keeper.write(row, lo, hi)
-            self._refresh_boxes(seq_id, eid, min(s, lo), max(e, hi))
+            self._refresh_boxes(seq_id, eid, min(s, lo), max(e, hi), whole=True)
 
     # ------------------------------------------------------------------ boxes in between
     def set_tracklet_interpolation(self, tracklet: str, on: bool) -> None:
@@ -230,7 +230,7 @@ class TemporalMixin:
         seq_id, eid, s, e = _span(row)
         with self.transaction(f"box interpolation {'on' if on else 'off'} for {tracklet}"):
             self._put("tracklets", (tracklet,), {**row, "interpolate": bool(on)})
-            self._refresh_boxes(seq_id, eid, s, e)
+            self._refresh_boxes(seq_id, eid, s, e, whole=True)
 
     def interpolate_boxes(self, tracklet: str) -> int:
         """Fill the boxes between a tracklet's keyframe boxes now; returns how many frames hold one.
@@ -252,46 +252,66 @@ class TemporalMixin:
         with self.transaction(f"interpolate boxes of {tracklet}"):
             return self._interpolate_boxes(row)
 
+    def _xywh(self, seq_id: str, f: int, eid: str) -> tuple[float, ...]:
+        found = self._tables["boxes"].values((seq_id, f, eid), ("x", "y", "w", "h"))
+        assert found is not None
+        return found
+
     def _keyframe_boxes(self, seq_id: str, eid: str, s: int, e: int) -> list[int]:
         store = self._tables["boxes"]
         keys = store.lookup("by_entity", (seq_id, eid))
         return sorted(k[1] for k in keys if s <= k[1] <= e and store.value(k, "keyframe"))
 
-    def _refresh_boxes(self, seq_id: str, eid: str, lo: int, hi: int) -> None:
-        """Recompute interpolated boxes of the entity's tracklets that overlap [lo, hi]."""
+    def _refresh_boxes(self, seq_id: str, eid: str, lo: int, hi: int, *, whole: bool = False) -> None:
+        """Recompute interpolated boxes of the entity's tracklets that overlap [lo, hi].
+
+        Only the stretch between the keyframe boxes around [lo, hi] can change, so unless
+        ``whole`` (a switch flipped, a tracklet cut or joined) only that stretch is read.
+        """
         for row in self._tracklets.rows(seq_id, eid):
             if row["start_frame"] <= hi and row["end_frame"] >= lo:
-                self._interpolate_boxes(row)
+                self._interpolate_boxes(row, None if whole else (lo, hi))
 
-    def _interpolate_boxes(self, row: dict[str, Any]) -> int:
+    def _interpolate_boxes(self, row: dict[str, Any], near: tuple[int, int] | None = None) -> int:
         seq_id, eid, s, e = _span(row)
         store = self._tables["boxes"]
-        rows = {}
-        for k in store.lookup("by_entity", (seq_id, eid)):
-            if s <= k[1] <= e:
-                r = store.get(k)
-                assert r is not None
-                rows[k[1]] = r
+        if near is not None:  # widen to the keyframe boxes on either side (or the tracklet's ends)
+            s0, e0 = s, e
+            s = max(s0, min(near[0], e0))
+            while s > s0 and not store.value((seq_id, s, eid), "keyframe"):
+                s -= 1
+            e = min(e0, max(near[1], s0))
+            while e < e0 and not store.value((seq_id, e, eid), "keyframe"):
+                e += 1
+        # Only the two small columns for every box: whole rows cost too much on long tracks.
+        kinds: dict[int, tuple[Any, ...]] = {}
+        if near is None:
+            for k in store.lookup("by_entity", (seq_id, eid)):
+                found = store.values(k, ("source", "keyframe"))
+                if s <= k[1] <= e and found is not None:
+                    kinds[k[1]] = found
+        else:
+            for f in range(s, e + 1):
+                found = store.values((seq_id, f, eid), ("source", "keyframe"))
+                if found is not None:
+                    kinds[f] = found
         wanted: dict[int, tuple[float, float, float, float]] = {}
         if _on(row):
-            keys = sorted(f for f, r in rows.items() if r["keyframe"])
+            keys = sorted(f for f, (_src, kf) in kinds.items() if kf)
             for k0, k1 in pairwise(keys):
-                a = _xywh(rows[k0])
-                b = _xywh(rows[k1])
+                if k1 - k0 < 2:
+                    continue
+                a, b = self._xywh(seq_id, k0, eid), self._xywh(seq_id, k1, eid)
                 for f in range(k0 + 1, k1):
-                    old = rows.get(f)
-                    if old is None or old["source"] == INTERPOLATED:
+                    if f not in kinds or kinds[f][0] == INTERPOLATED:
                         wanted[f] = lerp_box(a, b, (f - k0) / (k1 - k0))
-        stale = [
-            f
-            for f, r in rows.items()
-            if r["source"] == INTERPOLATED and not r["keyframe"] and f not in wanted
-        ]
+        stale = [f for f, (src, kf) in kinds.items() if src == INTERPOLATED and not kf and f not in wanted]
         for f in stale:
             self._put("boxes", (seq_id, f, eid), None)
         for f, box in wanted.items():
-            old = rows.get(f)
-            if old is not None and np.array_equal(np.array(_xywh(old), np.float32), np.array(box, np.float32)):
+            if f in kinds and np.array_equal(
+                np.array(self._xywh(seq_id, f, eid), np.float32), np.array(box, np.float32)
+            ):
                 continue
             x, y, w, h = box
             self._put(
@@ -432,10 +452,6 @@ def _span(row: dict[str, Any]) -> tuple[str, str, int, int]:
 def _on(row: dict[str, Any]) -> bool:
     # Null (files written before the column existed) means the default: on.
     return row.get("interpolate") is not False
-
-
-def _xywh(row: dict[str, Any]) -> tuple[float, float, float, float]:
-    return (row["x"], row["y"], row["w"], row["h"])
 
 
 def _meta(keyframe: Any) -> dict[str, Any]:
