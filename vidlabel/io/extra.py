@@ -216,14 +216,23 @@ def add_entity(
         scores = {fr: meta.get(fr, ("", None, True))[1] for fr in group}
         ds.set_masks(seq, eid, group, source=source, score=scores, keyframe=keyframe)
     held = set(masks)
-    if facts is None:
-        for frame, box in sorted((boxes or {}).items()):
-            ds.set_box(seq, frame, eid, box, source="import")
-            held.add(frame)
+    if facts is None and boxes:
+        ds.set_boxes(seq, eid, dict(boxes), source="import")
+        held.update(boxes)
+    box_groups: dict[tuple[str, bool], dict[int, tuple[Any, ...]]] = {}
     for fr, x, y, w, h, source, score, keyframe in f.get("boxes", []):
         held.add(int(fr))
         if source != INTERPOLATED or keyframe:  # the dataset fills those in between keyframes itself
-            ds.set_box(seq, int(fr), eid, (x, y, w, h), source=source, score=score, keyframe=keyframe)
+            box_groups.setdefault((source, bool(keyframe)), {})[int(fr)] = (x, y, w, h, score)
+    for (source, keyframe), group in box_groups.items():
+        ds.set_boxes(
+            seq,
+            eid,
+            {fr: b[:4] for fr, b in group.items()},
+            source=source,
+            score={fr: b[4] for fr, b in group.items()},
+            keyframe=keyframe,
+        )
     for fr, values in f.get("states", []):
         if values:
             ds.set_state(seq, int(fr), eid, **values)
