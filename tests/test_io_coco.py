@@ -81,6 +81,21 @@ def test_coco_round_trip_without_images(tmp_path: Path):
     assert not back.can_undo
 
 
+def test_coco_round_trip_through_the_public_names_refuses_to_overwrite(tmp_path: Path):
+    ds = build()
+    file = ds.to_coco(tmp_path / "vis.json")
+    assert_round_trip(ds, vl.read_coco(file, progress=False))
+    before = file.read_bytes()
+    with pytest.raises(vl.ValidationError, match="exists and is not empty; pass overwrite=True"):
+        ds.to_coco(file)
+    assert file.read_bytes() == before
+    ds.remove_entity("car", "clip")
+    ds.to_coco(file, overwrite=True)
+    back = vl.read_coco(file, progress=False)
+    assert_round_trip(ds, back)
+    assert "car" not in [back.entity(e)["name"] for e in back.entity_ids("clip")]
+
+
 def test_coco_round_trip_with_the_images_of_a_youtube_vos_export(tmp_path: Path):
     ds = build()
     root = write_youtube_vos(ds, tmp_path / "ytvos", progress=False)
