@@ -41,6 +41,7 @@ class TemporalMixin:
         ) -> dict[str, Any]: ...
         def transaction(self, label: str = "edit") -> AbstractContextManager[None]: ...
         def _write_box(self, seq_id: str, f: int, eid: str, box: Any, meta: dict[str, Any]) -> None: ...
+        def _put_box(self, seq_id: str, f: int, eid: str, box: Any, meta: dict[str, Any]) -> None: ...
         def _encode_mask(self, seq_id: str, mask: Any) -> rlemod.RLE: ...
         def _write_mask(
             self, seq_id: str, f: int, eid: str, enc: rlemod.RLE, meta: dict[str, Any]
@@ -313,24 +314,8 @@ class TemporalMixin:
                 np.array(self._xywh(seq_id, f, eid), np.float32), np.array(box, np.float32)
             ):
                 continue
-            x, y, w, h = box
-            self._put(
-                "boxes",
-                (seq_id, f, eid),
-                {
-                    "sequence_id": seq_id,
-                    "frame_index": f,
-                    "entity_id": eid,
-                    "tracklet_id": row["id"],
-                    "x": x,
-                    "y": y,
-                    "w": w,
-                    "h": h,
-                    "source": INTERPOLATED,
-                    "score": None,
-                    "keyframe": False,
-                },
-            )
+            # inside the tracklet's span, so the box joins this tracklet
+            self._put_box(seq_id, f, eid, box, {"source": INTERPOLATED, "score": None, "keyframe": False})
         self._tracklets.released_many(seq_id, eid, stale)
         return len(wanted)
 
