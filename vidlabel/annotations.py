@@ -240,9 +240,19 @@ class AnnotationsMixin:
         self._put_box(seq_id, f, eid, box, meta)
         self._refresh_boxes(seq_id, eid, f - 1, f + 1)
 
-    def _put_box(self, seq_id: str, f: int, eid: str, box: tuple[float, ...], meta: dict[str, Any]) -> None:
+    def _put_box(
+        self,
+        seq_id: str,
+        f: int,
+        eid: str,
+        box: tuple[float, ...],
+        meta: dict[str, Any],
+        *,
+        tracklet: str | None = None,
+    ) -> None:
+        """Store a box row; ``tracklet`` when the caller knows which one holds the frame already."""
         x, y, bw, bh = box
-        tid = self._tracklets.claim(seq_id, f, eid)
+        tid = tracklet if tracklet is not None else self._tracklets.claim(seq_id, f, eid)
         self._put(
             "boxes",
             (seq_id, f, eid),

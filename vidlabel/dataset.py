@@ -21,7 +21,6 @@ import pyarrow as pa
 
 from . import schema as sch
 from .annotations import ANNOTATIONS as _ANNOTATIONS
-from .annotations import AnnotationsMixin
 from .errors import ValidationError
 from .naming import natural_key
 from .store import Key, KeyedTable, Row
@@ -80,7 +79,7 @@ class _DictStore:
         return old
 
 
-class Dataset(TemporalMixin, AnnotationsMixin):
+class Dataset(TemporalMixin):
     """Sequences, frames, entities, tracklets, masks, boxes and per-frame states.
 
     >>> ds = Dataset(state_fields={"occluded": pa.bool_()})

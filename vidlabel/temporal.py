@@ -7,46 +7,26 @@ Tracklets are referred to by their id, which is unique in the dataset.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import rle as rlemod
+from .annotations import AnnotationsMixin
 from .errors import ValidationError
 from .interpolation import MaskInterpolator, lerp_box
-from .store import Key, KeyedTable
 
 if TYPE_CHECKING:
-    from contextlib import AbstractContextManager
-
-    from .tracklets import TrackletKeeper
+    pass
 
 INTERPOLATED = "interpolated"  # the `source` of boxes and masks filled in between keyframes
 SIDES = ("next", "previous")
 
 
-class TemporalMixin:
-    if TYPE_CHECKING:  # provided by Dataset
-        _tables: dict[str, KeyedTable]
-        _tracklets: TrackletKeeper
-
-        def _seq(self, seq: Any) -> str: ...
-        def _entity(self, seq_id: str, entity: Any) -> str: ...
-        def _frame(self, seq_id: str, frame: Any) -> int: ...
-        def _put(self, store: str, key: Key, row: Any) -> Any: ...
-        def _custom(
-            self, table: str, values: Mapping[str, Any], *, partial_of: Any = None
-        ) -> dict[str, Any]: ...
-        def transaction(self, label: str = "edit") -> AbstractContextManager[None]: ...
-        def _write_box(self, seq_id: str, f: int, eid: str, box: Any, meta: dict[str, Any]) -> None: ...
-        def _put_box(self, seq_id: str, f: int, eid: str, box: Any, meta: dict[str, Any]) -> None: ...
-        def _encode_mask(self, seq_id: str, mask: Any) -> rlemod.RLE: ...
-        def _write_mask(
-            self, seq_id: str, f: int, eid: str, enc: rlemod.RLE, meta: dict[str, Any]
-        ) -> None: ...
-        def _rle(self, key: Key) -> rlemod.RLE | None: ...
+class TemporalMixin(AnnotationsMixin):
+    """Edits across frames, built on the per-frame edits of AnnotationsMixin."""
 
     # ------------------------------------------------------------------ reads
     def tracklet(self, tracklet: str) -> dict[str, Any]:
@@ -314,8 +294,8 @@ class TemporalMixin:
                 np.array(self._xywh(seq_id, f, eid), np.float32), np.array(box, np.float32)
             ):
                 continue
-            # inside the tracklet's span, so the box joins this tracklet
-            self._put_box(seq_id, f, eid, box, {"source": INTERPOLATED, "score": None, "keyframe": False})
+            meta = {"source": INTERPOLATED, "score": None, "keyframe": False}
+            self._put_box(seq_id, f, eid, box, meta, tracklet=row["id"])
         self._tracklets.released_many(seq_id, eid, stale)
         return len(wanted)
 
