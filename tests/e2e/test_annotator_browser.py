@@ -542,6 +542,12 @@ def temporal_steps(run: Run) -> None:
     )
     on, off = dark[: len(flagged)], dark[len(flagged) :]
     assert max(off) < 0.02, f"hatch outside the flagged frames: {dict(zip(clear, off, strict=True))}"
+    run.figures.update(
+        {
+            "hatch_dark_share_flagged": [round(min(on), 3), round(max(on), 3)],
+            "hatch_dark_share_clear_max": max(off),
+        }
+    )
     run.say(
         f"11 attribute panel: occluded on frame {FLAG_AT}, then Apply {FLAG_FROM}..{FLAG_TO}: ds.state says "
         f"{r['occluded']}; track bar dark share on flagged frames {min(on):.2f}..{max(on):.2f}, "
