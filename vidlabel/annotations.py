@@ -7,42 +7,26 @@ everything here goes through the same validated, transactional ``_put``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from itertools import pairwise
+from typing import Any
 
 import numpy as np
 
 from . import rle as rlemod
+from .core import ANNOTATIONS, Core, reads, writes
 from .errors import ValidationError
+from .interpolation import lerp_box
 from .naming import natural_key
-from .store import Key, KeyedTable
+from .versions import Key
 
-if TYPE_CHECKING:
-    from contextlib import AbstractContextManager
+__all__ = ["ANNOTATIONS", "INTERPOLATED", "AnnotationsMixin"]
 
-    import pyarrow as pa
-
-    from .tracklets import TrackletKeeper
-
-ANNOTATIONS = ("masks", "boxes", "states")
+INTERPOLATED = "interpolated"  # the `source` of boxes and masks filled in between keyframes
 
 
-class AnnotationsMixin:
-    if TYPE_CHECKING:  # provided by Dataset
-        _tables: dict[str, KeyedTable]
-        _tracklets: TrackletKeeper
-        custom_fields: dict[str, list[pa.Field]]
-
-        def _seq(self, seq: Any) -> str: ...
-        def _entity(self, seq_id: str, entity: Any) -> str: ...
-        def _frame(self, seq_id: str, frame: Any) -> int: ...
-        def _put(self, store: str, key: Key, row: Any) -> Any: ...
-        def _custom(
-            self, table: str, values: Mapping[str, Any], *, partial_of: Any = None
-        ) -> dict[str, Any]: ...
-        def transaction(self, label: str = "edit") -> AbstractContextManager[None]: ...
-        def _refresh_boxes(self, seq_id: str, eid: str, lo: int, hi: int) -> None: ...
-
+class AnnotationsMixin(Core):
     # ------------------------------------------------------------------ masks
+    @writes
     def set_mask(
         self,
         seq: str,
@@ -66,6 +50,7 @@ class AnnotationsMixin:
         with self.transaction(f"set mask {f}"):
             self._write_mask(seq_id, f, eid, enc, meta)
 
+    @writes
     def set_masks(
         self,
         seq: str,
@@ -153,10 +138,12 @@ class AnnotationsMixin:
             },
         )
 
+    @writes
     def remove_mask(self, seq: str, frame: int, entity: str) -> bool:
         """Erase an entity's mask on a frame; False if there was none."""
         return self._remove("masks", seq, entity, [frame]) > 0
 
+    @writes
     def remove_masks(self, seq: str, entity: str, frames: Sequence[int] | range | None = None) -> int:
         """Erase an entity's masks on the given frames (all frames if None); returns how many."""
         return self._remove("masks", seq, entity, frames)
@@ -168,7 +155,7 @@ class AnnotationsMixin:
         if frames is None:
             keys = sorted(store.lookup("by_entity", (seq_id, eid)))
         else:
-            keys = [(seq_id, self._frame(seq_id, f), eid) for f in frames]
+            keys = sorted({(seq_id, self._frame(seq_id, f), eid) for f in frames})
             keys = [k for k in keys if k in store]
         if not keys:
             return 0
@@ -181,6 +168,7 @@ class AnnotationsMixin:
         return len(keys)
 
     # ------------------------------------------------------------------ boxes
+    @writes
     def set_box(
         self,
         seq: str,
@@ -203,6 +191,7 @@ class AnnotationsMixin:
             seq, entity, {frame: box}, source=source, score=score, keyframe=keyframe, extend=extend
         )
 
+    @writes
     def set_boxes(
         self,
         seq: str,
@@ -269,13 +258,83 @@ class AnnotationsMixin:
             },
         )
 
+    @writes
     def remove_box(self, seq: str, frame: int, entity: str) -> bool:
         return self._remove("boxes", seq, entity, [frame]) > 0
 
+    @writes
     def remove_boxes(self, seq: str, entity: str, frames: Sequence[int] | range | None = None) -> int:
         return self._remove("boxes", seq, entity, frames)
 
+    # ------------------------------------------------------------------ boxes in between
+    def _xywh(self, seq_id: str, f: int, eid: str) -> tuple[float, ...]:
+        found = self._tables["boxes"].values((seq_id, f, eid), ("x", "y", "w", "h"))
+        assert found is not None
+        return found
+
+    def _keyframe_boxes(self, seq_id: str, eid: str, s: int, e: int) -> list[int]:
+        store = self._tables["boxes"]
+        keys = store.lookup("by_entity", (seq_id, eid))
+        return sorted(k[1] for k in keys if s <= k[1] <= e and store.value(k, "keyframe"))
+
+    def _refresh_boxes(self, seq_id: str, eid: str, lo: int, hi: int, *, whole: bool = False) -> None:
+        """Recompute interpolated boxes of the entity's tracklets that overlap [lo, hi].
+
+        Only the stretch between the keyframe boxes around [lo, hi] can change, so unless
+        ``whole`` (a switch flipped, a tracklet cut or joined) only that stretch is read.
+        """
+        for row in self._tracklets.rows(seq_id, eid):
+            if row["start_frame"] <= hi and row["end_frame"] >= lo:
+                self._interpolate_boxes(row, None if whole else (lo, hi))
+
+    def _interpolate_boxes(self, row: dict[str, Any], near: tuple[int, int] | None = None) -> int:
+        seq_id, eid, s, e = _span(row)
+        store = self._tables["boxes"]
+        if near is not None:  # widen to the keyframe boxes on either side (or the tracklet's ends)
+            s0, e0 = s, e
+            s = max(s0, min(near[0], e0))
+            while s > s0 and not store.value((seq_id, s, eid), "keyframe"):
+                s -= 1
+            e = min(e0, max(near[1], s0))
+            while e < e0 and not store.value((seq_id, e, eid), "keyframe"):
+                e += 1
+        # Only the two small columns for every box: whole rows cost too much on long tracks.
+        kinds: dict[int, tuple[Any, ...]] = {}
+        if near is None:
+            for k in store.lookup("by_entity", (seq_id, eid)):
+                found = store.values(k, ("source", "keyframe"))
+                if s <= k[1] <= e and found is not None:
+                    kinds[k[1]] = found
+        else:
+            for f in range(s, e + 1):
+                found = store.values((seq_id, f, eid), ("source", "keyframe"))
+                if found is not None:
+                    kinds[f] = found
+        wanted: dict[int, tuple[float, float, float, float]] = {}
+        if _on(row):
+            keys = sorted(f for f, (_src, kf) in kinds.items() if kf)
+            for k0, k1 in pairwise(keys):
+                if k1 - k0 < 2:
+                    continue
+                a, b = self._xywh(seq_id, k0, eid), self._xywh(seq_id, k1, eid)
+                for f in range(k0 + 1, k1):
+                    if f not in kinds or kinds[f][0] == INTERPOLATED:
+                        wanted[f] = lerp_box(a, b, (f - k0) / (k1 - k0))
+        stale = [f for f, (src, kf) in kinds.items() if src == INTERPOLATED and not kf and f not in wanted]
+        for f in stale:
+            self._put("boxes", (seq_id, f, eid), None)
+        for f, box in wanted.items():
+            if f in kinds and np.array_equal(
+                np.array(self._xywh(seq_id, f, eid), np.float32), np.array(box, np.float32)
+            ):
+                continue
+            meta = {"source": INTERPOLATED, "score": None, "keyframe": False}
+            self._put_box(seq_id, f, eid, box, meta, tracklet=row["id"])
+        self._tracklets.released_many(seq_id, eid, stale)
+        return len(wanted)
+
     # ------------------------------------------------------------------ states
+    @writes
     def set_state(self, seq: str, frame: int, entity: str, **values: Any) -> None:
         """Set custom per-frame attributes of an entity (``occluded=True, visibility=0.4``)."""
         seq_id = self._seq(seq)
@@ -294,9 +353,11 @@ class AnnotationsMixin:
                 {"sequence_id": seq_id, "frame_index": f, "entity_id": eid, "tracklet_id": tid, **custom},
             )
 
+    @writes
     def remove_state(self, seq: str, frame: int, entity: str) -> bool:
         return self._remove("states", seq, entity, [frame]) > 0
 
+    @reads
     def rle(self, seq: str, frame: int, entity: str) -> rlemod.RLE | None:
         seq_id = self._seq(seq)
         key = (seq_id, self._frame(seq_id, frame), self._entity(seq_id, entity))
@@ -308,11 +369,13 @@ class AnnotationsMixin:
             return None
         return {"size": [row["height"], row["width"]], "counts": row["counts"]}
 
+    @reads
     def mask(self, seq: str, frame: int, entity: str) -> np.ndarray | None:
         """An entity's mask on a frame as HxW bool, or None where it has none."""
         r = self.rle(seq, frame, entity)
         return None if r is None else rlemod.decode(r)
 
+    @reads
     def masks(self, seq: str, frame: int) -> dict[str, np.ndarray]:
         """Every mask on a frame: {entity_id: HxW bool}."""
         seq_id = self._seq(seq)
@@ -329,6 +392,7 @@ class AnnotationsMixin:
         assert row is not None
         return [row["height"], row["width"]]
 
+    @reads
     def rles(self, seq: str, frame: int) -> dict[str, rlemod.RLE]:
         """Every mask on a frame as compressed RLE: {entity_id: {"size", "counts"}} (no decode)."""
         seq_id = self._seq(seq)
@@ -338,12 +402,14 @@ class AnnotationsMixin:
         keys = sorted(store.lookup("by_frame", (seq_id, f)), key=lambda k: natural_key(k[2]))
         return {k[2]: {"size": list(size), "counts": store.value(k, "counts")} for k in keys}
 
+    @reads
     def mask_frames(self, seq: str, entity: str) -> list[int]:
         """Frames on which an entity has a mask, sorted."""
         seq_id = self._seq(seq)
         eid = self._entity(seq_id, entity)
         return sorted(k[1] for k in self._tables["masks"].lookup("by_entity", (seq_id, eid)))
 
+    @reads
     def annotation(self, table: str, seq: str, frame: int, entity: str) -> dict[str, Any] | None:
         """The full row of a mask, box or state (source, score, keyframe, tracklet...)."""
         if table not in ANNOTATIONS:
@@ -351,10 +417,12 @@ class AnnotationsMixin:
         seq_id = self._seq(seq)
         return self._tables[table].get((seq_id, self._frame(seq_id, frame), self._entity(seq_id, entity)))
 
+    @reads
     def box(self, seq: str, frame: int, entity: str) -> tuple[float, float, float, float] | None:
         row = self.annotation("boxes", seq, frame, entity)
         return None if row is None else (row["x"], row["y"], row["w"], row["h"])
 
+    @reads
     def boxes(self, seq: str, frame: int) -> dict[str, tuple[float, float, float, float]]:
         seq_id = self._seq(seq)
         f = self._frame(seq_id, frame)
@@ -366,12 +434,14 @@ class AnnotationsMixin:
             out[key[2]] = (row["x"], row["y"], row["w"], row["h"])
         return out
 
+    @reads
     def state(self, seq: str, frame: int, entity: str) -> dict[str, Any]:
         """Custom state fields of an entity on a frame (None for unset fields)."""
         row = self.annotation("states", seq, frame, entity)
         names = [f.name for f in self.custom_fields["states"]]
         return {n: (row or {}).get(n) for n in names}
 
+    @reads
     def states(self, seq: str, frame: int) -> dict[str, dict[str, Any]]:
         seq_id = self._seq(seq)
         f = self._frame(seq_id, frame)
@@ -389,3 +459,12 @@ def _check_box(box: Any) -> tuple[float, float, float, float]:
     if bw <= 0 or bh <= 0:
         raise ValidationError(f"boxes: box {box!r} has a non-positive width or height")
     return (x, y, bw, bh)
+
+
+def _on(row: dict[str, Any]) -> bool:
+    """A tracklet's box interpolation switch; null (files written before the column existed) means on."""
+    return row.get("interpolate") is not False
+
+
+def _span(row: dict[str, Any]) -> tuple[str, str, int, int]:
+    return row["sequence_id"], row["entity_id"], int(row["start_frame"]), int(row["end_frame"])

@@ -1,19 +1,17 @@
-"""The in-memory dataset: Arrow tables, validated transactional edits, undo/redo, change events.
+"""Dataset: the public facade over the versioned store, the history, the journal and validation.
 
-Every change goes through a method here. A method validates its input, then applies
-its row edits inside a transaction; if anything fails midway the rows already
-changed are put back, so an edit applies all or nothing. Each outermost transaction
-is one undo step and one change event for observers (an open widget, say).
+Every change goes through a method here (or in annotations.py / temporal.py, mixed in): it is
+validated first, then applied in a transaction that publishes a new version, so an edit applies
+all or nothing and readers never see half of it (core.py). Each outermost transaction is one
+undo step and one change event for observers (an open widget, say). A dataset made with
+``vl.open(folder)`` also writes each committed transaction to its project's journal before the
+call returns (project.py).
 """
 
 from __future__ import annotations
 
 import re
-import threading
-import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,11 +19,11 @@ import pyarrow as pa
 
 from . import schema as sch
 from .annotations import ANNOTATIONS as _ANNOTATIONS
+from .core import Change, FrameInfo, reads, writes
 from .errors import ValidationError
+from .history import DEFAULT_MAX_BYTES, DEFAULT_MAX_STEPS
 from .naming import natural_key
-from .store import Key, KeyedTable, Row
 from .temporal import TemporalMixin
-from .tracklets import TrackletKeeper
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -35,48 +33,9 @@ if TYPE_CHECKING:
 
     from .frames import FrameCache, FrameSource
 
+__all__ = ["Change", "Dataset", "FrameInfo"]
 
-@dataclass
-class Change:
-    """What one edit, undo or redo touched; passed to observers."""
-
-    label: str
-    kind: str  # "edit", "undo" or "redo"
-    tables: set[str] = field(default_factory=set)
-    sequences: set[str] = field(default_factory=set)
-    frames: dict[str, set[int]] = field(default_factory=dict)  # sequence id -> touched frame indices
-    # sequence id -> entities whose annotations or tracklets changed
-    entities: dict[str, set[str]] = field(default_factory=dict)
-
-
-@dataclass
-class _Transaction:
-    label: str
-    ops: list[tuple[str, Key, Row | None, Row | None]] = field(default_factory=list)
-
-
-@dataclass
-class _FrameInfo:
-    timestamps: np.ndarray
-    uris: list[str | None]
-
-
-class _DictStore:
-    """The put/get interface of KeyedTable over a plain dict (frame lists, frame sources)."""
-
-    def __init__(self) -> None:
-        self.data: dict[Key, Any] = {}
-
-    def get(self, key: Key) -> Any:
-        return self.data.get(key)
-
-    def put(self, key: Key, value: Any) -> Any:
-        old = self.data.get(key)
-        if value is None:
-            self.data.pop(key, None)
-        else:
-            self.data[key] = value
-        return old
+_FrameInfo = FrameInfo  # the name older code imports
 
 
 class Dataset(TemporalMixin):
@@ -85,6 +44,9 @@ class Dataset(TemporalMixin):
     >>> ds = Dataset(state_fields={"occluded": pa.bool_()})
     >>> seq = ds.add_sequence("clip", frames=np.zeros((3, 4, 5, 3), np.uint8))
     >>> bear = ds.add_entity(seq, category="bear")
+
+    ``history_bytes`` and ``history_steps`` bound the undo history (the oldest steps go first).
+    ``vl.open(folder)`` gives a dataset kept in a project folder instead of memory alone.
     """
 
     def __init__(
@@ -94,256 +56,24 @@ class Dataset(TemporalMixin):
         entity_fields: Mapping[str, pa.DataType] | list[pa.Field] | None = None,
         state_fields: Mapping[str, pa.DataType] | list[pa.Field] | None = None,
         cache_bytes: int = 512 * 2**20,
+        history_bytes: int = DEFAULT_MAX_BYTES,
+        history_steps: int = DEFAULT_MAX_STEPS,
     ) -> None:
-        self.custom_fields: dict[str, list[pa.Field]] = {
-            "sequences": sch.normalize_fields("sequences", sequence_fields),
-            "entities": sch.normalize_fields("entities", entity_fields),
-            "states": sch.normalize_fields("states", state_fields),
-        }
-        by_frame = ("sequence_id", "frame_index")
-        by_entity = ("sequence_id", "entity_id")
-        self._tables: dict[str, KeyedTable] = {
-            "sequences": KeyedTable(self.schema("sequences"), sch.KEYS["sequences"]),
-            "entities": KeyedTable(
-                self.schema("entities"),
-                sch.KEYS["entities"],
-                {"by_sequence": ("sequence_id",), "by_name": ("sequence_id", "name")},
-            ),
-            "tracklets": KeyedTable(
-                self.schema("tracklets"), sch.KEYS["tracklets"], {"by_entity": by_entity}
-            ),
-        }
-        for name in _ANNOTATIONS:
-            self._tables[name] = KeyedTable(
-                self.schema(name), sch.KEYS[name], {"by_frame": by_frame, "by_entity": by_entity}
-            )
-        self._frames = _DictStore()  # (seq,) -> _FrameInfo
-        self._sources = _DictStore()  # (seq,) -> FrameSource
+        super().__init__(
+            {
+                "sequences": sch.normalize_fields("sequences", sequence_fields),
+                "entities": sch.normalize_fields("entities", entity_fields),
+                "states": sch.normalize_fields("states", state_fields),
+            },
+            history_bytes=history_bytes,
+            history_steps=history_steps,
+        )
         self._cache_bytes = cache_bytes
         self._cache: FrameCache | None = None
-        self._lock = threading.RLock()
-        self._txn: _Transaction | None = None
-        self._group: _Transaction | None = None
-        self._undo: list[_Transaction] = []
-        self._redo: list[_Transaction] = []
-        self._observers: list[Callable[[Change], None]] = []
-        self._tracklets = TrackletKeeper(self)
-
-    # ------------------------------------------------------------------ schema
-    def schema(self, table: str) -> pa.Schema:
-        """The Arrow schema of a table, custom fields included."""
-        if table not in sch.TABLES:
-            raise ValidationError(f"unknown table {table!r}; tables are {', '.join(sch.TABLES)}")
-        return sch.table_schema(table, self.custom_fields.get(table))
-
-    # ------------------------------------------------------------------ transactions
-    @contextmanager
-    def transaction(self, label: str = "edit") -> Iterator[None]:
-        """Group edits into one undo step and one change event; all or nothing.
-
-        Nested transactions join the outermost one.
-        """
-        with self._lock:
-            if self._txn is not None:
-                yield
-                return
-            txn = self._txn = _Transaction(label)
-            try:
-                yield
-            except BaseException:
-                self._replay(txn.ops, backwards=True)
-                raise
-            finally:
-                self._txn = None
-            if txn.ops:
-                if self._group is not None:
-                    self._group.ops.extend(txn.ops)
-                else:
-                    self._undo.append(txn)
-                self._redo.clear()
-                self._notify(txn, "edit")
-
-    @contextmanager
-    def undo_group(self, label: str) -> Iterator[None]:
-        """Make every edit committed inside one undo step, while each still commits (and notifies) on its own.
-
-        Long work such as propagation writes frame by frame, so observers see results land as they
-        come and readers are not locked out, yet one undo takes the whole run back. What was
-        committed stays committed if the block stops early (cancelled, or an error): each
-        committed edit is whole, and the part done is one undo step. Undo and redo are refused
-        while a group is open. Nested groups join the outermost one.
-        """
-        with self._lock:
-            if self._txn is not None:
-                raise ValidationError("undo_group: not allowed inside a transaction")
-            if self._group is not None:
-                outer = True
-            else:
-                outer = False
-                self._group = _Transaction(label)
-        try:
-            yield
-        finally:
-            if not outer:
-                with self._lock:
-                    group, self._group = self._group, None
-                    if group is not None and group.ops:
-                        self._undo.append(group)
-
-    def _store(self, name: str) -> Any:
-        if name == "frames":
-            return self._frames
-        if name == "sources":
-            return self._sources
-        return self._tables[name]
-
-    def _put(self, store: str, key: Key, row: Any) -> Any:
-        if self._txn is None:
-            raise RuntimeError("internal: an edit outside a transaction")
-        old = self._store(store).put(key, row)
-        if old is not None or row is not None:
-            self._txn.ops.append((store, key, old, row))
-        return old
-
-    def _replay(self, ops: list[tuple[str, Key, Any, Any]], *, backwards: bool) -> None:
-        if backwards:
-            for store, key, old, _new in reversed(ops):
-                self._store(store).put(key, old)
-        else:
-            for store, key, _old, new in ops:
-                self._store(store).put(key, new)
-
-    def undo(self) -> bool:
-        """Undo the last edit; False when there is nothing to undo."""
-        with self._lock:
-            if self._txn is not None:
-                raise ValidationError("undo: not allowed inside a transaction")
-            if self._group is not None:
-                raise ValidationError(f"undo: not allowed while {self._group.label!r} is running")
-            if not self._undo:
-                return False
-            txn = self._undo.pop()
-            self._replay(txn.ops, backwards=True)
-            self._redo.append(txn)
-            self._notify(txn, "undo")
-            return True
-
-    def redo(self) -> bool:
-        """Redo the last undone edit; False when there is nothing to redo."""
-        with self._lock:
-            if self._txn is not None:
-                raise ValidationError("redo: not allowed inside a transaction")
-            if self._group is not None:
-                raise ValidationError(f"redo: not allowed while {self._group.label!r} is running")
-            if not self._redo:
-                return False
-            txn = self._redo.pop()
-            self._replay(txn.ops, backwards=False)
-            self._undo.append(txn)
-            self._notify(txn, "redo")
-            return True
-
-    @property
-    def can_undo(self) -> bool:
-        return bool(self._undo)
-
-    @property
-    def can_redo(self) -> bool:
-        return bool(self._redo)
-
-    def history(self) -> list[str]:
-        """Labels of the undoable steps, oldest first."""
-        return [t.label for t in self._undo]
-
-    def clear_history(self) -> None:
-        """Forget undo/redo (after an import, say: loading is not an undoable user action)."""
-        with self._lock:
-            self._undo.clear()
-            self._redo.clear()
-
-    # ------------------------------------------------------------------ observers
-    def observe(self, callback: Callable[[Change], None]) -> Callable[[], None]:
-        """Call ``callback(change)`` after every edit, undo and redo. Returns an unsubscribe function."""
-        self._observers.append(callback)
-
-        def unobserve() -> None:
-            if callback in self._observers:
-                self._observers.remove(callback)
-
-        return unobserve
-
-    def _notify(self, txn: _Transaction, kind: str) -> None:
-        change = Change(txn.label, kind)
-        for store, key, old, new in txn.ops:
-            change.tables.add(store)
-            row = new if new is not None else old
-            if store in _ANNOTATIONS:
-                change.sequences.add(key[0])
-                change.frames.setdefault(key[0], set()).add(key[1])
-                change.entities.setdefault(key[0], set()).add(key[2])
-            elif store in ("sequences", "frames", "sources"):
-                change.sequences.add(key[0])
-            elif isinstance(row, dict) and "sequence_id" in row:
-                change.sequences.add(row["sequence_id"])
-                if store == "tracklets":
-                    change.entities.setdefault(row["sequence_id"], set()).add(row["entity_id"])
-        for cb in list(self._observers):
-            try:
-                cb(change)
-            except Exception as exc:  # an observer must never break an edit
-                warnings.warn(f"vidlabel observer {cb!r} failed: {exc!r}", RuntimeWarning, stacklevel=2)
-
-    # ------------------------------------------------------------------ resolving references
-    def _seq(self, seq: Any) -> str:
-        if isinstance(seq, str) and (seq,) in self._tables["sequences"]:
-            return seq
-        raise ValidationError(f"sequences.id: unknown sequence {seq!r}")
-
-    def _entity(self, seq_id: str, entity: Any) -> str:
-        ents = self._tables["entities"]
-        if isinstance(entity, str):
-            row = ents.get((entity,))
-            if row is not None:
-                if row["sequence_id"] != seq_id:
-                    raise ValidationError(
-                        f"entities.id: entity {entity!r} belongs to sequence "
-                        f"{row['sequence_id']!r}, not {seq_id!r}"
-                    )
-                return entity
-            found = ents.lookup("by_name", (seq_id, entity))
-            if found:
-                return str(next(iter(found))[0])
-        raise ValidationError(f"entities.id: unknown entity {entity!r} in sequence {seq_id!r}")
-
-    def _frame(self, seq_id: str, frame: Any) -> int:
-        if isinstance(frame, (bool, np.bool_)) or not isinstance(frame, (int, np.integer)):
-            raise ValidationError(
-                f"frames.frame_index: expected an integer, got {type(frame).__name__} {frame!r}"
-            )
-        n = len(self._frames.get((seq_id,)).uris)
-        if not 0 <= int(frame) < n:
-            raise ValidationError(
-                f"frames.frame_index: frame {int(frame)} is out of range for sequence "
-                f"{seq_id!r} with {n} frames"
-            )
-        return int(frame)
-
-    def _custom(
-        self, table: str, values: Mapping[str, Any], *, partial_of: Row | None = None
-    ) -> dict[str, Any]:
-        fields = {f.name: f for f in self.custom_fields[table]}
-        unknown = set(values) - set(fields)
-        if unknown:
-            declared = ", ".join(fields) or "none"
-            raise ValidationError(
-                f"{table}: unknown field(s) {', '.join(sorted(unknown))} (declared: {declared})"
-            )
-        out = {name: (partial_of or {}).get(name) for name in fields}
-        for name, value in values.items():
-            out[name] = sch.coerce_value(table, fields[name], value)
-        return out
+        self.project: Any = None  # the Project of a dataset opened with vl.open, else None
 
     # ------------------------------------------------------------------ sequences
+    @writes
     def add_sequence(
         self,
         name: str,
@@ -418,11 +148,12 @@ class Dataset(TemporalMixin):
         }
         with self.transaction(f"add sequence {name}"):
             self._put("sequences", (seq_id,), row)
-            self._put("frames", (seq_id,), _FrameInfo(timestamps, frame_uris))
+            self._put("frames", (seq_id,), FrameInfo(timestamps, frame_uris))
             if source is not None:
                 self._put("sources", (seq_id,), source)
         return seq_id
 
+    @writes
     def set_sequence(self, seq: str, **values: Any) -> None:
         """Change a sequence's name, split, status or custom fields."""
         seq_id = self._seq(seq)
@@ -442,6 +173,7 @@ class Dataset(TemporalMixin):
         with self.transaction(f"edit sequence {seq_id}"):
             self._put("sequences", (seq_id,), new)
 
+    @writes
     def remove_sequence(self, seq: str) -> None:
         """Remove a sequence with its frames, entities and all their annotations (one undo step)."""
         seq_id = self._seq(seq)
@@ -452,6 +184,7 @@ class Dataset(TemporalMixin):
             self._put("frames", (seq_id,), None)
             self._put("sequences", (seq_id,), None)
 
+    @writes
     def attach_frames(self, seq: str, source: FrameSource) -> None:
         """Give a sequence pixels (a frame source of the same length and size), e.g. after a move."""
         seq_id = self._seq(seq)
@@ -465,6 +198,7 @@ class Dataset(TemporalMixin):
             self._put("sources", (seq_id,), source)
 
     # ------------------------------------------------------------------ entities
+    @writes
     def add_entity(
         self,
         seq: str,
@@ -519,6 +253,7 @@ class Dataset(TemporalMixin):
             self._put("entities", (id,), row)
         return id
 
+    @writes
     def set_entity(self, entity: str, seq: str | None = None, **values: Any) -> None:
         """Rename an entity or change its category, colour or custom fields."""
         eid = self._any_entity(entity, seq)
@@ -546,9 +281,11 @@ class Dataset(TemporalMixin):
         with self.transaction(f"edit entity {new['name']}"):
             self._put("entities", (eid,), new)
 
+    @writes
     def rename_entity(self, entity: str, name: str, seq: str | None = None) -> None:
         self.set_entity(entity, seq, name=name)
 
+    @writes
     def remove_entity(self, entity: str, seq: str | None = None) -> None:
         """Delete an entity with its tracklets, masks, boxes and states (one undo step)."""
         eid = self._any_entity(entity, seq)
@@ -575,31 +312,38 @@ class Dataset(TemporalMixin):
         )
 
     # ------------------------------------------------------------------ reads
+    @reads
     def sequence_ids(self) -> list[str]:
         return sorted((k[0] for k in self._tables["sequences"]), key=natural_key)
 
+    @reads
     def sequence(self, seq: str) -> dict[str, Any]:
         row = self._tables["sequences"].get((self._seq(seq),))
         assert row is not None
         return row
 
+    @reads
     def num_frames(self, seq: str) -> int:
         return int(self.sequence(seq)["num_frames"])
 
+    @reads
     def timestamps(self, seq: str) -> np.ndarray:
-        info: _FrameInfo = self._frames.get((self._seq(seq),))
+        info: FrameInfo = self._tables.frame_info(self._seq(seq))
         return info.timestamps.copy()
 
+    @reads
     def entity_ids(self, seq: str) -> list[str]:
         """The entities of a sequence, by id (generated ids follow creation order)."""
         keys = self._tables["entities"].lookup("by_sequence", (self._seq(seq),))
         return sorted((k[0] for k in keys), key=natural_key)
 
+    @reads
     def entity(self, entity: str, seq: str | None = None) -> dict[str, Any]:
         row = self._tables["entities"].get((self._any_entity(entity, seq),))
         assert row is not None
         return row
 
+    @reads
     def tracklets(self, seq: str, entity: str | None = None) -> list[dict[str, Any]]:
         """Tracklets of a sequence (or of one entity), sorted by entity then start frame."""
         seq_id = self._seq(seq)
@@ -621,11 +365,14 @@ class Dataset(TemporalMixin):
             self._cache = FrameCache(self._cache_bytes)
         return self._cache
 
-    def frame_source(self, seq: str) -> FrameSource | None:
-        return self._sources.get((self._seq(seq),))
+    @reads
+    def frame_source(self, seq: str, *, required: bool = False) -> FrameSource | None:
+        """The sequence's frame source, None if it has no pixels (``required=True``: an error then)."""
+        seq_id = self._seq(seq)
+        return self._source(seq_id) if required else self._tables.source(seq_id)
 
     def _source(self, seq_id: str) -> FrameSource:
-        source = self._sources.get((seq_id,))
+        source = self._tables.source(seq_id)
         if source is None:
             raise ValidationError(
                 f"frames: sequence {seq_id!r} has no pixels (imported without its frames); "
@@ -633,36 +380,40 @@ class Dataset(TemporalMixin):
             )
         return source
 
+    @reads
     def frame(self, seq: str, frame: int, *, cache: bool = True) -> np.ndarray:
         """Frame pixels as HxWx3 uint8 RGB. ``cache=False`` does not add the frame to the decode cache
         (one pass over a long video would otherwise push out the frames being looked at)."""
         seq_id = self._seq(seq)
         return self._source(seq_id).read(self._frame(seq_id, frame), cache=cache)
 
+    @reads
     def frame_bytes(self, seq: str, frame: int) -> tuple[bytes, str]:
         """Frame as encoded bytes for display, with its mime type (JPEG files pass through as they are)."""
         seq_id = self._seq(seq)
         return self._source(seq_id).encoded(self._frame(seq_id, frame))
 
+    @reads
     def frame_uri(self, seq: str, frame: int) -> str | None:
         seq_id = self._seq(seq)
-        info: _FrameInfo = self._frames.get((seq_id,))
+        info: FrameInfo = self._tables.frame_info(seq_id)
         return info.uris[self._frame(seq_id, frame)]
 
     # ------------------------------------------------------------------ tables
+    @reads
     def table(self, name: str) -> pa.Table:
         """One table as a pyarrow.Table, sorted by its key."""
         if name == "frames":
             return self._frames_table()
-        if name not in self._tables:
+        if name not in sch.TABLES:
             raise ValidationError(f"unknown table {name!r}; tables are {', '.join(sch.TABLES)}")
-        with self._lock:
-            return self._tables[name].table()
+        return self._tables[name].table()
 
+    @reads
     def _frames_table(self) -> pa.Table:
         seqs, idx, ts, uris = [], [], [], []
         for seq_id in sorted(k[0] for k in self._tables["sequences"]):
-            info: _FrameInfo = self._frames.get((seq_id,))
+            info: FrameInfo = self._tables.frame_info(seq_id)
             n = len(info.uris)
             seqs.append(pa.array([seq_id] * n, pa.string()))
             idx.append(pa.array(np.arange(n, dtype=np.int32)))
@@ -674,16 +425,19 @@ class Dataset(TemporalMixin):
         cols = [pa.concat_arrays(c) for c in (seqs, idx, ts, uris)]
         return pa.Table.from_arrays(cols, schema=schema)
 
+    @reads
     def tables(self) -> dict[str, pa.Table]:
         return {name: self.table(name) for name in sch.TABLES}
 
     def to_pandas(self, name: str) -> pd.DataFrame:
         return self.table(name).to_pandas()
 
+    @reads
     def equals(self, other: Dataset) -> bool:
         """Same tables (content and schema), frame pixels aside."""
         return all(self.table(n).equals(other.table(n)) for n in sch.TABLES)
 
+    @reads
     def __len__(self) -> int:
         return len(self._tables["sequences"])
 
@@ -691,6 +445,7 @@ class Dataset(TemporalMixin):
         """Iterate over sequence ids."""
         return iter(self.sequence_ids())
 
+    @reads
     def __repr__(self) -> str:
         t = self._tables
         return (

@@ -22,8 +22,19 @@ RLE = dict[str, Any]  # {"size": [h, w], "counts": bytes}
 
 def encode(mask: np.ndarray) -> RLE:
     """Encode an HxW bool (or 0/1 integer) mask as compressed COCO RLE with bytes counts."""
-    fortran = np.asfortranarray(mask, dtype=np.uint8)
-    rle = cocomask.encode(fortran)
+    if mask.dtype == np.bool_:
+        mask = mask.view(np.uint8)
+    elif mask.dtype != np.uint8:
+        mask = mask.astype(np.uint8)
+    if not mask.flags.f_contiguous:
+        # column-major copy: OpenCV's transpose is ~3x faster than numpy's strided copy
+        if mask.flags.c_contiguous and mask.size:
+            import cv2  # imported here: `import vidlabel` stays light
+
+            mask = cv2.transpose(mask).T
+        else:
+            mask = np.asfortranarray(mask)
+    rle = cocomask.encode(mask)
     return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": bytes(rle["counts"])}
 
 

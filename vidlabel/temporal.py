@@ -9,19 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from . import rle as rlemod
-from .annotations import AnnotationsMixin
+from .annotations import INTERPOLATED, AnnotationsMixin, _on, _span
+from .core import reads, writes
 from .errors import ValidationError
-from .interpolation import MaskInterpolator, lerp_box
+from .interpolation import MaskInterpolator
 
-if TYPE_CHECKING:
-    pass
+__all__ = ["INTERPOLATED", "SIDES", "TemporalMixin"]
 
-INTERPOLATED = "interpolated"  # the `source` of boxes and masks filled in between keyframes
 SIDES = ("next", "previous")
 
 
@@ -29,6 +28,7 @@ class TemporalMixin(AnnotationsMixin):
     """Edits across frames, built on the per-frame edits of AnnotationsMixin."""
 
     # ------------------------------------------------------------------ reads
+    @reads
     def tracklet(self, tracklet: str) -> dict[str, Any]:
         """A tracklet's row (id, sequence_id, entity_id, start/end frame and timestamp, interpolate)."""
         if not isinstance(tracklet, str):
@@ -39,6 +39,7 @@ class TemporalMixin(AnnotationsMixin):
         return row
 
     # ------------------------------------------------------------------ tracklet edits
+    @writes
     def split_tracklet(self, tracklet: str, frame: int) -> str:
         """Cut a tracklet before ``frame``: it keeps [start, frame - 1]; returns the new one's id."""
         row = self.tracklet(tracklet)
@@ -65,6 +66,7 @@ class TemporalMixin(AnnotationsMixin):
             self._refresh_boxes(seq_id, eid, s, e, whole=True)
         return new
 
+    @writes
     def merge_tracklets(self, a: str, b: str) -> str:
         """Join two tracklets of one entity into the earlier one; frames between stay a gap until filled."""
         ra, rb = self.tracklet(a), self.tracklet(b)
@@ -95,6 +97,7 @@ class TemporalMixin(AnnotationsMixin):
             self._refresh_boxes(seq_id, eid, lo, hi, whole=True)
         return str(first["id"])
 
+    @writes
     def glue_tracklet(self, tracklet: str, side: str = "next") -> str:
         """Merge a tracklet with its entity's nearest tracklet on ``side`` ("next" or "previous")."""
         row = self.tracklet(tracklet)
@@ -113,6 +116,7 @@ class TemporalMixin(AnnotationsMixin):
             )
         return self.merge_tracklets(tracklet, other["id"])
 
+    @writes
     def relink_tracklet(self, tracklet: str, entity: str, *, start: int | None = None) -> str:
         """Give a tracklet (or its part from ``start``) and its masks, boxes and states to another entity.
 
@@ -154,6 +158,7 @@ class TemporalMixin(AnnotationsMixin):
             self._refresh_boxes(seq_id, dst, lo, e, whole=True)
         return new
 
+    @writes
     def delete_tracklet(self, tracklet: str) -> int:
         """Delete a tracklet with its masks, boxes and states; returns how many annotations went."""
         row = self.tracklet(tracklet)
@@ -165,6 +170,7 @@ class TemporalMixin(AnnotationsMixin):
             self._put("tracklets", (tracklet,), None)
         return len(keys)
 
+    @writes
     def set_tracklet_span(self, tracklet: str, start: int, end: int) -> None:
         """Trim or extend a tracklet to [start, end]; annotations left outside are removed.
 
@@ -198,6 +204,7 @@ class TemporalMixin(AnnotationsMixin):
             self._refresh_boxes(seq_id, eid, min(s, lo), max(e, hi), whole=True)
 
     # ------------------------------------------------------------------ boxes in between
+    @writes
     def set_tracklet_interpolation(self, tracklet: str, on: bool) -> None:
         """Switch box interpolation of a tracklet on or off (off where an occlusion would mislead it).
 
@@ -213,6 +220,7 @@ class TemporalMixin(AnnotationsMixin):
             self._put("tracklets", (tracklet,), {**row, "interpolate": bool(on)})
             self._refresh_boxes(seq_id, eid, s, e, whole=True)
 
+    @writes
     def interpolate_boxes(self, tracklet: str) -> int:
         """Fill the boxes between a tracklet's keyframe boxes now; returns how many frames hold one.
 
@@ -233,72 +241,7 @@ class TemporalMixin(AnnotationsMixin):
         with self.transaction(f"interpolate boxes of {tracklet}"):
             return self._interpolate_boxes(row)
 
-    def _xywh(self, seq_id: str, f: int, eid: str) -> tuple[float, ...]:
-        found = self._tables["boxes"].values((seq_id, f, eid), ("x", "y", "w", "h"))
-        assert found is not None
-        return found
-
-    def _keyframe_boxes(self, seq_id: str, eid: str, s: int, e: int) -> list[int]:
-        store = self._tables["boxes"]
-        keys = store.lookup("by_entity", (seq_id, eid))
-        return sorted(k[1] for k in keys if s <= k[1] <= e and store.value(k, "keyframe"))
-
-    def _refresh_boxes(self, seq_id: str, eid: str, lo: int, hi: int, *, whole: bool = False) -> None:
-        """Recompute interpolated boxes of the entity's tracklets that overlap [lo, hi].
-
-        Only the stretch between the keyframe boxes around [lo, hi] can change, so unless
-        ``whole`` (a switch flipped, a tracklet cut or joined) only that stretch is read.
-        """
-        for row in self._tracklets.rows(seq_id, eid):
-            if row["start_frame"] <= hi and row["end_frame"] >= lo:
-                self._interpolate_boxes(row, None if whole else (lo, hi))
-
-    def _interpolate_boxes(self, row: dict[str, Any], near: tuple[int, int] | None = None) -> int:
-        seq_id, eid, s, e = _span(row)
-        store = self._tables["boxes"]
-        if near is not None:  # widen to the keyframe boxes on either side (or the tracklet's ends)
-            s0, e0 = s, e
-            s = max(s0, min(near[0], e0))
-            while s > s0 and not store.value((seq_id, s, eid), "keyframe"):
-                s -= 1
-            e = min(e0, max(near[1], s0))
-            while e < e0 and not store.value((seq_id, e, eid), "keyframe"):
-                e += 1
-        # Only the two small columns for every box: whole rows cost too much on long tracks.
-        kinds: dict[int, tuple[Any, ...]] = {}
-        if near is None:
-            for k in store.lookup("by_entity", (seq_id, eid)):
-                found = store.values(k, ("source", "keyframe"))
-                if s <= k[1] <= e and found is not None:
-                    kinds[k[1]] = found
-        else:
-            for f in range(s, e + 1):
-                found = store.values((seq_id, f, eid), ("source", "keyframe"))
-                if found is not None:
-                    kinds[f] = found
-        wanted: dict[int, tuple[float, float, float, float]] = {}
-        if _on(row):
-            keys = sorted(f for f, (_src, kf) in kinds.items() if kf)
-            for k0, k1 in pairwise(keys):
-                if k1 - k0 < 2:
-                    continue
-                a, b = self._xywh(seq_id, k0, eid), self._xywh(seq_id, k1, eid)
-                for f in range(k0 + 1, k1):
-                    if f not in kinds or kinds[f][0] == INTERPOLATED:
-                        wanted[f] = lerp_box(a, b, (f - k0) / (k1 - k0))
-        stale = [f for f, (src, kf) in kinds.items() if src == INTERPOLATED and not kf and f not in wanted]
-        for f in stale:
-            self._put("boxes", (seq_id, f, eid), None)
-        for f, box in wanted.items():
-            if f in kinds and np.array_equal(
-                np.array(self._xywh(seq_id, f, eid), np.float32), np.array(box, np.float32)
-            ):
-                continue
-            meta = {"source": INTERPOLATED, "score": None, "keyframe": False}
-            self._put_box(seq_id, f, eid, box, meta, tracklet=row["id"])
-        self._tracklets.released_many(seq_id, eid, stale)
-        return len(wanted)
-
+    @writes
     def box_from_mask(self, seq: str, frame: int, entity: str, *, keyframe: bool = True) -> tuple[float, ...]:
         """Store the tight box of an entity's mask on a frame as its box there; returns (x, y, w, h)."""
         seq_id = self._seq(seq)
@@ -312,6 +255,7 @@ class TemporalMixin(AnnotationsMixin):
             self._write_box(seq_id, f, eid, box, _meta(keyframe))
         return box
 
+    @writes
     def boxes_from_masks(
         self, seq: str, entity: str, frames: Iterable[int] | None = None, *, keyframe: bool = True
     ) -> int:
@@ -324,14 +268,17 @@ class TemporalMixin(AnnotationsMixin):
             have = [f for f in have if f in wanted]
         if not have:
             raise ValidationError(f"boxes: entity {eid!r} has no mask on those frames to take boxes from")
+        meta = _meta(keyframe)
         with self.transaction(f"boxes from {len(have)} masks"):
             for f in have:
                 enc = self._rle((seq_id, f, eid))
                 assert enc is not None
-                self._write_box(seq_id, f, eid, rlemod.bbox(enc), _meta(keyframe))
+                self._put_box(seq_id, f, eid, rlemod.bbox(enc), meta)
+            self._refresh_boxes(seq_id, eid, have[0] - 1, have[-1] + 1)
         return len(have)
 
     # ------------------------------------------------------------------ masks in between
+    @writes
     def interpolate_masks(self, tracklet: str, start: int | None = None, end: int | None = None) -> int:
         """Fill gaps between a tracklet's mask keyframes by shape interpolation; returns frames filled.
 
@@ -381,6 +328,7 @@ class TemporalMixin(AnnotationsMixin):
         return len(filled)
 
     # ------------------------------------------------------------------ states over ranges
+    @writes
     def set_states(self, seq: str, entity: str, frames: Sequence[int] | range, **values: Any) -> int:
         """Set the same state fields on many frames (apply-to-range, one undo step); returns how many."""
         seq_id = self._seq(seq)
@@ -408,15 +356,6 @@ class TemporalMixin(AnnotationsMixin):
                     {"sequence_id": seq_id, "frame_index": f, "entity_id": eid, "tracklet_id": tid, **custom},
                 )
         return len(fs)
-
-
-def _span(row: dict[str, Any]) -> tuple[str, str, int, int]:
-    return row["sequence_id"], row["entity_id"], int(row["start_frame"]), int(row["end_frame"])
-
-
-def _on(row: dict[str, Any]) -> bool:
-    # Null (files written before the column existed) means the default: on.
-    return row.get("interpolate") is not False
 
 
 def _meta(keyframe: Any) -> dict[str, Any]:

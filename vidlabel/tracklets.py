@@ -11,39 +11,38 @@ dataset's ``_put`` so they are undone with the edit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from .annotations import ANNOTATIONS as _ANNOTATIONS
-from .store import Key
+from .versions import Key
 
-if TYPE_CHECKING:
-    from .dataset import Dataset
+_ANNOTATIONS = ("masks", "boxes", "states")
 
 
 class TrackletKeeper:
-    def __init__(self, ds: Dataset) -> None:
-        self.ds = ds
+    """Tracklet bookkeeping over the writer's draft: ``view()`` reads it, ``put`` writes to it."""
+
+    def __init__(self, view: Callable[[], Any], put: Callable[[str, Key, Any], Any]) -> None:
+        self._view = view
+        self._put = put
 
     # ---- helpers -------------------------------------------------------------------------
     def rows(self, seq_id: str, eid: str) -> list[dict[str, Any]]:
         """The entity's tracklets, by start frame."""
-        store = self.ds._tables["tracklets"]
+        store = self._view()["tracklets"]
         rows = [store.get(k) for k in store.lookup("by_entity", (seq_id, eid))]
         return sorted((r for r in rows if r is not None), key=lambda r: r["start_frame"])
 
     def annotated(self, seq_id: str, frame: int, eid: str) -> bool:
         key = (seq_id, frame, eid)
-        return any(key in self.ds._tables[t] for t in _ANNOTATIONS)
+        return any(key in self._view()[t] for t in _ANNOTATIONS)
 
     def annotated_frames(self, seq_id: str, eid: str, start: int, end: int) -> set[int]:
         """Frames in [start, end] on which the entity has a mask, box or state."""
         out: set[int] = set()
         for table in _ANNOTATIONS:
             out.update(
-                k[1]
-                for k in self.ds._tables[table].lookup("by_entity", (seq_id, eid))
-                if start <= k[1] <= end
+                k[1] for k in self._view()[table].lookup("by_entity", (seq_id, eid)) if start <= k[1] <= end
             )
         return out
 
@@ -51,12 +50,12 @@ class TrackletKeeper:
         """(table, key) of the entity's annotations in [start, end], in a stable order."""
         out: list[tuple[str, Key]] = []
         for table in _ANNOTATIONS:
-            keys = self.ds._tables[table].lookup("by_entity", (seq_id, eid))
+            keys = self._view()[table].lookup("by_entity", (seq_id, eid))
             out.extend((table, k) for k in sorted(keys) if start <= k[1] <= end)
         return out
 
     def _timestamp(self, seq_id: str, frame: int) -> float:
-        return float(self.ds._frames.get((seq_id,)).timestamps[frame])
+        return float(self._view().frame_info(seq_id).timestamps[frame])
 
     def write(self, row: dict[str, Any], start: int, end: int) -> None:
         seq_id = row["sequence_id"]
@@ -68,10 +67,10 @@ class TrackletKeeper:
             "start_timestamp": self._timestamp(seq_id, start),
             "end_timestamp": self._timestamp(seq_id, end),
         }
-        self.ds._put("tracklets", (row["id"],), new)
+        self._put("tracklets", (row["id"],), new)
 
     def new_id(self, eid: str) -> str:
-        store = self.ds._tables["tracklets"]
+        store = self._view()["tracklets"]
         k = 1
         while (f"{eid}#{k}",) in store:
             k += 1
@@ -87,9 +86,9 @@ class TrackletKeeper:
     def retag(self, seq_id: str, eid: str, start: int, end: int, tid: str) -> None:
         """Point every annotation of the entity in [start, end] at tracklet ``tid``."""
         for table, key in self.annotation_keys(seq_id, eid, start, end):
-            row = self.ds._tables[table].get(key)
+            row = self._view()[table].get(key)
             if row is not None and row["tracklet_id"] != tid:
-                self.ds._put(table, key, {**row, "tracklet_id": tid})
+                self._put(table, key, {**row, "tracklet_id": tid})
 
     # ---- the two events --------------------------------------------------------------------
     def claim(self, seq_id: str, frame: int, eid: str) -> str:
@@ -106,7 +105,7 @@ class TrackletKeeper:
         if left is not None and right is not None:
             self.write(left, left["start_frame"], right["end_frame"])
             self.retag(seq_id, eid, right["start_frame"], right["end_frame"], left["id"])
-            self.ds._put("tracklets", (right["id"],), None)
+            self._put("tracklets", (right["id"],), None)
             return str(left["id"])
         if left is not None:
             self.write(left, left["start_frame"], frame)
@@ -139,9 +138,34 @@ class TrackletKeeper:
                 continue
             left = self.annotated_frames(seq_id, eid, start, end)
             if not left:
-                self.ds._put("tracklets", (row["id"],), None)
+                self._put("tracklets", (row["id"],), None)
                 continue
             new_start = min(left) if start in gone else start
             new_end = max(left) if end in gone else end
             if (new_start, new_end) != (start, end):
                 self.write(row, new_start, new_end)
+
+    def repair(self, seq_id: str, eid: str) -> None:
+        """Make the entity's tracklets whole again after a partial undo: overlapping ones merged,
+        every annotation inside a tracklet that names it, ends trimmed to annotations, empty ones gone."""
+        rows = self.rows(seq_id, eid)
+        merged: list[dict[str, Any]] = []
+        for r in rows:
+            if merged and r["start_frame"] <= merged[-1]["end_frame"]:
+                last = merged[-1]
+                end = max(last["end_frame"], r["end_frame"])
+                self.write(last, last["start_frame"], end)
+                last["end_frame"] = end
+                self._put("tracklets", (r["id"],), None)
+            else:
+                merged.append(dict(r))
+        for table, key in self.annotation_keys(seq_id, eid, 0, 2**31 - 1):
+            row = self._view()[table].get(key)
+            if row is None:
+                continue
+            span = self._view()["tracklets"].get((row["tracklet_id"],))
+            inside = span is not None and span["start_frame"] <= key[1] <= span["end_frame"]
+            if not inside or span["entity_id"] != eid:
+                self._put(table, key, {**row, "tracklet_id": self.claim(seq_id, key[1], eid)})
+        for r in self.rows(seq_id, eid):
+            self.released_many(seq_id, eid, (r["start_frame"], r["end_frame"]))

@@ -72,7 +72,7 @@ def write_coco(
     videos: list[dict[str, Any]] = []
     anns: list[dict[str, Any]] = []
     for vid, seq in enumerate(seq_ids, start=1):
-        with ds._lock:  # a consistent view of the sequence even while a propagation thread writes
+        with ds.snapshot():  # a consistent view of the sequence even while a propagation thread writes
             row = ds.sequence(seq)
             stems = frame_stems(ds, seq)
             videos.append(

@@ -122,7 +122,7 @@ def write_index_png(path: Path, labels: np.ndarray) -> None:
 
 def snapshot_rles(ds: Dataset, seq: str) -> list[dict[str, rlemod.RLE]]:
     """Every frame's masks as RLE (a consistent view even while a propagation thread writes)."""
-    with ds._lock:
+    with ds.snapshot():
         return [ds.rles(seq, f) for f in range(ds.num_frames(seq))]
 
 

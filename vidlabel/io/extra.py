@@ -143,13 +143,13 @@ def sequence_facts(ds: Dataset, seq: str, stems: Sequence[str] | None = None) ->
 
 
 def _rows(ds: Dataset, table: str, seq: str, eid: str) -> list[dict[str, Any]]:
-    store = ds._tables[table]
-    rows = [store.get(k) for k in store.lookup("by_entity", (seq, eid))]
+    snap = ds.snapshot()
+    rows = [snap.get(table, k) for k in snap.keys(table, "by_entity", (seq, eid))]
     return sorted((r for r in rows if r is not None), key=lambda r: r["frame_index"])
 
 
 def entity_facts(ds: Dataset, seq: str, eid: str) -> dict[str, Any]:
-    """Everything about an entity but its mask pixels (call under ``ds._lock`` for a consistent view)."""
+    """Everything about an entity but its mask pixels (inside ``with ds.snapshot():`` for one version)."""
     row = ds.entity(eid)
     tracklets = ds.tracklets(seq, eid)
     return {

@@ -10,7 +10,6 @@ written, so a failure midway leaves any earlier export intact.
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,7 +81,7 @@ def _embedded_frames(ds: Dataset, frames: pa.Table) -> pa.Table:
 def write_parquet(ds: Dataset, path: Any, *, overwrite: bool = False, embed_frames: bool = False) -> Path:
     target = Path(path)
     check_target(target, "to_parquet", overwrite=overwrite, folder=True)
-    with ds._lock:  # a consistent snapshot even while a propagation thread writes
+    with ds.snapshot():  # one consistent version even while a propagation thread writes
         tables = ds.tables()
     if embed_frames:
         tables["frames"] = _embedded_frames(ds, tables["frames"])
@@ -130,11 +129,6 @@ def _read_table(folder: Path, name: str) -> pa.Table:
     return table
 
 
-def _custom_fields(table: pa.Table, name: str) -> list[pa.Field]:
-    builtin = {f.name for f in sch.BUILTIN[name]}
-    return [table.schema.field(c) for c in table.column_names if c not in builtin]
-
-
 def _check_refs(tables: dict[str, pa.Table]) -> None:
     """Every annotation points at a known sequence and entity (cheap: vectorised set lookups)."""
     seq_ids = tables["sequences"].column("id")
@@ -149,63 +143,17 @@ def _check_refs(tables: dict[str, pa.Table]) -> None:
             raise ValidationError(f"from_parquet: {table}.{column} refers to unknown id {bad!r}")
 
 
-def read_parquet(path: Any) -> Dataset:
-    from ..dataset import Dataset, _FrameInfo
-    from ..frames import EncodedSource, open_source
-
-    folder = Path(path)
+def read_tables(folder: Path) -> dict[str, pa.Table]:
+    """The seven tables of a parquet folder, checked (schema version, columns, references)."""
     if not folder.is_dir():
         raise ValidationError(f"from_parquet: {str(folder)!r} is not a folder")
     tables = {name: _read_table(folder, name) for name in sch.TABLES}
     _check_refs(tables)
-    ds = Dataset(
-        sequence_fields=_custom_fields(tables["sequences"], "sequences"),
-        entity_fields=_custom_fields(tables["entities"], "entities"),
-        state_fields=_custom_fields(tables["states"], "states"),
-    )
-    for name in ("sequences", "entities", "tracklets", "masks", "boxes", "states"):
-        ds._tables[name].load(tables[name])
-    frames = tables["frames"]
-    embedded = "data" in frames.column_names
-    for seq in tables["sequences"].to_pylist():
-        seq_id = seq["id"]
-        rows = frames.filter(pc.equal(frames.column("sequence_id"), seq_id)).sort_by("frame_index")
-        if rows.num_rows != seq["num_frames"]:
-            raise ValidationError(
-                f"from_parquet: sequence {seq_id!r} has {rows.num_rows} frame rows, "
-                f"expected num_frames={seq['num_frames']}"
-            )
-        uris = rows.column("uri").to_pylist()
-        ds._frames.put((seq_id,), _FrameInfo(rows.column("timestamp").to_numpy(zero_copy_only=False), uris))
-        source: FrameSource | None = None
-        try:
-            if embedded and rows.column("data").null_count == 0:
-                source = EncodedSource(
-                    rows.column("data").to_pylist(),
-                    rows.column("mime").to_pylist(),
-                    fps=seq["fps"],
-                    cache=ds.frame_cache,
-                )
-            elif seq["source_kind"] == "images":
-                source = open_source([u for u in uris if u is not None], fps=seq["fps"], cache=ds.frame_cache)
-            elif seq["source_kind"] == "video" and seq["source_uri"]:
-                source = open_source(seq["source_uri"], fps=seq["fps"], cache=ds.frame_cache)
-        except ValidationError as exc:
-            warnings.warn(
-                f"sequence {seq_id!r}: frames not found ({exc}); annotations loaded without pixels",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-            source = None
-        if source is not None and (
-            len(source) != seq["num_frames"] or tuple(source.size) != (seq["width"], seq["height"])
-        ):
-            warnings.warn(
-                f"sequence {seq_id!r}: its frames changed on disk; annotations loaded without pixels",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-            source = None
-        if source is not None:
-            ds._sources.put((seq_id,), source)
-    return ds
+    return tables
+
+
+def read_parquet(path: Any, **options: Any) -> Dataset:
+    from ..loading import dataset_from_tables
+
+    folder = Path(path)
+    return dataset_from_tables(read_tables(folder), what="from_parquet", **options)

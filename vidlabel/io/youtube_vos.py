@@ -78,7 +78,7 @@ def write_youtube_vos(
     with staged(target) as tmp:
         for seq in progress_bar(seq_ids, "YouTube-VOS export", enabled=progress):
             name = names[seq]
-            with ds._lock:  # one consistent view of the sequence
+            with ds.snapshot():  # one consistent view of the sequence
                 stems = frame_stems(ds, seq)
                 rles = dx.snapshot_rles(ds, seq)
                 ents = [entity_facts(ds, seq, e) for e in ds.entity_ids(seq)]

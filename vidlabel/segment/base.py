@@ -135,8 +135,8 @@ class Session(abc.ABC):
     """Prompts and propagation on one sequence. Not for use from two threads at once."""
 
     def __init__(self, engine: Engine, ds: Dataset, sequence: str) -> None:
-        seq_id = ds._seq(sequence)
-        ds._source(seq_id)  # a sequence without pixels cannot be segmented: fail here, clearly
+        seq_id = ds.resolve_sequence(sequence)
+        ds.frame_source(seq_id, required=True)  # a sequence without pixels cannot be segmented: fail here
         row = ds.sequence(seq_id)
         self.engine = engine
         self.dataset = ds
@@ -193,8 +193,8 @@ class Session(abc.ABC):
         """
         with self._lock:
             self._check_idle("prompt")
-            f = self.dataset._frame(self.sequence, frame)
-            eid = self.dataset._entity(self.sequence, entity)
+            f = self.dataset.resolve_frame(self.sequence, frame)
+            eid = self.dataset.resolve_entity(self.sequence, entity)
             new = self._validated_prompt(points, labels, box, mask)
             old = self._prompts.get(eid, {}).get(f)
             merged = (
@@ -295,7 +295,7 @@ class Session(abc.ABC):
         """The prompts held, by entity id then frame (one entity's if ``entity`` is given)."""
         with self._lock:
             if entity is not None:
-                eid = self.dataset._entity(self.sequence, entity)
+                eid = self.dataset.resolve_entity(self.sequence, entity)
                 return {eid: dict(self._prompts.get(eid, {}))}
             return {e: dict(p) for e, p in self._prompts.items()}
 
@@ -306,14 +306,14 @@ class Session(abc.ABC):
 
     def keyframes(self, entity: str) -> list[int]:
         """Frames where ``entity`` has a prompt, sorted."""
-        return sorted(self._prompts.get(self.dataset._entity(self.sequence, entity), {}))
+        return sorted(self._prompts.get(self.dataset.resolve_entity(self.sequence, entity), {}))
 
     def remove(self, entity: str) -> None:
         """Forget an entity's prompts and tracking (its masks in the dataset stay)."""
         with self._lock:
             self._check_idle("remove")
             # An entity already removed from the dataset can still be dropped from the session.
-            eid = entity if entity in self._prompts else self.dataset._entity(self.sequence, entity)
+            eid = entity if entity in self._prompts else self.dataset.resolve_entity(self.sequence, entity)
             if eid not in self._prompts:
                 raise ValidationError(f"remove: entity {eid!r} has no prompts in this session")
             self._forget(eid)
@@ -347,7 +347,7 @@ class Session(abc.ABC):
             if not keyed:
                 raise ValidationError("propagate: no prompts yet; call prompt() first")
             start = keyed[-1] if direction == "backward" else keyed[0]
-        s = self.dataset._frame(self.sequence, start)
+        s = self.dataset.resolve_frame(self.sequence, start)
         if direction == "both":
             lo, hi = 0, last_frame
             if end is not None:
@@ -355,8 +355,8 @@ class Session(abc.ABC):
                     raise ValidationError(
                         "propagate: with direction='both', end is a (first, last) pair of frames"
                     )
-                lo = 0 if end[0] is None else self.dataset._frame(self.sequence, end[0])
-                hi = last_frame if end[1] is None else self.dataset._frame(self.sequence, end[1])
+                lo = 0 if end[0] is None else self.dataset.resolve_frame(self.sequence, end[0])
+                hi = last_frame if end[1] is None else self.dataset.resolve_frame(self.sequence, end[1])
             if not lo <= s <= hi:
                 raise ValidationError(f"propagate: start {s} is outside the range [{lo}, {hi}]")
             legs = [Pass(s, hi, False)]
@@ -364,7 +364,7 @@ class Session(abc.ABC):
                 legs.append(Pass(s, lo, True))
             return legs
         reverse = direction == "backward"
-        e = (0 if reverse else last_frame) if end is None else self.dataset._frame(self.sequence, end)
+        e = (0 if reverse else last_frame) if end is None else self.dataset.resolve_frame(self.sequence, end)
         if (e > s) if reverse else (e < s):
             raise ValidationError(
                 f"propagate: end {e} is {'after' if reverse else 'before'} start {s} "
@@ -378,7 +378,7 @@ class Session(abc.ABC):
             if not chosen:
                 raise ValidationError("propagate: no prompts yet; call prompt() first")
             for eid in chosen:  # an entity removed from the dataset since it was prompted
-                if (eid,) not in self.dataset._tables["entities"]:
+                if not self.dataset.snapshot().contains("entities", (eid,)):
                     raise ValidationError(
                         f"propagate: entity {eid!r} is no longer in the dataset; "
                         f"session.remove({eid!r}) first"
@@ -388,7 +388,7 @@ class Session(abc.ABC):
             entities = [entities]
         chosen = []
         for e in entities:
-            eid = self.dataset._entity(self.sequence, e)
+            eid = self.dataset.resolve_entity(self.sequence, e)
             if not self._prompts.get(eid):
                 raise ValidationError(f"propagate: entity {eid!r} has no prompt in this session")
             if eid not in chosen:
@@ -477,7 +477,8 @@ class Session(abc.ABC):
         ``keyframe=False``, so an open widget sees them land; an empty result erases a mask
         there. Keyframes in the dataset (human masks) are kept unless ``overwrite_keyframes``.
         A cancelled run keeps the frames it finished, each complete, as one undo step.
-        ``on_frame(frame, done, total)`` is called after each frame is written (a widget's progress bar).
+        ``on_frame(frame, done, total)`` is called after each frame is written, and on a project once
+        the journal holds it (a widget's progress bar).
         """
         target = self.dataset if ds is None else ds
         seq = self._check_target(target)
@@ -493,6 +494,21 @@ class Session(abc.ABC):
 
             bar = tqdm(total=total, desc=f"{self.engine.name}: {seq}", unit="frame")
         label = f"{self.engine.name}: propagate {direction} from frame {legs[0].start}"
+        # A frame is reported (progress, on_frame, report.frames) once it is durable: on a project
+        # the journal commits frames in groups, and a run cut off keeps every frame it reported.
+        pending: list[tuple[int, int]] = []
+
+        def reported(final: bool = False) -> None:
+            if final and pending:
+                target.wait_durable(pending[-1][0])
+            while pending and target.is_durable(pending[0][0]):
+                frame = pending.pop(0)[1]
+                report.frames.append(frame)
+                if bar is not None:
+                    bar.update(1)
+                if on_frame is not None:
+                    on_frame(frame, len(report.frames), total)
+
         try:
             with target.undo_group(label):
                 for frame, results in gen:
@@ -514,11 +530,9 @@ class Session(abc.ABC):
                                 keyframe=False,
                             )
                             report.written += 1
-                    report.frames.append(frame)
-                    if bar is not None:
-                        bar.update(1)
-                    if on_frame is not None:
-                        on_frame(frame, len(report.frames), total)
+                    pending.append((target.commit_ticket(), frame))
+                    reported()
+            reported(final=True)
         finally:
             gen.close()
             if bar is not None:
@@ -529,7 +543,7 @@ class Session(abc.ABC):
     def _check_target(self, target: Dataset) -> str:
         if target is self.dataset:
             return self.sequence
-        seq = target._seq(self.sequence)
+        seq = target.resolve_sequence(self.sequence)
         row = target.sequence(seq)
         if (row["num_frames"], row["height"], row["width"]) != (self.num_frames, self.height, self.width):
             raise ValidationError(
@@ -538,7 +552,7 @@ class Session(abc.ABC):
                 f"the session's has {self.num_frames} of {self.width}x{self.height}"
             )
         for eid in self.entities:
-            target._entity(seq, eid)
+            target.resolve_entity(seq, eid)
         return seq
 
     def close(self) -> None:

@@ -181,7 +181,7 @@ class Annotator(TemporalEdits, anywidget.AnyWidget):
         if value == "":
             return ""
         try:
-            return self._ds._entity(self.sequence, value)
+            return self._ds.resolve_entity(self.sequence, value)
         except ValidationError as exc:
             raise TraitRefused(f"Annotator.entity: {exc}") from None
 
@@ -203,7 +203,7 @@ class Annotator(TemporalEdits, anywidget.AnyWidget):
         out = []
         for value in proposal["value"]:
             try:
-                eid = self._ds._entity(self.sequence, value)
+                eid = self._ds.resolve_entity(self.sequence, value)
             except ValidationError as exc:
                 raise TraitRefused(f"Annotator.hidden: {exc}") from None
             if eid not in out:
@@ -333,7 +333,7 @@ class Annotator(TemporalEdits, anywidget.AnyWidget):
 
     def _entity_id(self, value: str, what: str) -> str:
         try:
-            return self._ds._entity(self.sequence, value)
+            return self._ds.resolve_entity(self.sequence, value)
         except ValidationError as exc:
             raise ValidationError(f"{what}: {exc}") from None
 
@@ -472,7 +472,7 @@ class Annotator(TemporalEdits, anywidget.AnyWidget):
         return session
 
     def _keyframes(self, seq: str, eid: str) -> list[int]:
-        store = self._ds._tables["masks"]
+        store = self._ds.snapshot()["masks"]
         return sorted(k[1] for k in store.lookup("by_entity", (seq, eid)) if store.value(k, "keyframe"))
 
     def _sync_session(self, session: Session, eids: list[str]) -> None:
@@ -556,8 +556,7 @@ class Annotator(TemporalEdits, anywidget.AnyWidget):
     def _refresh_history(self) -> None:
         ds = self._ds
         self.can_undo, self.can_redo = ds.can_undo, ds.can_redo
-        self.undo_label = ds._undo[-1].label if ds._undo else ""
-        self.redo_label = ds._redo[-1].label if ds._redo else ""
+        self.undo_label, self.redo_label = ds.undo_label, ds.redo_label
 
     def _sequence_list(self) -> list[dict[str, Any]]:
         ds = self._ds
@@ -569,7 +568,7 @@ class Annotator(TemporalEdits, anywidget.AnyWidget):
     def _track(self, eid: str) -> dict[str, list[Any]]:
         seq = self.sequence
         rows = self._ds.tracklets(seq, eid)
-        boxes = self._ds._tables["boxes"]
+        boxes = self._ds.snapshot()["boxes"]
         return {
             "tracklets": [[tr["start_frame"], tr["end_frame"]] for tr in rows],
             "ids": [tr["id"] for tr in rows],
@@ -586,7 +585,7 @@ class Annotator(TemporalEdits, anywidget.AnyWidget):
         names = tuple(f["name"] for f in self.state_fields if f["type"] == "bool")
         if not names:
             return []
-        store = self._ds._tables["states"]
+        store = self._ds.snapshot()["states"]
         out = []
         for key in store.lookup("by_entity", (seq, eid)):
             values = store.values(key, names)

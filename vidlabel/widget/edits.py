@@ -128,5 +128,5 @@ class TemporalEdits:
                 f"set_state.values: unknown state field(s) {', '.join(unknown)} "
                 f"(declared: {', '.join(sorted(known)) or 'none'})"
             )
-        self._ds._custom("states", values)  # types checked now, before the request is queued
+        self._ds.check_fields("states", values)  # types checked now, before the request is queued
         return lambda: {"written": self._ds.set_states(seq, eid, frames, **values)}

@@ -16,6 +16,7 @@ from ..frames import ImageFilesSource
 
 if TYPE_CHECKING:
     from ..dataset import Dataset
+    from ..versions import Snapshot
 
 
 class EncodedFrames:
@@ -58,8 +59,9 @@ def frames_reply(
     ds: Dataset, encoded: EncodedFrames, seq: str, start: int, stop: int, *, images: bool, masks: bool
 ) -> tuple[list[dict[str, Any]], list[bytes]]:
     """The ``items`` of a frames reply and its buffers (frame bytes and RLE counts, referenced by index)."""
-    store = ds._tables["masks"]
-    info = ds._tables["sequences"].values((seq,), ("height", "width"))
+    snap = ds.snapshot()  # one version for the whole reply, even while a propagation writes
+    store = snap["masks"]
+    info = snap["sequences"].values((seq,), ("height", "width"))
     assert info is not None
     height, width = info
     buffers: list[bytes] = []
@@ -89,7 +91,7 @@ def frames_reply(
                     }
                 )
                 buffers.append(counts)
-            item["boxes"] = _boxes(ds, seq, f)
+            item["boxes"] = _boxes(snap, seq, f)
         items.append(item)
     return items, buffers
 
@@ -98,8 +100,8 @@ _MASK_COLUMNS = ("counts", "source", "score", "keyframe")
 _BOX_COLUMNS = ("x", "y", "w", "h", "source", "keyframe")
 
 
-def _boxes(ds: Dataset, seq: str, frame: int) -> list[dict[str, Any]]:
-    store = ds._tables["boxes"]
+def _boxes(snap: Snapshot, seq: str, frame: int) -> list[dict[str, Any]]:
+    store = snap["boxes"]
     out = []
     for key in sorted(store.lookup("by_frame", (seq, frame))):
         row = store.values(key, _BOX_COLUMNS)

@@ -1,0 +1,524 @@
+"""The dataset's core: published versions, transactions, undo that belongs to its owner, observers.
+
+Writers take one lock; each outermost transaction builds the next version in a draft and
+publishes it with one reference swap once the journal (a project's, if any) has it. Readers
+take no lock: a read method pins the version current when it starts and answers from it.
+A failed transaction simply drops its draft, so an edit applies all or nothing.
+
+Undo applies a step's row changes backwards, but only to rows still as the step left them:
+a row someone changed since is left as it is, and the undo says so (``Change.conflicts`` and a
+warning). References are kept whole (no annotation outlives its entity) and tracklets are
+repaired around what was skipped.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import threading
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+import pyarrow as pa
+
+from . import schema as sch
+from .errors import ValidationError
+from .history import History, HistoryView, Step
+from .tracklets import TrackletKeeper
+from .versions import Draft, Key, MapVersion, Op, Row, Snapshot, TableVersion, collapse, same
+
+ANNOTATIONS = ("masks", "boxes", "states")
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+@dataclass
+class Change:
+    """What one edit, undo or redo touched; passed to observers."""
+
+    label: str
+    kind: str  # "edit", "undo" or "redo"
+    tables: set[str] = field(default_factory=set)
+    sequences: set[str] = field(default_factory=set)
+    frames: dict[str, set[int]] = field(default_factory=dict)  # sequence id -> touched frame indices
+    # sequence id -> entities whose annotations or tracklets changed
+    entities: dict[str, set[str]] = field(default_factory=dict)
+    # undo/redo: rows left as they were because a later step of someone else changed them
+    conflicts: list[tuple[str, Key]] = field(default_factory=list)
+
+
+@dataclass
+class FrameInfo:
+    """A sequence's frame list: timestamps (seconds) and per-frame uris."""
+
+    timestamps: np.ndarray
+    uris: list[str | None]
+
+    def same_as(self, other: Any) -> bool:
+        return (
+            isinstance(other, FrameInfo)
+            and self.uris == other.uris
+            and np.array_equal(self.timestamps, other.timestamps)
+        )
+
+
+class Sink(Protocol):
+    """Where committed work goes besides memory: a project's journal (see project.py)."""
+
+    def record(self, kind: str, label: str, ops: list[Op], extra: dict[str, Any], *, wait: bool) -> int: ...
+    def durable(self) -> int: ...
+    def wait(self, ticket: int | None = None) -> None: ...
+
+
+def reads(fn: _F) -> _F:
+    """Answer the whole call from the version current when it starts (unless one is pinned already)."""
+
+    @functools.wraps(fn)
+    def wrapper(self: Core, *args: Any, **kwargs: Any) -> Any:
+        loc = self._local
+        pins = loc.__dict__.setdefault("pins", [])
+        if pins or loc.__dict__.get("draft") is not None:
+            return fn(self, *args, **kwargs)
+        pins.append(self._state)
+        try:
+            return fn(self, *args, **kwargs)
+        finally:
+            pins.pop()
+
+    return wrapper  # type: ignore[return-value]
+
+
+def writes(fn: _F) -> _F:
+    """Hold the writer's lock for the whole call, so what was validated is what gets written."""
+
+    @functools.wraps(fn)
+    def wrapper(self: Core, *args: Any, **kwargs: Any) -> Any:
+        loc = self._local
+        with self._wlock:
+            pins = loc.__dict__.get("pins")
+            if not pins:
+                return fn(self, *args, **kwargs)
+            loc.pins = []  # an edit inside `with ds.snapshot():` validates against the newest version
+            try:
+                return fn(self, *args, **kwargs)
+            finally:
+                loc.pins = pins
+
+    return wrapper  # type: ignore[return-value]
+
+
+class _Pins:
+    def __init__(self, local: threading.local) -> None:
+        self._local = local
+
+    def push(self, snap: Snapshot) -> None:
+        self._local.__dict__.setdefault("pins", []).append(snap)
+
+    def pop(self) -> None:
+        self._local.pins.pop()
+
+
+class Core:
+    """Versions, transactions, history, observers and reference resolution (the base of Dataset)."""
+
+    def __init__(
+        self,
+        custom_fields: dict[str, list[pa.Field]],
+        *,
+        history_bytes: int,
+        history_steps: int,
+    ) -> None:
+        self.custom_fields = custom_fields
+        by_frame = ("sequence_id", "frame_index")
+        by_entity = ("sequence_id", "entity_id")
+        specs: dict[str, dict[str, tuple[str, ...]]] = {
+            "sequences": {},
+            "entities": {"by_sequence": ("sequence_id",), "by_name": ("sequence_id", "name")},
+            "tracklets": {"by_entity": by_entity},
+            **{name: {"by_frame": by_frame, "by_entity": by_entity} for name in ANNOTATIONS},
+        }
+        self._specs = specs
+        stores: dict[str, Any] = {
+            name: TableVersion.empty(self.schema(name), sch.KEYS[name], spec) for name, spec in specs.items()
+        }
+        stores["frames"] = MapVersion()
+        stores["sources"] = MapVersion()
+        self._state = Snapshot(stores, 0)
+        self._wlock = threading.RLock()
+        self._local = threading.local()
+        self._history = History(history_bytes, history_steps)
+        self._group_ids: dict[Any, int] = {}
+        self._group_serial = itertools.count(1)
+        self._observers: list[Callable[[Change], None]] = []
+        self._sink: Sink | None = None
+        self._refuse: str | None = None  # why edits are refused (a read-only snapshot), if they are
+        self._tracklets = TrackletKeeper(self._view, self._put)
+
+    def schema(self, table: str) -> pa.Schema:
+        """The Arrow schema of a table, custom fields included."""
+        if table not in sch.TABLES:
+            raise ValidationError(f"unknown table {table!r}; tables are {', '.join(sch.TABLES)}")
+        return sch.table_schema(table, self.custom_fields.get(table))
+
+    # ------------------------------------------------------------------ versions
+    def _view(self) -> Snapshot:
+        d = self._local.__dict__
+        draft = d.get("draft")
+        if draft is not None:
+            return draft
+        pins = d.get("pins")
+        return pins[-1] if pins else self._state
+
+    @property
+    def _tables(self) -> Snapshot:
+        """The tables of the version this thread reads (its own draft inside a transaction)."""
+        return self._view()
+
+    def snapshot(self) -> Snapshot:
+        """A consistent read-only view of the current version.
+
+        ``with ds.snapshot() as snap:`` also makes every read of ``ds`` in this thread answer from
+        that version until the block ends (an export stays consistent while a propagation writes).
+        """
+        v = self._view()  # inside a pinned block: that version; inside a transaction: the draft so far
+        stores = dict(v._stores) if isinstance(v, Draft) else v._stores
+        return Snapshot(stores, v.number, pin=_Pins(self._local))
+
+    @property
+    def version(self) -> int:
+        """The serial number of the current version (one more per published edit, undo or redo)."""
+        return self._state.number
+
+    def load_tables(self, tables: Mapping[str, pa.Table], frames: Mapping[str, FrameInfo]) -> None:
+        """Replace every table at once (an import or a reopen), as one new version with no undo step."""
+        with self._wlock:
+            stores = dict(self._state._stores)
+            for name, table in tables.items():
+                stores[name] = TableVersion.from_table(
+                    self.schema(name), sch.KEYS[name], self._specs[name], table
+                )
+            fv = MapVersion()
+            for seq, info in frames.items():
+                fv, _, _ = fv.put((seq,), info)
+            stores["frames"] = fv
+            stores["sources"] = MapVersion()
+            self._state = Snapshot(stores, self._state.number + 1)
+
+    # ------------------------------------------------------------------ transactions
+    def _check_writable(self) -> None:
+        if self._refuse is not None:
+            raise ValidationError(self._refuse)
+
+    @contextmanager
+    def transaction(self, label: str = "edit") -> Iterator[None]:
+        """Group edits into one undo step and one change event; all or nothing.
+
+        Nested transactions join the outermost one.
+        """
+        loc = self._local
+        if loc.__dict__.get("draft") is not None:
+            yield
+            return
+        with self._wlock:
+            self._check_writable()
+            draft = Draft(self._state)
+            loc.draft = draft
+            try:
+                yield
+            finally:
+                loc.draft = None
+            self._commit(draft, label)
+
+    def _put(self, store: str, key: Key, row: Any) -> Any:
+        draft = self._local.__dict__.get("draft")
+        if draft is None:
+            raise RuntimeError("internal: an edit outside a transaction")
+        return draft.put(store, key, row)
+
+    def _commit(self, draft: Draft, label: str) -> None:
+        ops = collapse(draft.ops)
+        if not ops:
+            return
+        owner = threading.get_ident()
+        group = self._group_ids.get(owner)
+        if self._sink is not None:  # durable first: a journal failure publishes nothing
+            extra = {} if group is None else {"group": group}
+            self._local.ticket = self._sink.record("edit", label, ops, extra, wait=group is None)
+        self._history.committed(label, ops, owner)
+        self._state = draft.publish()
+        self._notify(label, "edit", ops)
+
+    @contextmanager
+    def undo_group(self, label: str) -> Iterator[None]:
+        """Make every edit this thread commits inside one undo step, while each still commits on its own.
+
+        Long work such as propagation writes frame by frame, so observers see results land as they
+        come, yet one undo takes the whole run back. The group belongs to the thread that opened
+        it: edits from other threads (a cell while the widget propagates) stay steps of their own,
+        and their owners can undo and redo them meanwhile. What was committed stays committed if
+        the block stops early; the part done is one undo step. Nested groups join the outermost.
+        """
+        if self._local.__dict__.get("draft") is not None:
+            raise ValidationError("undo_group: not allowed inside a transaction")
+        owner = threading.get_ident()
+        with self._wlock:
+            if self._history.open_group(owner, label):
+                self._group_ids[owner] = next(self._group_serial)
+        try:
+            yield
+        finally:
+            with self._wlock:
+                gid = self._group_ids.get(owner)
+                closing = self._history.depth.get(owner) == 1
+                step = self._history.close_group(owner)
+                if closing:
+                    self._group_ids.pop(owner, None)
+                    if self._sink is not None and gid is not None:
+                        self._sink.record(
+                            "group_close", label, [], {"group": gid, "kept": step is not None}, wait=True
+                        )
+
+    # ------------------------------------------------------------------ undo / redo
+    def undo(self) -> bool:
+        """Undo the last step; False when there is nothing to undo.
+
+        Rows that a later step (of anyone) changed are left as they are; the Change's
+        ``conflicts`` lists them and a warning says how many.
+        """
+        return self._travel("undo")
+
+    def redo(self) -> bool:
+        """Redo the last undone step; False when there is nothing to redo."""
+        return self._travel("redo")
+
+    def _travel(self, kind: str) -> bool:
+        with self._wlock:
+            if self._local.__dict__.get("draft") is not None:
+                raise ValidationError(f"{kind}: not allowed inside a transaction")
+            group = self._history.group_of(threading.get_ident())
+            if group is not None:
+                raise ValidationError(f"{kind}: not allowed while {group.label!r} is running")
+            stack = self._history.undo if kind == "undo" else self._history.redo
+            if not stack:
+                return False
+            self._check_writable()
+            step = stack[-1]
+            draft = Draft(self._state)
+            self._local.draft = draft
+            try:
+                skipped = self._revert(draft, step)
+            finally:
+                self._local.draft = None
+            applied = collapse(draft.ops)
+            if self._sink is not None:
+                self._local.ticket = self._sink.record(kind, step.label, applied, {}, wait=True)
+            (self._history.undone if kind == "undo" else self._history.redone)(step, applied)
+            self._state = draft.publish()
+            self._notify(step.label, kind, applied, skipped)
+        if skipped:
+            warnings.warn(
+                f"{kind} {step.label!r}: {len(skipped)} row(s) changed by a later edit were left as they are",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return True
+
+    def _revert(self, draft: Draft, step: Step) -> list[tuple[str, Key]]:
+        """Put back each row of ``step`` still as it left it; returns the (store, key) skipped."""
+        skipped: list[tuple[str, Key]] = []
+        for store, key, before, after in reversed(step.ops):
+            if same(draft.store(store).get(key), after):
+                draft.put(store, key, before)
+            else:
+                skipped.append((store, key))
+        skipped += self._keep_references(draft, step.ops)
+        if skipped:
+            touched = {(k[0], k[2]) for s, k, _b, _a in step.ops if s in ANNOTATIONS}
+            touched |= {
+                (r["sequence_id"], r["entity_id"])
+                for s, _k, b, a in step.ops
+                if s == "tracklets"
+                for r in (b, a)
+                if r is not None
+            }
+            for seq, eid in sorted(touched):
+                if draft.get("entities", (eid,)) is not None:
+                    self._tracklets.repair(seq, eid)
+        return skipped
+
+    def _keep_references(self, draft: Draft, ops: list[Op]) -> list[tuple[str, Key]]:
+        """After a partial revert: no annotation without its entity, no entity without its sequence."""
+        kept: list[tuple[str, Key]] = []
+        for store, key, _before, after in ops:
+            if store == "entities" and after is not None and draft.get(store, key) is None:
+                seq, eid = after["sequence_id"], key[0]
+                if any(draft[t].count("by_entity", (seq, eid)) for t in (*ANNOTATIONS, "tracklets")):
+                    draft.put(store, key, after)
+                    kept.append((store, key))
+            elif (
+                store == "sequences"
+                and after is not None
+                and draft.get(store, key) is None
+                and draft["entities"].count("by_sequence", key)
+            ):
+                for st, k, _b, a in ops:
+                    if st in ("sequences", "frames", "sources") and k == key and a is not None:
+                        draft.put(st, k, a)
+                kept.append((store, key))
+        for store, key, before, _after in ops:
+            if before is None:
+                continue
+            if store in ANNOTATIONS or store == "tracklets":
+                row = draft.get(store, key)
+                if row is not None and draft.get("entities", (row["entity_id"],)) is None:
+                    draft.put(store, key, None)
+                    kept.append((store, key))
+            elif (
+                store == "entities"
+                and draft.get("sequences", (before["sequence_id"],)) is None
+                and draft.get(store, key) is not None
+            ):
+                draft.put(store, key, None)
+                kept.append((store, key))
+        return kept
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._history.undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._history.redo)
+
+    @property
+    def undo_label(self) -> str:
+        """The label of the step ``undo()`` would take back ("" if none)."""
+        u = self._history.undo
+        return u[-1].label if u else ""
+
+    @property
+    def redo_label(self) -> str:
+        r = self._history.redo
+        return r[-1].label if r else ""
+
+    @property
+    def history(self) -> HistoryView:
+        """The undo history: ``ds.history()`` lists the undo steps' labels, oldest first; ``.redo``,
+        ``.nbytes``, ``.dropped`` (steps the bounds dropped) and ``.running`` (groups open) say more."""
+        with self._wlock:
+            return self._history.view()
+
+    def clear_history(self) -> None:
+        """Forget undo/redo (after an import, say: loading is not an undoable user action)."""
+        with self._wlock:
+            self._history.clear()
+            if self._sink is not None:
+                self._sink.record("clear_history", "", [], {}, wait=True)
+
+    # ------------------------------------------------------------------ durability
+    def commit_ticket(self) -> int:
+        """The journal number of this thread's last commit (0 for an in-memory dataset)."""
+        return int(self._local.__dict__.get("ticket", 0))
+
+    def is_durable(self, ticket: int) -> bool:
+        return self._sink is None or self._sink.durable() >= ticket
+
+    def wait_durable(self, ticket: int | None = None) -> None:
+        """Block until the journal holds everything committed so far (or up to ``ticket``)."""
+        if self._sink is not None:
+            self._sink.wait(ticket)
+
+    # ------------------------------------------------------------------ observers
+    def observe(self, callback: Callable[[Change], None]) -> Callable[[], None]:
+        """Call ``callback(change)`` after every edit, undo and redo. Returns an unsubscribe function."""
+        self._observers.append(callback)
+
+        def unobserve() -> None:
+            if callback in self._observers:
+                self._observers.remove(callback)
+
+        return unobserve
+
+    def _notify(self, label: str, kind: str, ops: list[Op], conflicts: list[tuple[str, Key]] = ()) -> None:  # type: ignore[assignment]
+        change = Change(label, kind, conflicts=list(conflicts))
+        for store, key, old, new in ops:
+            change.tables.add(store)
+            row = new if new is not None else old
+            if store in ANNOTATIONS:
+                change.sequences.add(key[0])
+                change.frames.setdefault(key[0], set()).add(key[1])
+                change.entities.setdefault(key[0], set()).add(key[2])
+            elif store in ("sequences", "frames", "sources"):
+                change.sequences.add(key[0])
+            elif isinstance(row, dict) and "sequence_id" in row:
+                change.sequences.add(row["sequence_id"])
+                if store == "tracklets":
+                    change.entities.setdefault(row["sequence_id"], set()).add(row["entity_id"])
+        for cb in list(self._observers):
+            try:
+                cb(change)
+            except Exception as exc:  # an observer must never break an edit
+                warnings.warn(f"vidlabel observer {cb!r} failed: {exc!r}", RuntimeWarning, stacklevel=2)
+
+    # ------------------------------------------------------------------ resolving references
+    def resolve_sequence(self, seq: Any) -> str:
+        """The id of a sequence, or a ValidationError naming what is unknown."""
+        if isinstance(seq, str) and (seq,) in self._view()["sequences"]:
+            return seq
+        raise ValidationError(f"sequences.id: unknown sequence {seq!r}")
+
+    def resolve_entity(self, seq_id: str, entity: Any) -> str:
+        """The id of an entity of ``seq_id`` given by id or by name."""
+        ents = self._view()["entities"]
+        if isinstance(entity, str):
+            row = ents.get((entity,))
+            if row is not None:
+                if row["sequence_id"] != seq_id:
+                    raise ValidationError(
+                        f"entities.id: entity {entity!r} belongs to sequence "
+                        f"{row['sequence_id']!r}, not {seq_id!r}"
+                    )
+                return entity
+            found = ents.lookup("by_name", (seq_id, entity))
+            if found:
+                return str(next(iter(found))[0])
+        raise ValidationError(f"entities.id: unknown entity {entity!r} in sequence {seq_id!r}")
+
+    def resolve_frame(self, seq_id: str, frame: Any) -> int:
+        """A frame index of ``seq_id``, checked to be an integer in range."""
+        if isinstance(frame, (bool, np.bool_)) or not isinstance(frame, (int, np.integer)):
+            raise ValidationError(
+                f"frames.frame_index: expected an integer, got {type(frame).__name__} {frame!r}"
+            )
+        n = len(self._view().frame_info(seq_id).uris)
+        if not 0 <= int(frame) < n:
+            raise ValidationError(
+                f"frames.frame_index: frame {int(frame)} is out of range for sequence "
+                f"{seq_id!r} with {n} frames"
+            )
+        return int(frame)
+
+    def check_fields(
+        self, table: str, values: Mapping[str, Any], *, partial_of: Row | None = None
+    ) -> dict[str, Any]:
+        """Custom field values checked against their declared types (all declared fields, others None)."""
+        fields = {f.name: f for f in self.custom_fields[table]}
+        unknown = set(values) - set(fields)
+        if unknown:
+            declared = ", ".join(fields) or "none"
+            raise ValidationError(
+                f"{table}: unknown field(s) {', '.join(sorted(unknown))} (declared: {declared})"
+            )
+        out = {name: (partial_of or {}).get(name) for name in fields}
+        for name, value in values.items():
+            out[name] = sch.coerce_value(table, fields[name], value)
+        return out
+
+    # the short names the dataset's own modules use
+    _seq = resolve_sequence
+    _entity = resolve_entity
+    _frame = resolve_frame
+    _custom = check_fields

@@ -1,0 +1,109 @@
+"""Build a Dataset from whole tables (a parquet folder, a project's checkpoint): frame lists and sources.
+
+The tables are validated by the caller (validation.py); here they become the dataset's first
+version, and each sequence gets its frame source back from what its rows say (embedded frame
+bytes, image files, a video file). Relative uris are resolved against ``root`` (a project folder
+can be moved); frames that cannot be found leave the sequence without pixels, with a warning.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import schema as sch
+from .core import FrameInfo
+from .errors import ValidationError
+
+if TYPE_CHECKING:
+    from .dataset import Dataset
+    from .frames import FrameSource
+
+
+def custom_fields(table: pa.Table, name: str) -> list[pa.Field]:
+    builtin = {f.name for f in sch.BUILTIN[name]}
+    return [table.schema.field(c) for c in table.column_names if c not in builtin]
+
+
+def resolve(uri: str | None, root: Path | None) -> str | None:
+    """An absolute path for a uri stored relative to ``root`` (None and absolute uris unchanged)."""
+    if uri is None or root is None or "://" in uri or os.path.isabs(uri):
+        return uri
+    return str(root / uri)
+
+
+def dataset_from_tables(
+    tables: Mapping[str, pa.Table], *, root: Path | None = None, what: str = "from_parquet", **options: Any
+) -> Dataset:
+    from .dataset import Dataset
+    from .frames import EncodedSource, open_source
+
+    ds = Dataset(
+        sequence_fields=custom_fields(tables["sequences"], "sequences"),
+        entity_fields=custom_fields(tables["entities"], "entities"),
+        state_fields=custom_fields(tables["states"], "states"),
+        **options,
+    )
+    frames = tables["frames"]
+    embedded = "data" in frames.column_names
+    infos: dict[str, FrameInfo] = {}
+    wanted: list[tuple[dict[str, Any], pa.Table, list[str | None]]] = []
+    for seq in tables["sequences"].to_pylist():
+        seq_id = seq["id"]
+        rows = frames.filter(pc.equal(frames.column("sequence_id"), seq_id)).sort_by("frame_index")
+        if rows.num_rows != seq["num_frames"]:
+            raise ValidationError(
+                f"{what}: sequence {seq_id!r} has {rows.num_rows} frame rows, "
+                f"expected num_frames={seq['num_frames']}"
+            )
+        uris = [resolve(u, root) for u in rows.column("uri").to_pylist()]
+        infos[seq_id] = FrameInfo(rows.column("timestamp").to_numpy(zero_copy_only=False), uris)
+        wanted.append((seq, rows, uris))
+    plain = {
+        n: tables[n].drop_columns([c for c in ("data", "mime") if c in tables[n].column_names])
+        for n in sch.TABLES
+        if n != "frames"
+    }
+    ds.load_tables(plain, infos)
+    for seq, rows, uris in wanted:
+        seq_id = seq["id"]
+        source: FrameSource | None = None
+        try:
+            if embedded and rows.column("data").null_count == 0:
+                source = EncodedSource(
+                    rows.column("data").to_pylist(),
+                    rows.column("mime").to_pylist(),
+                    fps=seq["fps"],
+                    cache=ds.frame_cache,
+                )
+            elif seq["source_kind"] == "images":
+                source = open_source([u for u in uris if u is not None], fps=seq["fps"], cache=ds.frame_cache)
+            elif seq["source_kind"] == "video" and seq["source_uri"]:
+                video = resolve(seq["source_uri"], root)
+                source = open_source(video, fps=seq["fps"], cache=ds.frame_cache)
+        except ValidationError as exc:
+            warnings.warn(
+                f"sequence {seq_id!r}: frames not found ({exc}); annotations loaded without pixels",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            source = None
+        if source is not None and (
+            len(source) != seq["num_frames"] or tuple(source.size) != (seq["width"], seq["height"])
+        ):
+            warnings.warn(
+                f"sequence {seq_id!r}: its frames changed on disk; annotations loaded without pixels",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            source = None
+        if source is not None:
+            ds.attach_frames(seq_id, source)
+    ds.clear_history()
+    return ds
