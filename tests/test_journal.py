@@ -227,7 +227,7 @@ def test_unstorable_values_are_refused_before_taking_a_seq(tmp_path: Path, value
     "record",
     [
         Record(1, "x", []),  # type: ignore[arg-type]
-        Record("edit", "x", [("masks", [1], None, None)]),  # key must be a tuple  # type: ignore[list-item]
+        Record("edit", "x", [("masks", [1], None, None)]),  # type: ignore[list-item]  # key must be a tuple
         Record("edit", "x", [("masks", (1,), None)]),  # type: ignore[list-item]
         Record("edit", "x", [], extra=[1]),  # type: ignore[arg-type]
     ],
