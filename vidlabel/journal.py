@@ -1,0 +1,723 @@
+"""The durable journal behind a project folder: every committed transaction, in order.
+
+Storage is one SQLite file in WAL mode with ``synchronous=FULL``: SQLite's atomic commit (checksummed
+WAL frames, rolled back or replayed on the next open) is what makes a commit all-or-nothing under
+power loss or SIGKILL; this module adds no recovery code of its own for the file. On top, every
+record carries a CRC-32 of its sequence number and body, checked when read: SQLite does not notice a
+flipped bit inside a page, we do, and the journal then ends at the last intact record.
+
+Records are appended from the caller's thread and written by one background writer thread that
+takes every record queued so far and writes them in one SQLite transaction (group commit), so a
+propagation that appends a record per frame pays for one fsync per batch, not per frame.
+
+Values are encoded with a small tagged binary format built on ``struct`` rather than pickle (a
+project folder can come from anyone: pickle runs code) or msgpack (one more C dependency, and its
+ext-type hooks would still need the same tagging for tuple/datetime/Decimal). Every value kind
+the dataset stores has its own tag, so tuple stays tuple, bool stays bool, int stays int. Decoding
+trusts nothing: each length is checked against the bytes left before anything is allocated (a
+record can never cost more memory than its own size), nesting is capped, and every failure is a
+``ValidationError`` naming what was wrong.
+
+Records are encoded on the caller's thread, not the writer's: ``append`` then refuses a value it
+cannot store before it takes a sequence number (the journal stays healthy), and the stored record is
+a snapshot of the rows at the time of the call even if the caller mutates them afterwards. This
+costs a few microseconds per op (see benchmarks/bench_journal.py).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import sqlite3
+import struct
+import threading
+import warnings
+import weakref
+import zlib
+import zoneinfo
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .errors import ValidationError
+
+__all__ = ["Journal", "JournalError", "Op", "Record", "decode_value", "encode_value"]
+
+Op = tuple[str, tuple, Any, Any]  # (store name, key tuple, before row | None, after row | None)
+
+
+@dataclass
+class Record:
+    kind: str  # "edit", "undo", "redo", "group_close", ... (opaque to the journal)
+    label: str
+    ops: list[Op]
+    extra: dict[str, Any] = field(default_factory=dict)  # small, plain values
+
+
+class JournalError(RuntimeError):
+    """Writing to the journal failed (disk full, I/O error): nothing after durable_seq is on disk."""
+
+
+# ---------------------------------------------------------------------------------------------
+# value codec
+
+_MAX_DEPTH = 64
+_U32 = struct.Struct("<I")
+_I64 = struct.Struct("<q")
+_F64 = struct.Struct("<d")
+_DATETIME = struct.Struct("<HBBBBBIB")  # year month day hour minute second microsecond fold
+_DATE = struct.Struct("<HBB")
+_TIME = struct.Struct("<BBBIB")  # hour minute second microsecond fold
+_DELTA = struct.Struct("<iii")  # days seconds microseconds
+
+# tags (one byte each)
+_NONE, _TRUE, _FALSE, _INT, _BIGINT, _FLOAT = b"N", b"T", b"F", b"i", b"I", b"f"
+_STR, _BYTES, _LIST, _TUPLE, _DICT = b"s", b"b", b"l", b"t", b"d"
+_DATETIME_T, _DATE_T, _TIME_T, _DELTA_T, _DECIMAL = b"D", b"a", b"h", b"r", b"c"
+# timezone kinds inside a datetime
+_TZ_NAIVE, _TZ_FIXED, _TZ_ZONE = 0, 1, 2
+
+
+def _enc_str(s: str, out: list[bytes]) -> None:
+    b = s.encode("utf-8", "surrogatepass")
+    out.append(_U32.pack(len(b)))
+    out.append(b)
+
+
+def _enc(v: Any, out: list[bytes], depth: int) -> None:
+    t = type(v)
+    if v is None:
+        out.append(_NONE)
+    elif t is bool:
+        out.append(_TRUE if v else _FALSE)
+    elif t is int:
+        if -(2**63) <= v < 2**63:
+            out.append(_INT + _I64.pack(v))
+        else:
+            b = v.to_bytes((v.bit_length() + 8) // 8, "little", signed=True)
+            out.append(_BIGINT + _U32.pack(len(b)))
+            out.append(b)
+    elif t is float:
+        out.append(_FLOAT + _F64.pack(v))
+    elif t is str:
+        out.append(_STR)
+        _enc_str(v, out)
+    elif t is bytes:
+        out.append(_BYTES + _U32.pack(len(v)))
+        out.append(v)
+    elif t is list or t is tuple:
+        if depth >= _MAX_DEPTH:
+            raise ValidationError(f"journal: value nested deeper than {_MAX_DEPTH} levels")
+        out.append((_LIST if t is list else _TUPLE) + _U32.pack(len(v)))
+        for item in v:
+            _enc(item, out, depth + 1)
+    elif t is dict:
+        if depth >= _MAX_DEPTH:
+            raise ValidationError(f"journal: value nested deeper than {_MAX_DEPTH} levels")
+        out.append(_DICT + _U32.pack(len(v)))
+        for k, item in v.items():
+            if type(k) is not str:
+                raise ValidationError(f"journal: dict keys must be str, got {type(k).__name__} {k!r}")
+            _enc_str(k, out)
+            _enc(item, out, depth + 1)
+    elif t is _dt.datetime:
+        out.append(_DATETIME_T)
+        out.append(_DATETIME.pack(v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond, v.fold))
+        _enc_tz(v.tzinfo, out)
+    elif t is _dt.date:
+        out.append(_DATE_T + _DATE.pack(v.year, v.month, v.day))
+    elif t is _dt.time:
+        if v.tzinfo is not None:
+            raise ValidationError("journal: a time of day with a timezone is not supported")
+        out.append(_TIME_T + _TIME.pack(v.hour, v.minute, v.second, v.microsecond, v.fold))
+    elif t is _dt.timedelta:
+        out.append(_DELTA_T + _DELTA.pack(v.days, v.seconds, v.microseconds))
+    elif t is Decimal:
+        out.append(_DECIMAL)
+        _enc_str(str(v), out)
+    else:
+        _enc_other(v, out, depth)
+
+
+def _enc_other(v: Any, out: list[bytes], depth: int) -> None:
+    # numpy scalars (np.int64, np.float32, np.bool_, np.str_, ...) are stored as their Python value;
+    # found by duck typing so this module does not import numpy
+    item = getattr(v, "item", None)
+    if callable(item) and type(v).__module__ == "numpy" and getattr(v, "ndim", None) == 0:
+        py = item()
+        if type(py) is not type(v):
+            _enc(py, out, depth)
+            return
+    # subclasses (IntEnum, np.str_, np.float64 ...) as their base value
+    if isinstance(v, str):
+        _enc(str(v), out, depth)
+    elif isinstance(v, bytes):
+        _enc(bytes(v), out, depth)
+    elif isinstance(v, int) and not isinstance(v, bool):
+        _enc(int(v), out, depth)
+    elif isinstance(v, float):
+        _enc(float(v), out, depth)
+    else:
+        raise ValidationError(f"journal: cannot store a value of type {type(v).__name__}: {v!r:.80}")
+
+
+def _enc_tz(tz: _dt.tzinfo | None, out: list[bytes]) -> None:
+    if tz is None:
+        out.append(bytes([_TZ_NAIVE]))
+    elif type(tz) is _dt.timezone:
+        offset = tz.utcoffset(None)
+        name = tz.tzname(None)
+        default = _dt.timezone(offset).tzname(None)
+        out.append(bytes([_TZ_FIXED]) + _I64.pack(offset // _dt.timedelta(microseconds=1)))
+        _enc_str("" if name == default else name, out)
+    elif type(tz) is zoneinfo.ZoneInfo:
+        out.append(bytes([_TZ_ZONE]))
+        _enc_str(tz.key, out)
+    else:
+        raise ValidationError(f"journal: cannot store a datetime with tzinfo of type {type(tz).__name__}")
+
+
+def encode_value(v: Any) -> bytes:
+    """Encode a plain value (see the module docstring); ValidationError for anything else."""
+    out: list[bytes] = []
+    _enc(v, out, 0)
+    return b"".join(out)
+
+
+class _Reader:
+    """Decodes one buffer; every read is bounds-checked before anything is allocated."""
+
+    __slots__ = ("buf", "pos")
+
+    def __init__(self, buf: bytes) -> None:
+        self.buf = buf
+        self.pos = 0
+
+    def fail(self, what: str) -> ValidationError:
+        return ValidationError(f"journal: undecodable value at byte {self.pos}: {what}")
+
+    def take(self, n: int) -> bytes:
+        if n > len(self.buf) - self.pos:
+            raise self.fail(f"needs {n} bytes, only {len(self.buf) - self.pos} left")
+        b = self.buf[self.pos : self.pos + n]
+        self.pos += n
+        return b
+
+    def unpack(self, s: struct.Struct) -> tuple:
+        if s.size > len(self.buf) - self.pos:
+            raise self.fail(f"needs {s.size} bytes, only {len(self.buf) - self.pos} left")
+        v = s.unpack_from(self.buf, self.pos)
+        self.pos += s.size
+        return v
+
+    def count(self) -> int:
+        (n,) = self.unpack(_U32)
+        if n > len(self.buf) - self.pos:  # every item takes at least one byte
+            raise self.fail(f"claims {n} items, only {len(self.buf) - self.pos} bytes left")
+        return int(n)
+
+    def string(self) -> str:
+        (n,) = self.unpack(_U32)
+        try:
+            return self.take(n).decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError as e:
+            raise self.fail(f"invalid UTF-8 ({e.reason})") from None
+
+    def value(self, depth: int) -> Any:
+        tag = self.take(1)
+        if tag == _NONE:
+            return None
+        if tag == _TRUE:
+            return True
+        if tag == _FALSE:
+            return False
+        if tag == _INT:
+            return self.unpack(_I64)[0]
+        if tag == _FLOAT:
+            return self.unpack(_F64)[0]
+        if tag == _STR:
+            return self.string()
+        if tag == _BYTES:
+            (n,) = self.unpack(_U32)
+            return bytes(self.take(n))
+        if tag in (_LIST, _TUPLE, _DICT):
+            if depth >= _MAX_DEPTH:
+                raise self.fail(f"nested deeper than {_MAX_DEPTH} levels")
+            n = self.count()
+            if tag == _DICT:
+                d = {}
+                for _ in range(n):
+                    k = self.string()
+                    d[k] = self.value(depth + 1)
+                return d
+            items = [self.value(depth + 1) for _ in range(n)]
+            return items if tag == _LIST else tuple(items)
+        if tag == _BIGINT:
+            (n,) = self.unpack(_U32)
+            return int.from_bytes(self.take(n), "little", signed=True)
+        try:
+            if tag == _DATETIME_T:
+                y, mo, d, h, mi, s, us, fold = self.unpack(_DATETIME)
+                return _dt.datetime(y, mo, d, h, mi, s, us, tzinfo=self.tz(), fold=fold)
+            if tag == _DATE_T:
+                return _dt.date(*self.unpack(_DATE))
+            if tag == _TIME_T:
+                h, mi, s, us, fold = self.unpack(_TIME)
+                return _dt.time(h, mi, s, us, fold=fold)
+            if tag == _DELTA_T:
+                return _dt.timedelta(*self.unpack(_DELTA))
+            if tag == _DECIMAL:
+                text = self.string()
+                if len(text) > 4096:
+                    raise self.fail("decimal longer than 4096 characters")
+                return Decimal(text)
+        except (ValueError, OverflowError, ArithmeticError) as e:
+            if isinstance(e, ValidationError):
+                raise
+            raise self.fail(f"bad {tag.decode()} value ({e})") from None
+        raise self.fail(f"unknown tag {tag!r}")
+
+    def tz(self) -> _dt.tzinfo | None:
+        kind = self.take(1)[0]
+        if kind == _TZ_NAIVE:
+            return None
+        if kind == _TZ_FIXED:
+            (us,) = self.unpack(_I64)
+            name = self.string()
+            offset = _dt.timedelta(microseconds=us)
+            return _dt.timezone(offset, name) if name else _dt.timezone(offset)
+        if kind == _TZ_ZONE:
+            key = self.string()
+            try:
+                return zoneinfo.ZoneInfo(key)
+            except Exception as e:  # bad key, missing tz data: either way not a zone we can rebuild
+                raise self.fail(f"unknown time zone {key!r:.80} ({type(e).__name__})") from None
+        raise self.fail(f"unknown timezone kind {kind}")
+
+
+def decode_value(buf: bytes) -> Any:
+    """Decode what encode_value wrote; ValidationError for anything else (never crashes)."""
+    r = _Reader(buf)
+    v = r.value(0)
+    if r.pos != len(buf):
+        raise r.fail(f"{len(buf) - r.pos} trailing bytes")
+    return v
+
+
+_BODY_VERSION = 1
+
+
+def _encode_record(rec: Record) -> bytes:
+    if not isinstance(rec, Record):
+        raise ValidationError(f"journal: append takes a Record, got {type(rec).__name__}")
+    if type(rec.kind) is not str or type(rec.label) is not str:
+        raise ValidationError("journal: a record's kind and label must be str")
+    if not isinstance(rec.extra, dict):
+        raise ValidationError(f"journal: a record's extra must be a dict, got {type(rec.extra).__name__}")
+    ops = []
+    for op in rec.ops:
+        if not (isinstance(op, tuple) and len(op) == 4 and type(op[0]) is str and type(op[1]) is tuple):
+            raise ValidationError(f"journal: an op is (store, key tuple, before, after), got {op!r:.120}")
+        ops.append(op)
+    return encode_value((_BODY_VERSION, rec.kind, rec.label, ops, rec.extra))
+
+
+def _decode_record(body: bytes) -> Record:
+    v = decode_value(body)
+    if not (type(v) is tuple and len(v) == 5 and v[0] == _BODY_VERSION):
+        raise ValidationError("journal: record body is not a version-1 record")
+    _, kind, label, ops, extra = v
+    if type(kind) is not str or type(label) is not str or type(ops) is not list or type(extra) is not dict:
+        raise ValidationError("journal: record fields have the wrong types")
+    for op in ops:
+        if not (type(op) is tuple and len(op) == 4 and type(op[0]) is str and type(op[1]) is tuple):
+            raise ValidationError("journal: record holds a malformed op")
+    return Record(kind, label, ops, extra)
+
+
+def _crc(seq: int, body: bytes) -> int:
+    return zlib.crc32(body, zlib.crc32(_I64.pack(seq)))
+
+
+# ---------------------------------------------------------------------------------------------
+# the SQLite file
+
+_APP_ID = 0x766C6A31  # "vlj1"
+_SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE records (seq INTEGER PRIMARY KEY, crc INTEGER NOT NULL, body BLOB NOT NULL);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE state (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO state VALUES ('base', 0);
+"""
+_CHUNK = 256  # records fetched per query while iterating
+_MAX_PENDING_BYTES = 64 << 20  # wait=False appends block beyond this much unwritten data
+
+
+def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+    if readonly:
+        uri = path.resolve().as_uri() + "?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    return conn
+
+
+def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if app_id != _APP_ID:
+        raise ValidationError(f"{path} is not a vidlabel journal (SQLite application_id {app_id:#x})")
+    if version != _SCHEMA_VERSION:
+        raise ValidationError(f"{path}: journal format {version}; this vidlabel reads {_SCHEMA_VERSION}")
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not {"records", "meta", "state"} <= tables:
+        raise ValidationError(f"{path}: journal tables missing (found {sorted(tables)})")
+
+
+class _Writer:
+    """The writer thread and everything it shares with callers (kept apart from Journal so that a
+    finalizer can drain it when a Journal is dropped unclosed or the interpreter exits)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, last_seq: int) -> None:
+        self.conn = conn
+        self.path = path
+        self.cv = threading.Condition()
+        self.db_lock = threading.Lock()  # the connection is used by the thread and by truncate()
+        self.queue: list[tuple[int, int, bytes]] = []
+        self.pending_bytes = 0
+        self.next_seq = last_seq + 1
+        self.durable = last_seq
+        self.commits = 0
+        self.error: JournalError | None = None
+        self.stopping = False
+        self.closed = False
+        self.thread = threading.Thread(target=self.run, name=f"vidlabel-journal {path.name}", daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        while True:
+            with self.cv:
+                while not self.queue and not self.stopping:
+                    self.cv.wait()
+                if not self.queue:
+                    return
+                batch, self.queue, self.pending_bytes = self.queue, [], 0
+                self.cv.notify_all()  # appends blocked on pending_bytes may go on
+            try:
+                with self.db_lock:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        self.conn.executemany("INSERT INTO records (seq, crc, body) VALUES (?, ?, ?)", batch)
+                        self.conn.execute("COMMIT")
+                    except BaseException:
+                        if self.conn.in_transaction:
+                            self.conn.execute("ROLLBACK")
+                        raise
+            except Exception as e:
+                err = JournalError(
+                    f"journal {self.path}: writing records {batch[0][0]}..{batch[-1][0]} failed "
+                    f"({type(e).__name__}: {e}); records after {self.durable} are not on disk and "
+                    "this journal refuses further appends"
+                )
+                err.__cause__ = e
+                with self.cv:
+                    self.error = err
+                    self.queue.clear()
+                    self.cv.notify_all()
+                return
+            with self.cv:
+                self.durable = batch[-1][0]
+                self.commits += 1
+                self.cv.notify_all()
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+        if self.closed or self.stopping:
+            raise ValidationError(f"journal {self.path} is closed")
+
+    def append(self, body: bytes, wait: bool) -> int:
+        with self.cv:
+            self.check()
+            while self.pending_bytes > _MAX_PENDING_BYTES and self.error is None:
+                self.cv.wait()
+            self.check()
+            seq = self.next_seq
+            self.next_seq += 1
+            self.queue.append((seq, _crc(seq, body), body))
+            self.pending_bytes += len(body)
+            self.cv.notify_all()
+            if wait:
+                self._wait(seq)
+        return seq
+
+    def _wait(self, seq: int) -> None:  # holds cv
+        while self.durable < seq:
+            if self.error is not None:
+                raise self.error
+            self.cv.wait()
+
+    def wait(self, seq: int | None) -> None:
+        with self.cv:
+            last = self.next_seq - 1
+            if seq is None:
+                seq = last
+            elif seq > last:
+                raise ValidationError(f"journal {self.path}: seq {seq} was never appended (last is {last})")
+            self._wait(seq)
+
+    def close(self) -> None:
+        with self.cv:
+            if self.closed:
+                return
+            self.stopping = True
+            self.cv.notify_all()
+        self.thread.join()
+        with self.cv:
+            self.closed = True
+        with self.db_lock:
+            self.conn.close()
+
+
+class Journal:
+    """An append-only, crash-safe log of records in one SQLite file (see the module docstring)."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self._writer: _Writer | None = None
+        self._read_lock = threading.Lock()
+        if readonly and not self.path.is_file():
+            raise ValidationError(f"journal {self.path} does not exist")
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = _connect(self.path, readonly)
+            if not readonly:
+                self._init_file(conn)
+            _check_schema(conn, self.path)
+            self._base = conn.execute("SELECT value FROM state WHERE name = 'base'").fetchone()[0]
+            last, bad = self._scan(conn)
+            if bad is not None and not readonly:
+                n = conn.execute("SELECT count(*) FROM records WHERE seq > ?", (last,)).fetchone()[0]
+                conn.execute("DELETE FROM records WHERE seq > ?", (last,))
+                warnings.warn(
+                    f"journal {self.path}: dropped {n} record(s) after seq {last} ({bad})",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+        except sqlite3.DatabaseError as e:
+            if conn is not None:
+                conn.close()
+            raise ValidationError(f"journal {self.path} cannot be opened: {e}") from None
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
+        self._durable_ro = last
+        if readonly:
+            self._reader = conn
+        else:
+            self._reader = _connect(self.path, readonly=True)
+            self._writer = _Writer(conn, self.path, last)
+            self._finalizer = weakref.finalize(self, self._writer.close)
+
+    def _init_file(self, conn: sqlite3.Connection) -> None:
+        if not self._is_fresh(conn):
+            _check_schema(conn, self.path)  # refuse a foreign file before changing anything in it
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":
+            raise ValidationError(f"journal {self.path}: SQLite refused WAL mode (got {mode!r})")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if self._is_fresh(conn):  # new file, or one whose creation was cut off before this commit
+                for stmt in _SCHEMA.split(";"):  # not executescript: it would COMMIT first
+                    if stmt.strip():
+                        conn.execute(stmt)
+                conn.execute(f"PRAGMA application_id = {_APP_ID}")
+                conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    def _is_fresh(conn: sqlite3.Connection) -> bool:
+        return bool(
+            conn.execute("PRAGMA application_id").fetchone()[0] == 0
+            and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+        )
+
+    def _scan(self, conn: sqlite3.Connection) -> tuple[int, str | None]:
+        """(last seq of the intact prefix, why the journal ends there or None)."""
+        last = self._base
+        for seq, crc, body in _iter_rows(conn, self._base):
+            bad = _check_row(seq, crc, body, last)
+            if bad is not None:
+                return last, bad
+            try:
+                _decode_record(body)
+            except ValidationError as e:
+                return last, f"seq {seq} is undecodable: {e}"
+            last = seq
+        return last, None
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def _live_writer(self) -> _Writer:
+        if self._writer is None:
+            raise ValidationError(f"journal {self.path} was opened readonly; it cannot be written")
+        return self._writer
+
+    def append(self, record: Record, *, wait: bool = True) -> int:
+        """Queue one record; return its sequence number. wait=True returns once it is durable."""
+        writer = self._live_writer()
+        writer.check()
+        body = _encode_record(record)
+        return writer.append(body, wait)
+
+    def wait(self, seq: int | None = None) -> None:
+        """Block until record seq (default: every record appended so far) is durable."""
+        if self._writer is None:
+            return
+        self._writer.wait(seq)
+
+    @property
+    def durable_seq(self) -> int:
+        """The highest sequence number that is on disk."""
+        if self._writer is None:
+            return self._durable_ro
+        with self._writer.cv:
+            return self._writer.durable
+
+    @property
+    def commit_count(self) -> int:
+        """SQLite transactions the writer thread has committed (one per group of records)."""
+        if self._writer is None:
+            return 0
+        with self._writer.cv:
+            return self._writer.commits
+
+    def truncate(self, upto: int, meta: Mapping[str, bytes]) -> None:
+        """In one SQLite transaction: set these meta entries, delete the records with seq <= upto."""
+        writer = self._live_writer()
+        items = []
+        for k, v in meta.items():
+            if type(k) is not str or not isinstance(v, bytes):
+                raise ValidationError(f"journal meta: str keys, bytes values; got {k!r:.60}")
+            items.append((k, bytes(v)))
+        if type(upto) is not int or upto < 0:
+            raise ValidationError(f"journal truncate: upto must be a non-negative int, got {upto!r}")
+        writer.wait(upto)  # refuses a seq never appended; the records up to upto must be on disk first
+        writer.check()
+        try:
+            with writer.db_lock:
+                conn = writer.conn
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", items)
+                    conn.execute("DELETE FROM records WHERE seq <= ?", (upto,))
+                    conn.execute("UPDATE state SET value = max(value, ?) WHERE name = 'base'", (upto,))
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+        except sqlite3.DatabaseError as e:
+            raise JournalError(f"journal {self.path}: truncate failed ({type(e).__name__}: {e})") from e
+        self._base = max(self._base, upto)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def records(self, after: int = 0) -> Iterator[tuple[int, Record]]:
+        """Every durable record with seq > after, in order, from one snapshot of the file.
+
+        The journal ends at the first record that fails its checksum, cannot be decoded or leaves a
+        gap: a RuntimeWarning says how many records were dropped and why."""
+        # a connection of its own, in one read transaction: a concurrent truncate or append by the
+        # writer (this process or another) cannot shift the rows between two chunks
+        try:
+            conn = _connect(self.path, readonly=True)
+        except sqlite3.DatabaseError as e:
+            raise ValidationError(f"journal {self.path} cannot be read: {e}") from None
+        try:
+            conn.execute("BEGIN")
+            last = conn.execute("SELECT value FROM state WHERE name = 'base'").fetchone()[0]
+            bad = None
+            for seq, crc, body in _iter_rows(conn, last):
+                bad = _check_row(seq, crc, body, last)
+                if bad is None:
+                    try:
+                        rec = _decode_record(body)
+                    except ValidationError as e:
+                        bad = f"seq {seq} is undecodable: {e}"
+                if bad is not None:
+                    break
+                last = seq
+                if seq > after:
+                    yield seq, rec
+            if bad is not None:
+                n = conn.execute("SELECT count(*) FROM records WHERE seq > ?", (last,)).fetchone()[0]
+                warnings.warn(
+                    f"journal {self.path}: dropped {n} record(s) after seq {last} ({bad})",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+        except sqlite3.DatabaseError as e:
+            raise ValidationError(f"journal {self.path} cannot be read: {e}") from None
+        finally:
+            conn.close()
+
+    @property
+    def base_seq(self) -> int:
+        """Records up to this seq were dropped by truncate() (they live in a checkpoint)."""
+        with self._read_lock:
+            return int(self._reader.execute("SELECT value FROM state WHERE name = 'base'").fetchone()[0])
+
+    def meta(self) -> dict[str, bytes]:
+        with self._read_lock:
+            return {k: bytes(v) for k, v in self._reader.execute("SELECT key, value FROM meta")}
+
+    # -- lifetime -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Make everything appended durable, stop the writer thread, close the file."""
+        with self._read_lock:
+            self._reader.close()  # first: the last connection to close checkpoints the WAL away
+        if self._writer is not None:
+            self._finalizer.detach()
+            self._writer.close()
+            if self._writer.error is not None:
+                raise self._writer.error
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _iter_rows(conn: sqlite3.Connection, base: int) -> Iterator[tuple[int, int, bytes]]:
+    pos = base
+    while True:
+        rows = conn.execute(
+            "SELECT seq, crc, body FROM records WHERE seq > ? ORDER BY seq LIMIT ?", (pos, _CHUNK)
+        ).fetchall()
+        yield from rows
+        if len(rows) < _CHUNK:
+            return
+        pos = rows[-1][0]
+
+
+def _check_row(seq: Any, crc: Any, body: Any, last: int) -> str | None:
+    if type(seq) is not int or seq != last + 1:
+        return f"gap: seq {seq} follows {last}"
+    if type(body) is not bytes or type(crc) is not int:
+        return f"seq {seq} has the wrong column types"
+    if _crc(seq, body) != crc:
+        return f"seq {seq} fails its checksum"
+    return None
