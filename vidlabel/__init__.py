@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .dataset import Change, Dataset
 from .errors import ValidationError
+from .project import open_project as open
 
 __version__ = "0.1.0"
 
@@ -20,6 +21,7 @@ __all__ = [
     "__version__",
     "demo",
     "metrics",
+    "open",
     "read_coco",
     "read_davis",
     "read_pixano",

@@ -244,12 +244,28 @@ class Core:
             return
         owner = threading.get_ident()
         group = self._group_ids.get(owner)
+        quiet = bool(self._local.__dict__.get("quiet"))
         if self._sink is not None:  # durable first: a journal failure publishes nothing
-            extra = {} if group is None else {"group": group}
+            extra: dict[str, Any] = {"quiet": True} if quiet else {}
+            if group is not None and not quiet:
+                extra = {"group": group, "group_label": self._history.groups[owner].label}
             self._local.ticket = self._sink.record("edit", label, ops, extra, wait=group is None)
-        self._history.committed(label, ops, owner)
+        if not quiet:
+            self._history.committed(label, ops, owner)
         self._state = draft.publish()
         self._notify(label, "edit", ops)
+
+    @contextmanager
+    def quietly(self) -> Iterator[None]:
+        """Edits committed in this block are kept (and journaled) but are no undo step: bookkeeping
+        such as giving a reopened sequence its frames back."""
+        loc = self._local
+        was = loc.__dict__.get("quiet", False)
+        loc.quiet = True
+        try:
+            yield
+        finally:
+            loc.quiet = was
 
     @contextmanager
     def undo_group(self, label: str) -> Iterator[None]:
@@ -417,6 +433,70 @@ class Core:
             self._history.clear()
             if self._sink is not None:
                 self._sink.record("clear_history", "", [], {}, wait=True)
+
+    # ------------------------------------------------------------------ a project's journal
+    def attach_sink(self, sink: Sink | None) -> None:
+        """Send every commit to ``sink`` from now on (a project's journal), or stop with None."""
+        with self._wlock:
+            self._sink = sink
+
+    def refuse_edits(self, reason: str | None) -> None:
+        """Refuse every edit with ``reason`` (a read-only snapshot, a closed project); None allows them."""
+        with self._wlock:
+            self._refuse = reason
+
+    def capture(self) -> tuple[Snapshot, list[Step], list[Step]]:
+        """The current version with the undo and redo steps that go with it, taken at one instant
+        (a checkpoint writes them while edits go on)."""
+        with self._wlock:
+            return self._state, list(self._history.undo), list(self._history.redo)
+
+    def restore_history(self, undo: list[Step], redo: list[Step]) -> None:
+        with self._wlock:
+            self._history.undo[:] = undo
+            self._history.redo[:] = redo
+            self._history.nbytes = sum(s.nbytes for s in (*undo, *redo))
+            self._history.trim()
+
+    def replay(self, kind: str, label: str, ops: list[Op], extra: Mapping[str, Any]) -> None:
+        """Apply one journal record again (a reopen): its rows, and what it did to the history.
+
+        Group edits are gathered by their group number; a group the journal never saw closed (the
+        kernel died during a run) becomes one step when ``finish_replay`` is called.
+        """
+        with self._wlock:
+            if ops:
+                draft = Draft(self._state)
+                for store, key, _before, after in ops:
+                    draft.put(store, key, after)
+                self._state = draft.publish()
+            h = self._history
+            if kind == "edit" and extra.get("quiet"):
+                return
+            if kind == "edit":
+                gid = extra.get("group")
+                owner = ("replay", gid) if gid is not None else None
+                if owner is not None and owner not in h.groups:
+                    h.open_group(owner, str(extra.get("group_label", label)))
+                h.committed(label, list(ops), owner)
+            elif kind == "group_close":
+                owner = ("replay", extra.get("group"))
+                if owner in h.groups:
+                    h.close_group(owner)
+            elif kind in ("undo", "redo"):
+                stack = h.undo if kind == "undo" else h.redo
+                if stack:
+                    (h.undone if kind == "undo" else h.redone)(stack[-1], list(ops))
+            elif kind == "clear_history":
+                h.clear()
+
+    def finish_replay(self) -> None:
+        with self._wlock:
+            h = self._history
+            for owner in [o for o in h.groups if isinstance(o, tuple) and o[:1] == ("replay",)]:
+                h.groups[owner].label += " (cut off)"
+                h.depth[owner] = 1
+                h.close_group(owner)
 
     # ------------------------------------------------------------------ durability
     def commit_ticket(self) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,8 +27,6 @@ from .naming import natural_key
 from .temporal import TemporalMixin
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     import pandas as pd
     from PIL import Image
 
@@ -115,6 +114,8 @@ class Dataset(TemporalMixin):
             timestamps = np.asarray(source.timestamps(), dtype=np.float64)
             if fps is None or not np.all(np.isfinite(timestamps)):
                 timestamps = np.arange(n, dtype=np.float64) / (fps or 24.0)
+            if self.project is not None:  # pixels held only in memory go into the project folder
+                source = self.project.keep_frames(seq_id, source)
             frame_uris = list(source.frame_uris())
             kind, uri = source.kind, source.uri
         else:
@@ -194,8 +195,29 @@ class Dataset(TemporalMixin):
                 f"frames: source has {len(source)} frames of {source.size}, sequence {seq_id!r} "
                 f"has {row['num_frames']} of {(row['width'], row['height'])}"
             )
+        if self.project is not None:
+            source = self.project.keep_frames(seq_id, source)
         with self.transaction(f"attach frames to {seq_id}"):
-            self._put("sources", (seq_id,), source)
+            self._describe_source(seq_id, source)
+
+    def _describe_source(self, seq_id: str, source: FrameSource | None) -> None:
+        """Set a sequence's source with the rows that say where its pixels are (a reopen finds them)."""
+        self._put("sources", (seq_id,), source)
+        if source is None:
+            return
+        row = self._tables["sequences"].get((seq_id,))
+        info: FrameInfo = self._tables.frame_info(seq_id)
+        uris = list(source.frame_uris())
+        if any(u is not None for u in uris) or source.uri is not None:
+            self._put("sequences", (seq_id,), {**row, "source_kind": source.kind, "source_uri": source.uri})
+            self._put("frames", (seq_id,), FrameInfo(info.timestamps, uris))
+
+    @writes
+    def replace_source(self, seq: str, source: FrameSource | None) -> None:
+        """Give a sequence its frame source back without an undo step (a project reopened or saved)."""
+        seq_id = self._seq(seq)
+        with self.quietly(), self.transaction("frames found again"):
+            self._describe_source(seq_id, source)
 
     # ------------------------------------------------------------------ entities
     @writes
@@ -484,6 +506,48 @@ class Dataset(TemporalMixin):
         from .io.parquet import read_parquet
 
         return read_parquet(path)
+
+    # ------------------------------------------------------------------ projects
+    def checkpoint(self) -> None:
+        """Fold a project's journal into a new parquet checkpoint now (it also happens by itself as
+        the journal grows). An in-memory dataset has nothing to checkpoint: save_as makes it a project."""
+        if self.project is None:
+            raise ValidationError(
+                "checkpoint: this dataset is in memory only; ds.save_as(folder) keeps it in a project"
+            )
+        self.project.checkpoint()
+
+    def save_as(self, path: Any) -> None:
+        """Write everything (tables, frames held in memory, the undo history) into a new project folder
+        and keep working there: from now on every edit is journaled in ``path``. A project-backed
+        dataset lets go of its old folder, which keeps what it had."""
+        from .project import DEFAULT_CHECKPOINT_BYTES, Project
+
+        with self._wlock:
+            old = self.project
+            if old is not None and not old.readonly:
+                old.journal.wait()
+            limit = old.checkpoint_bytes if old is not None else DEFAULT_CHECKPOINT_BYTES
+            target = Path(path)
+            if target.exists() and (not target.is_dir() or any(target.iterdir())):
+                raise ValidationError(f"save_as: {str(target)!r} exists and is not empty; give a new folder")
+            self.attach_sink(None)
+            Project.create(target, self, checkpoint_bytes=limit)
+            self.refuse_edits(None)
+            if old is not None:
+                old.release()
+
+    def close(self) -> None:
+        """A project: make everything durable, let go of the folder (edits are refused afterwards).
+        An in-memory dataset: nothing to do."""
+        if self.project is not None:
+            self.project.close()
+
+    def __enter__(self) -> Dataset:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def render(self, seq: str, frame: int, **options: Any) -> Image.Image:
         """The frame with its masks (and boxes) painted on, as a PIL image; see render.render_frame."""

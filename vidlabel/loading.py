@@ -42,7 +42,6 @@ def dataset_from_tables(
     tables: Mapping[str, pa.Table], *, root: Path | None = None, what: str = "from_parquet", **options: Any
 ) -> Dataset:
     from .dataset import Dataset
-    from .frames import EncodedSource, open_source
 
     ds = Dataset(
         sequence_fields=custom_fields(tables["sequences"], "sequences"),
@@ -72,38 +71,51 @@ def dataset_from_tables(
     }
     ds.load_tables(plain, infos)
     for seq, rows, uris in wanted:
-        seq_id = seq["id"]
-        source: FrameSource | None = None
-        try:
-            if embedded and rows.column("data").null_count == 0:
-                source = EncodedSource(
-                    rows.column("data").to_pylist(),
-                    rows.column("mime").to_pylist(),
-                    fps=seq["fps"],
-                    cache=ds.frame_cache,
-                )
-            elif seq["source_kind"] == "images":
-                source = open_source([u for u in uris if u is not None], fps=seq["fps"], cache=ds.frame_cache)
-            elif seq["source_kind"] == "video" and seq["source_uri"]:
-                video = resolve(seq["source_uri"], root)
-                source = open_source(video, fps=seq["fps"], cache=ds.frame_cache)
-        except ValidationError as exc:
-            warnings.warn(
-                f"sequence {seq_id!r}: frames not found ({exc}); annotations loaded without pixels",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            source = None
-        if source is not None and (
-            len(source) != seq["num_frames"] or tuple(source.size) != (seq["width"], seq["height"])
-        ):
-            warnings.warn(
-                f"sequence {seq_id!r}: its frames changed on disk; annotations loaded without pixels",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            source = None
+        embedded_frames = None
+        if embedded and rows.column("data").null_count == 0:
+            embedded_frames = (rows.column("data").to_pylist(), rows.column("mime").to_pylist())
+        source = open_frames(seq, uris, root=root, cache=ds.frame_cache, embedded=embedded_frames)
         if source is not None:
-            ds.attach_frames(seq_id, source)
+            ds.attach_frames(seq["id"], source)
     ds.clear_history()
     return ds
+
+
+def open_frames(
+    seq: Mapping[str, Any],
+    uris: list[str | None],
+    *,
+    root: Path | None,
+    cache: Any,
+    embedded: tuple[list[bytes], list[str]] | None = None,
+) -> FrameSource | None:
+    """The frame source a sequence row (and its frame uris) describes, or None with a warning when
+    its frames cannot be found or no longer match the row (the annotations stay, without pixels)."""
+    from .frames import EncodedSource, open_source
+
+    source: FrameSource | None = None
+    try:
+        if embedded is not None:
+            source = EncodedSource(embedded[0], embedded[1], fps=seq["fps"], cache=cache)
+        elif seq["source_kind"] == "images":
+            paths = [resolve(u, root) for u in uris if u is not None]
+            source = open_source(paths, fps=seq["fps"], cache=cache)
+        elif seq["source_kind"] == "video" and seq["source_uri"]:
+            source = open_source(resolve(seq["source_uri"], root), fps=seq["fps"], cache=cache)
+    except ValidationError as exc:
+        warnings.warn(
+            f"sequence {seq['id']!r}: frames not found ({exc}); annotations loaded without pixels",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
+    if source is not None and (
+        len(source) != seq["num_frames"] or tuple(source.size) != (seq["width"], seq["height"])
+    ):
+        warnings.warn(
+            f"sequence {seq['id']!r}: its frames changed on disk; annotations loaded without pixels",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
+    return source

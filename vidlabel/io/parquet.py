@@ -10,6 +10,8 @@ written, so a failure midway leaves any earlier export intact.
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,12 +88,20 @@ def write_parquet(ds: Dataset, path: Any, *, overwrite: bool = False, embed_fram
     if embed_frames:
         tables["frames"] = _embedded_frames(ds, tables["frames"])
     with staged(target) as tmp:
-        for name, table in tables.items():
-            table = _with_metadata(table, name, ds.custom_fields.get(name, []))
-            # min/max statistics of RLE or image bytes help no reader and cost write time
-            stats = [f.name for f in table.schema if not pa.types.is_binary(f.type)]
-            pq.write_table(table, tmp / f"{name}.parquet", write_statistics=stats)
+        write_tables(tables, ds.custom_fields, tmp)
     return target
+
+
+def write_tables(tables: Mapping[str, pa.Table], custom: Mapping[str, list[pa.Field]], folder: Path) -> None:
+    """One parquet file per table into an existing folder, each file fsynced (page checksums on)."""
+    for name, table in tables.items():
+        table = _with_metadata(table, name, custom.get(name, []))
+        # min/max statistics of RLE or image bytes help no reader and cost write time
+        stats = [f.name for f in table.schema if not pa.types.is_binary(f.type)]
+        file = folder / f"{name}.parquet"
+        pq.write_table(table, file, write_statistics=stats, write_page_checksum=True)
+        with open(file, "rb+") as fh:
+            os.fsync(fh.fileno())
 
 
 def _read_table(folder: Path, name: str) -> pa.Table:
@@ -115,7 +125,10 @@ def _read_table(folder: Path, name: str) -> pa.Table:
             f"from_parquet: {file.name} has schema version {version.decode(errors='replace')}, "
             f"this vidlabel reads versions 1 to {sch.SCHEMA_VERSION}"
         )
-    table = pq.read_table(file)
+    try:
+        table = pq.read_table(file, page_checksum_verification=True)
+    except (pa.ArrowException, OSError) as exc:
+        raise ValidationError(f"from_parquet: {file.name} is damaged: {exc}") from None
     for f in sch.BUILTIN[name]:
         added = sch.ADDED_IN.get((name, f.name), 1)
         if f.name not in table.column_names and int(version) < added:
