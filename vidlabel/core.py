@@ -298,19 +298,38 @@ class Core:
                         )
 
     # ------------------------------------------------------------------ undo / redo
-    def undo(self) -> bool:
-        """Undo the last step; False when there is nothing to undo.
+    def undo(self, step: int | str | None = None) -> bool:
+        """Undo the last step (or the one given by its label or its index in ``history()``);
+        False when there is nothing to undo.
 
         Rows that a later step (of anyone) changed are left as they are; the Change's
-        ``conflicts`` lists them and a warning says how many.
+        ``conflicts`` lists them and a warning says how many. So a cell's step can be taken back
+        while a propagation's newer one stays: ``ds.undo("set mask 3")``.
         """
-        return self._travel("undo")
+        return self._travel("undo", step)
 
-    def redo(self) -> bool:
-        """Redo the last undone step; False when there is nothing to redo."""
-        return self._travel("redo")
+    def redo(self, step: int | str | None = None) -> bool:
+        """Redo the last undone step (or the one given by its label or its index in ``history.redo``)."""
+        return self._travel("redo", step)
 
-    def _travel(self, kind: str) -> bool:
+    def _pick(self, stack: list[Step], which: int | str | None, kind: str, redo_order: bool) -> int:
+        """Position in ``stack`` of the step asked for (the top by default)."""
+        if which is None:
+            return len(stack) - 1
+        if isinstance(which, str):
+            for i in range(len(stack) - 1, -1, -1):
+                if stack[i].label == which:
+                    return i
+            raise ValidationError(f"{kind}: no step labelled {which!r} in the history")
+        if isinstance(which, bool) or not isinstance(which, int):
+            raise ValidationError(f"{kind}: step must be a label, an index or None, got {which!r}")
+        n = len(stack)
+        i = which if which >= 0 else n + which
+        if not 0 <= i < n:
+            raise ValidationError(f"{kind}: step index {which} is out of range ({n} steps)")
+        return n - 1 - i if redo_order else i
+
+    def _travel(self, kind: str, which: int | str | None = None) -> bool:
         with self._wlock:
             if self._local.__dict__.get("draft") is not None:
                 raise ValidationError(f"{kind}: not allowed inside a transaction")
@@ -319,9 +338,12 @@ class Core:
                 raise ValidationError(f"{kind}: not allowed while {group.label!r} is running")
             stack = self._history.undo if kind == "undo" else self._history.redo
             if not stack:
+                if which is not None:
+                    raise ValidationError(f"{kind}: nothing to {kind}")
                 return False
             self._check_writable()
-            step = stack[-1]
+            pos = self._pick(stack, which, kind, redo_order=kind == "redo")
+            step = stack[pos]
             draft = Draft(self._state)
             self._local.draft = draft
             try:
@@ -330,7 +352,8 @@ class Core:
                 self._local.draft = None
             applied = collapse(draft.ops)
             if self._sink is not None:
-                self._local.ticket = self._sink.record(kind, step.label, applied, {}, wait=True)
+                extra = {"depth": len(stack) - 1 - pos}
+                self._local.ticket = self._sink.record(kind, step.label, applied, extra, wait=True)
             (self._history.undone if kind == "undo" else self._history.redone)(step, applied)
             self._state = draft.publish()
             self._notify(step.label, kind, applied, skipped)
@@ -345,13 +368,18 @@ class Core:
     def _revert(self, draft: Draft, step: Step) -> list[tuple[str, Key]]:
         """Put back each row of ``step`` still as it left it; returns the (store, key) skipped."""
         skipped: list[tuple[str, Key]] = []
-        for store, key, before, after in reversed(step.ops):
+        kept: list[Op] = []
+        for op in reversed(step.ops):
+            store, key, before, after = op
             if same(draft.store(store).get(key), after):
                 draft.put(store, key, before)
             else:
                 skipped.append((store, key))
+                kept.append(op)
+        if kept:
+            self._rebase(step, kept)
         skipped += self._keep_references(draft, step.ops)
-        if skipped:
+        if skipped or step.rebased:
             touched = {(k[0], k[2]) for s, k, _b, _a in step.ops if s in ANNOTATIONS}
             touched |= {
                 (r["sequence_id"], r["entity_id"])
@@ -364,6 +392,22 @@ class Core:
                 if draft.get("entities", (eid,)) is not None:
                     self._tracklets.repair(seq, eid)
         return skipped
+
+    def _rebase(self, undone: Step, kept: list[Op]) -> None:
+        """Rows a later step changed stay; that step now starts from what was there before ``undone``,
+        so undoing it later goes back to that, not to the undone step's rows."""
+        later: dict[tuple[str, Key], list[tuple[Step, int]]] = {}
+        for other in (*self._history.undo, *self._history.redo, *self._history.groups.values()):
+            if other is undone:
+                continue
+            for i, (store, key, _b, _a) in enumerate(other.ops):
+                later.setdefault((store, key), []).append((other, i))
+        for store, key, before, after in kept:
+            for other, i in later.get((store, key), ()):
+                st, k, b, a = other.ops[i]
+                if same(b, after):
+                    other.ops[i] = (st, k, before, a)
+                    other.rebased = True  # its rows no longer tell its tracklets: repaired when undone
 
     def _keep_references(self, draft: Draft, ops: list[Op]) -> list[tuple[str, Key]]:
         """After a partial revert: no annotation without its entity, no entity without its sequence."""
@@ -485,8 +529,9 @@ class Core:
                     h.close_group(owner)
             elif kind in ("undo", "redo"):
                 stack = h.undo if kind == "undo" else h.redo
-                if stack:
-                    (h.undone if kind == "undo" else h.redone)(stack[-1], list(ops))
+                depth = int(extra.get("depth", 0))
+                if 0 <= depth < len(stack):
+                    (h.undone if kind == "undo" else h.redone)(stack[-1 - depth], list(ops))
             elif kind == "clear_history":
                 h.clear()
 

@@ -31,12 +31,13 @@ def op_bytes(op: Op) -> int:
     return n
 
 
-@dataclass
+@dataclass(eq=False)  # steps are compared by identity
 class Step:
     label: str
     ops: list[Op]
     owner: Any = None
     nbytes: int = 0
+    rebased: bool = False  # a selective undo of an earlier step changed where this one starts from
 
     @classmethod
     def of(cls, label: str, ops: list[Op], owner: Any = None) -> Step:
@@ -132,15 +133,19 @@ class History:
         self.trim()
 
     def undone(self, step: Step, applied: list[Op]) -> None:
-        """``step`` (the top of the undo stack) was undone by ``applied``: redo re-applies those."""
-        assert self.undo and self.undo[-1] is step
-        self.undo.pop()
-        self._moved(step, Step.of(step.label, applied, step.owner), self.redo)
+        """``step`` (of the undo stack) was undone by ``applied``: redo re-applies those."""
+        self.undo.remove(step)
+        self._moved(step, self._after(step, applied), self.redo)
 
     def redone(self, step: Step, applied: list[Op]) -> None:
-        assert self.redo and self.redo[-1] is step
-        self.redo.pop()
-        self._moved(step, Step.of(step.label, applied, step.owner), self.undo)
+        self.redo.remove(step)
+        self._moved(step, self._after(step, applied), self.undo)
+
+    @staticmethod
+    def _after(step: Step, applied: list[Op]) -> Step:
+        new = Step.of(step.label, applied, step.owner)
+        new.rebased = step.rebased
+        return new
 
     def _moved(self, old: Step, new: Step, to: list[Step]) -> None:
         self.nbytes += new.nbytes - old.nbytes

@@ -164,8 +164,14 @@ class TrackletKeeper:
             if row is None:
                 continue
             span = self._view()["tracklets"].get((row["tracklet_id"],))
-            inside = span is not None and span["start_frame"] <= key[1] <= span["end_frame"]
-            if not inside or span["entity_id"] != eid:
-                self._put(table, key, {**row, "tracklet_id": self.claim(seq_id, key[1], eid)})
+            if span is not None and span["entity_id"] == eid:
+                if span["start_frame"] <= key[1] <= span["end_frame"]:
+                    continue
+                lo, hi = min(span["start_frame"], key[1]), max(span["end_frame"], key[1])
+                others = [r for r in self.rows(seq_id, eid) if r["id"] != span["id"]]
+                if not any(r["start_frame"] <= hi and r["end_frame"] >= lo for r in others):
+                    self.write(span, lo, hi)  # the tracklet it names grows back over it: identity kept
+                    continue
+            self._put(table, key, {**row, "tracklet_id": self.claim(seq_id, key[1], eid)})
         for r in self.rows(seq_id, eid):
             self.released_many(seq_id, eid, (r["start_frame"], r["end_frame"]))
