@@ -346,6 +346,41 @@ def test_durability_order_and_wait(tmp_path: Path) -> None:
         assert j.append(record_for(3)) == 3 and j.durable_seq == 3
 
 
+def test_concurrent_appenders_get_ordered_durable_records(tmp_path: Path) -> None:
+    import threading
+
+    got: dict[int, tuple[int, int]] = {}
+    errors: list[AssertionError] = []
+
+    def appender(t: int, j: Journal) -> None:
+        for i in range(60):
+            wait = (i + t) % 3 == 0
+            seq = j.append(Record("edit", f"{t}/{i}", [("masks", (t, i), None, {"i": i})]), wait=wait)
+            got[seq] = (t, i)
+            if wait:  # durable, and so is everything before it
+                on_disk = [s for s, _ in j.records(after=seq - 1)]
+                if j.durable_seq < seq or on_disk[:1] != [seq]:
+                    errors.append(AssertionError(f"{seq} returned before it and all before it were durable"))
+
+    with Journal(tmp_path / "j.sqlite") as j:
+        threads = [threading.Thread(target=appender, args=(t, j)) for t in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        j.wait()
+        assert not errors
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            back = list(j.records())
+    assert [s for s, _ in back] == list(range(1, 241)) == sorted(got)
+    for seq, rec in back:
+        assert rec.label == "%d/%d" % got[seq]
+    # each thread's records are in the order it appended them
+    for t in range(4):
+        assert [got[s][1] for s in sorted(got) if got[s][0] == t] == list(range(60))
+
+
 def test_close_drains_the_queue(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.sqlite")
     for s in range(1, 301):

@@ -379,15 +379,21 @@ def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
 
 class _Writer:
     """The writer thread and everything it shares with callers (kept apart from Journal so that a
-    finalizer can drain it when a Journal is dropped unclosed or the interpreter exits)."""
+    finalizer can drain it when a Journal is dropped unclosed or the interpreter exits).
+
+    One batch is written at a time, by whoever holds ``busy``: normally the thread, which takes
+    everything queued; but an append(wait=True) that finds the queue empty and nobody writing
+    commits its record itself, which saves the two thread hand-offs a user's single edit would
+    otherwise wait for. Either way records reach the file in sequence order."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path, last_seq: int) -> None:
         self.conn = conn
         self.path = path
         self.cv = threading.Condition()
-        self.db_lock = threading.Lock()  # the connection is used by the thread and by truncate()
+        self.db_lock = threading.Lock()  # the connection: one batch or one truncate at a time
         self.queue: list[tuple[int, int, bytes]] = []
         self.pending_bytes = 0
+        self.busy = False
         self.next_seq = last_seq + 1
         self.durable = last_seq
         self.commits = 0
@@ -400,38 +406,47 @@ class _Writer:
     def run(self) -> None:
         while True:
             with self.cv:
-                while not self.queue and not self.stopping:
+                while self.busy or not (self.queue or self.stopping):
                     self.cv.wait()
                 if not self.queue:
-                    return
+                    return  # stopping, and everything appended is written
                 batch, self.queue, self.pending_bytes = self.queue, [], 0
+                self.busy = True
                 self.cv.notify_all()  # appends blocked on pending_bytes may go on
-            try:
-                with self.db_lock:
-                    self.conn.execute("BEGIN IMMEDIATE")
-                    try:
-                        self.conn.executemany("INSERT INTO records (seq, crc, body) VALUES (?, ?, ?)", batch)
-                        self.conn.execute("COMMIT")
-                    except BaseException:
-                        if self.conn.in_transaction:
-                            self.conn.execute("ROLLBACK")
-                        raise
-            except Exception as e:
-                err = JournalError(
-                    f"journal {self.path}: writing records {batch[0][0]}..{batch[-1][0]} failed "
-                    f"({type(e).__name__}: {e}); records after {self.durable} are not on disk and "
-                    "this journal refuses further appends"
-                )
-                err.__cause__ = e
-                with self.cv:
-                    self.error = err
-                    self.queue.clear()
-                    self.cv.notify_all()
+            if not self.write(batch):
                 return
+
+    def write(self, batch: list[tuple[int, int, bytes]]) -> bool:
+        """Write and commit one batch (the caller holds busy); False once the journal failed."""
+        try:
+            with self.db_lock:
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self.conn.executemany("INSERT INTO records (seq, crc, body) VALUES (?, ?, ?)", batch)
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
+                    raise
+        except Exception as e:
+            err = JournalError(
+                f"journal {self.path}: writing records {batch[0][0]}..{batch[-1][0]} failed "
+                f"({type(e).__name__}: {e}); records after {self.durable} are not on disk and "
+                "this journal refuses further appends"
+            )
+            err.__cause__ = e
             with self.cv:
-                self.durable = batch[-1][0]
-                self.commits += 1
+                self.error = err
+                self.queue.clear()
+                self.busy = False
                 self.cv.notify_all()
+            return False
+        with self.cv:
+            self.durable = batch[-1][0]
+            self.commits += 1
+            self.busy = False
+            self.cv.notify_all()
+        return True
 
     def check(self) -> None:
         if self.error is not None:
@@ -447,11 +462,19 @@ class _Writer:
             self.check()
             seq = self.next_seq
             self.next_seq += 1
-            self.queue.append((seq, _crc(seq, body), body))
-            self.pending_bytes += len(body)
-            self.cv.notify_all()
-            if wait:
-                self._wait(seq)
+            item = (seq, _crc(seq, body), body)
+            direct = wait and not self.queue and not self.busy
+            if not direct:
+                self.queue.append(item)
+                self.pending_bytes += len(body)
+                self.cv.notify_all()
+                if wait:
+                    self._wait(seq)
+                return seq
+            self.busy = True
+        if not self.write([item]):
+            assert self.error is not None
+            raise self.error
         return seq
 
     def _wait(self, seq: int) -> None:  # holds cv
