@@ -375,7 +375,7 @@ def test_concurrent_appenders_get_ordered_durable_records(tmp_path: Path) -> Non
             back = list(j.records())
     assert [s for s, _ in back] == list(range(1, 241)) == sorted(got)
     for seq, rec in back:
-        assert rec.label == "%d/%d" % got[seq]
+        assert rec.label == "{}/{}".format(*got[seq])
     # each thread's records are in the order it appended them
     for t in range(4):
         assert [got[s][1] for s in sorted(got) if got[s][0] == t] == list(range(60))
