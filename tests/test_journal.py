@@ -394,6 +394,25 @@ def test_close_drains_the_queue(tmp_path: Path) -> None:
         assert j.append(record_for(301)) == 301
 
 
+def test_records_queued_by_an_unclosed_journal_are_written_at_exit(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    script = CHILD.split("from vidlabel.journal import Journal")[0] + (
+        "from vidlabel.journal import Journal\n"
+        "j = Journal(sys.argv[1])\n"
+        "for s in range(1, 501):\n"
+        "    j.append(record_for(s), wait=False)\n"
+        "del j  # dropped without close(): the finalizer drains the writer\n"
+        "j2 = Journal(sys.argv[1] + '.other')\n"
+        "for s in range(1, 301):\n"
+        "    j2.append(record_for(s), wait=False)\n"
+        "# and j2 is still open at interpreter exit\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(path)], check=True)
+    for p, n in ((path, 500), (Path(str(path) + ".other"), 300)):
+        with Journal(p, readonly=True) as j:
+            assert [s for s, _ in j.records()] == list(range(1, n + 1))
+
+
 def test_write_failure_is_reported_and_refuses_later_appends(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.sqlite")
     for s in range(1, 4):

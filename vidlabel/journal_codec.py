@@ -11,7 +11,7 @@ has its own tag, so tuple stays tuple, bool stays bool, int stays int, bytes sta
 
 numpy scalars and subclasses of str/bytes/int/float (IntEnum, np.str_) are stored as their plain
 Python value. Decoding trusts nothing: every length is checked against the bytes left before
-anything is allocated (a value never costs more memory than its encoding's size), nesting is
+anything is allocated (memory stays within a small multiple of the encoding's size), nesting is
 capped at 64 levels, and any failure is a ValidationError naming the byte offset and what was wrong.
 """
 
