@@ -608,11 +608,13 @@ def test_truncated_wal_after_a_crash_keeps_an_intact_prefix(tmp_path: Path) -> N
         shutil.copy(crash / "j.sqlite", case / "j.sqlite")
         with open(crash / "j.sqlite-wal", "rb") as f:
             (case / "j.sqlite-wal").write_bytes(f.read(length))
-        with Journal(case / "j.sqlite") as jj:
-            got = list(jj.records())
+        with Journal(case / "j.sqlite", readonly=True) as ro:  # recovers without writing the file
+            got = list(ro.records())
             k = len(got)
             assert [s for s, _ in got] == list(range(1, k + 1))
             assert all(same_record(r, record_for(s)) for s, r in got)
+        with Journal(case / "j.sqlite") as jj:
+            assert jj.durable_seq == k
             assert jj.append(record_for(k + 1)) == k + 1
         found.append(k)
     assert found == sorted(found)  # a longer WAL never holds fewer commits
@@ -721,11 +723,14 @@ def test_files_that_are_not_journals_are_refused(tmp_path: Path) -> None:
 def test_creation_cut_off_before_the_schema_is_completed_on_open(tmp_path: Path) -> None:
     empty = tmp_path / "empty.sqlite"
     empty.write_bytes(b"")  # created, then the power went
-    with Journal(empty) as j:
-        assert j.append(record_for(1)) == 1
     wal_only = tmp_path / "wal.sqlite"
     raw = sqlite3.connect(wal_only)
     raw.execute("PRAGMA journal_mode = WAL")  # WAL mode set, schema never committed
     raw.close()
-    with Journal(wal_only) as j:
-        assert j.append(record_for(1)) == 1
+    for path in (empty, wal_only):
+        with Journal(path, readonly=True) as ro:  # an empty journal, not a foreign file
+            assert (list(ro.records()), ro.meta(), ro.base_seq, ro.durable_seq) == ([], {}, 0, 0)
+        with Journal(path) as j:
+            assert j.append(record_for(1)) == 1
+        with Journal(path, readonly=True) as ro:
+            assert [s for s, _ in ro.records()] == [1]

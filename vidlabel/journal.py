@@ -266,6 +266,7 @@ class Journal:
         self.readonly = readonly
         self._writer: _Writer | None = None
         self._read_lock = threading.Lock()
+        self._base = 0
         if readonly and not self.path.is_file():
             raise ValidationError(f"journal {self.path} does not exist")
         conn: sqlite3.Connection | None = None
@@ -273,10 +274,13 @@ class Journal:
             conn = _connect(self.path, readonly)
             if not readonly:
                 self._init_file(conn)
-            _check_schema(conn, self.path)
             conn.execute("BEGIN")  # one snapshot, whatever a writer elsewhere does meanwhile
-            self._base = _read_base(conn, self.path)
-            last, bad = self._scan(conn)
+            if readonly and _is_fresh(conn):
+                last, bad = 0, None  # its creation never committed: an empty journal
+            else:
+                _check_schema(conn, self.path)
+                self._base = _read_base(conn, self.path)
+                last, bad = self._scan(conn)
             if bad is not None and not readonly:
                 n = conn.execute("SELECT count(*) FROM records WHERE seq > ?", (last,)).fetchone()[0]
                 conn.execute("DELETE FROM records WHERE seq > ?", (last,))
@@ -303,7 +307,7 @@ class Journal:
             self._finalizer = weakref.finalize(self, self._writer.close)
 
     def _init_file(self, conn: sqlite3.Connection) -> None:
-        if not self._is_fresh(conn):
+        if not _is_fresh(conn):
             _check_schema(conn, self.path)  # refuse a foreign file before changing anything in it
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode != "wal":
@@ -311,7 +315,7 @@ class Journal:
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if self._is_fresh(conn):  # new file, or one whose creation was cut off before this commit
+            if _is_fresh(conn):  # new file, or one whose creation was cut off before this commit
                 for stmt in _SCHEMA.split(";"):  # not executescript: it would COMMIT first
                     if stmt.strip():
                         conn.execute(stmt)
@@ -322,13 +326,6 @@ class Journal:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-
-    @staticmethod
-    def _is_fresh(conn: sqlite3.Connection) -> bool:
-        return bool(
-            conn.execute("PRAGMA application_id").fetchone()[0] == 0
-            and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
-        )
 
     def _scan(self, conn: sqlite3.Connection) -> tuple[int, str | None]:
         """(last seq of the intact prefix, why the journal ends there or None)."""
@@ -424,6 +421,8 @@ class Journal:
             raise ValidationError(f"journal {self.path} cannot be read: {e}") from None
         try:
             conn.execute("BEGIN")
+            if _is_fresh(conn):
+                return
             last = _read_base(conn, self.path)
             bad = None
             for seq, crc, body in _iter_rows(conn, last):
@@ -454,10 +453,13 @@ class Journal:
     def base_seq(self) -> int:
         """Records up to this seq were dropped by truncate() (they live in a checkpoint)."""
         with self._read_lock:
-            return _read_base(self._reader, self.path)
+            return 0 if _is_fresh(self._reader) else _read_base(self._reader, self.path)
 
     def meta(self) -> dict[str, bytes]:
+        """The entries the last truncate() set."""
         with self._read_lock:
+            if _is_fresh(self._reader):
+                return {}
             return {k: bytes(v) for k, v in self._reader.execute("SELECT key, value FROM meta")}
 
     # -- lifetime -------------------------------------------------------------------------------
@@ -477,6 +479,14 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _is_fresh(conn: sqlite3.Connection) -> bool:
+    """An empty SQLite file: new, or one whose creation was cut off before its first commit."""
+    return bool(
+        conn.execute("PRAGMA application_id").fetchone()[0] == 0
+        and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+    )
 
 
 def _read_base(conn: sqlite3.Connection, path: Path) -> int:
