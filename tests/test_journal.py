@@ -346,6 +346,41 @@ def test_durability_order_and_wait(tmp_path: Path) -> None:
         assert j.append(record_for(3)) == 3 and j.durable_seq == 3
 
 
+def test_concurrent_appenders_get_ordered_durable_records(tmp_path: Path) -> None:
+    import threading
+
+    got: dict[int, tuple[int, int]] = {}
+    errors: list[AssertionError] = []
+
+    def appender(t: int, j: Journal) -> None:
+        for i in range(60):
+            wait = (i + t) % 3 == 0
+            seq = j.append(Record("edit", f"{t}/{i}", [("masks", (t, i), None, {"i": i})]), wait=wait)
+            got[seq] = (t, i)
+            if wait:  # durable, and so is everything before it
+                on_disk = [s for s, _ in j.records(after=seq - 1)]
+                if j.durable_seq < seq or on_disk[:1] != [seq]:
+                    errors.append(AssertionError(f"{seq} returned before it and all before it were durable"))
+
+    with Journal(tmp_path / "j.sqlite") as j:
+        threads = [threading.Thread(target=appender, args=(t, j)) for t in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        j.wait()
+        assert not errors
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            back = list(j.records())
+    assert [s for s, _ in back] == list(range(1, 241)) == sorted(got)
+    for seq, rec in back:
+        assert rec.label == "{}/{}".format(*got[seq])
+    # each thread's records are in the order it appended them
+    for t in range(4):
+        assert [got[s][1] for s in sorted(got) if got[s][0] == t] == list(range(60))
+
+
 def test_close_drains_the_queue(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.sqlite")
     for s in range(1, 301):
@@ -357,6 +392,25 @@ def test_close_drains_the_queue(tmp_path: Path) -> None:
     with Journal(tmp_path / "j.sqlite") as j:
         assert j.durable_seq == 300
         assert j.append(record_for(301)) == 301
+
+
+def test_records_queued_by_an_unclosed_journal_are_written_at_exit(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    script = CHILD.split("from vidlabel.journal import Journal")[0] + (
+        "from vidlabel.journal import Journal\n"
+        "j = Journal(sys.argv[1])\n"
+        "for s in range(1, 501):\n"
+        "    j.append(record_for(s), wait=False)\n"
+        "del j  # dropped without close(): the finalizer drains the writer\n"
+        "j2 = Journal(sys.argv[1] + '.other')\n"
+        "for s in range(1, 301):\n"
+        "    j2.append(record_for(s), wait=False)\n"
+        "# and j2 is still open at interpreter exit\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(path)], check=True)
+    for p, n in ((path, 500), (Path(str(path) + ".other"), 300)):
+        with Journal(p, readonly=True) as j:
+            assert [s for s, _ in j.records()] == list(range(1, n + 1))
 
 
 def test_write_failure_is_reported_and_refuses_later_appends(tmp_path: Path) -> None:
@@ -554,11 +608,13 @@ def test_truncated_wal_after_a_crash_keeps_an_intact_prefix(tmp_path: Path) -> N
         shutil.copy(crash / "j.sqlite", case / "j.sqlite")
         with open(crash / "j.sqlite-wal", "rb") as f:
             (case / "j.sqlite-wal").write_bytes(f.read(length))
-        with Journal(case / "j.sqlite") as jj:
-            got = list(jj.records())
+        with Journal(case / "j.sqlite", readonly=True) as ro:  # recovers without writing the file
+            got = list(ro.records())
             k = len(got)
             assert [s for s, _ in got] == list(range(1, k + 1))
             assert all(same_record(r, record_for(s)) for s, r in got)
+        with Journal(case / "j.sqlite") as jj:
+            assert jj.durable_seq == k
             assert jj.append(record_for(k + 1)) == k + 1
         found.append(k)
     assert found == sorted(found)  # a longer WAL never holds fewer commits
@@ -667,11 +723,14 @@ def test_files_that_are_not_journals_are_refused(tmp_path: Path) -> None:
 def test_creation_cut_off_before_the_schema_is_completed_on_open(tmp_path: Path) -> None:
     empty = tmp_path / "empty.sqlite"
     empty.write_bytes(b"")  # created, then the power went
-    with Journal(empty) as j:
-        assert j.append(record_for(1)) == 1
     wal_only = tmp_path / "wal.sqlite"
     raw = sqlite3.connect(wal_only)
     raw.execute("PRAGMA journal_mode = WAL")  # WAL mode set, schema never committed
     raw.close()
-    with Journal(wal_only) as j:
-        assert j.append(record_for(1)) == 1
+    for path in (empty, wal_only):
+        with Journal(path, readonly=True) as ro:  # an empty journal, not a foreign file
+            assert (list(ro.records()), ro.meta(), ro.base_seq, ro.durable_seq) == ([], {}, 0, 0)
+        with Journal(path) as j:
+            assert j.append(record_for(1)) == 1
+        with Journal(path, readonly=True) as ro:
+            assert [s for s, _ in ro.records()] == [1]

@@ -8,15 +8,13 @@ flipped bit inside a page, we do, and the journal then ends at the last intact r
 
 Records are appended from the caller's thread and written by one background writer thread that
 takes every record queued so far and writes them in one SQLite transaction (group commit), so a
-propagation that appends a record per frame pays for one fsync per batch, not per frame.
+propagation that appends a record per frame pays for one fsync per batch, not per frame. A lone
+append(wait=True) that finds nothing queued and nothing being written commits on the caller's
+thread instead (a user's single edit then waits for one commit, not for two thread hand-offs).
+Records become durable strictly in sequence order either way.
 
-Values are encoded with a small tagged binary format built on ``struct`` rather than pickle (a
-project folder can come from anyone: pickle runs code) or msgpack (one more C dependency, and its
-ext-type hooks would still need the same tagging for tuple/datetime/Decimal). Every value kind
-the dataset stores has its own tag, so tuple stays tuple, bool stays bool, int stays int. Decoding
-trusts nothing: each length is checked against the bytes left before anything is allocated (a
-record can never cost more memory than its own size), nesting is capped, and every failure is a
-``ValidationError`` naming what was wrong.
+Values are encoded with the safe tagged codec in journal_codec.py (never pickle: a project folder
+can come from anyone).
 
 Records are encoded on the caller's thread, not the writer's: ``append`` then refuses a value it
 cannot store before it takes a sequence number (the journal stays healthy), and the stored record is
@@ -26,21 +24,19 @@ costs a few microseconds per op (see benchmarks/bench_journal.py).
 
 from __future__ import annotations
 
-import datetime as _dt
 import sqlite3
 import struct
 import threading
 import warnings
 import weakref
 import zlib
-import zoneinfo
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from .errors import ValidationError
+from .journal_codec import decode_value, encode_value
 
 __all__ = ["Journal", "JournalError", "Op", "Record", "decode_value", "encode_value"]
 
@@ -57,252 +53,6 @@ class Record:
 
 class JournalError(RuntimeError):
     """Writing to the journal failed (disk full, I/O error): nothing after durable_seq is on disk."""
-
-
-# ---------------------------------------------------------------------------------------------
-# value codec
-
-_MAX_DEPTH = 64
-_U32 = struct.Struct("<I")
-_I64 = struct.Struct("<q")
-_F64 = struct.Struct("<d")
-_DATETIME = struct.Struct("<HBBBBBIB")  # year month day hour minute second microsecond fold
-_DATE = struct.Struct("<HBB")
-_TIME = struct.Struct("<BBBIB")  # hour minute second microsecond fold
-_DELTA = struct.Struct("<iii")  # days seconds microseconds
-
-# tags (one byte each)
-_NONE, _TRUE, _FALSE, _INT, _BIGINT, _FLOAT = b"N", b"T", b"F", b"i", b"I", b"f"
-_STR, _BYTES, _LIST, _TUPLE, _DICT = b"s", b"b", b"l", b"t", b"d"
-_DATETIME_T, _DATE_T, _TIME_T, _DELTA_T, _DECIMAL = b"D", b"a", b"h", b"r", b"c"
-# timezone kinds inside a datetime
-_TZ_NAIVE, _TZ_FIXED, _TZ_ZONE = 0, 1, 2
-
-
-def _enc_str(s: str, out: list[bytes]) -> None:
-    b = s.encode("utf-8", "surrogatepass")
-    out.append(_U32.pack(len(b)))
-    out.append(b)
-
-
-def _enc(v: Any, out: list[bytes], depth: int) -> None:
-    t = type(v)
-    if v is None:
-        out.append(_NONE)
-    elif t is bool:
-        out.append(_TRUE if v else _FALSE)
-    elif t is int:
-        if -(2**63) <= v < 2**63:
-            out.append(_INT + _I64.pack(v))
-        else:
-            b = v.to_bytes((v.bit_length() + 8) // 8, "little", signed=True)
-            out.append(_BIGINT + _U32.pack(len(b)))
-            out.append(b)
-    elif t is float:
-        out.append(_FLOAT + _F64.pack(v))
-    elif t is str:
-        out.append(_STR)
-        _enc_str(v, out)
-    elif t is bytes:
-        out.append(_BYTES + _U32.pack(len(v)))
-        out.append(v)
-    elif t is list or t is tuple:
-        if depth >= _MAX_DEPTH:
-            raise ValidationError(f"journal: value nested deeper than {_MAX_DEPTH} levels")
-        out.append((_LIST if t is list else _TUPLE) + _U32.pack(len(v)))
-        for item in v:
-            _enc(item, out, depth + 1)
-    elif t is dict:
-        if depth >= _MAX_DEPTH:
-            raise ValidationError(f"journal: value nested deeper than {_MAX_DEPTH} levels")
-        out.append(_DICT + _U32.pack(len(v)))
-        for k, item in v.items():
-            if type(k) is not str:
-                raise ValidationError(f"journal: dict keys must be str, got {type(k).__name__} {k!r}")
-            _enc_str(k, out)
-            _enc(item, out, depth + 1)
-    elif t is _dt.datetime:
-        out.append(_DATETIME_T)
-        out.append(_DATETIME.pack(v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond, v.fold))
-        _enc_tz(v.tzinfo, out)
-    elif t is _dt.date:
-        out.append(_DATE_T + _DATE.pack(v.year, v.month, v.day))
-    elif t is _dt.time:
-        if v.tzinfo is not None:
-            raise ValidationError("journal: a time of day with a timezone is not supported")
-        out.append(_TIME_T + _TIME.pack(v.hour, v.minute, v.second, v.microsecond, v.fold))
-    elif t is _dt.timedelta:
-        out.append(_DELTA_T + _DELTA.pack(v.days, v.seconds, v.microseconds))
-    elif t is Decimal:
-        out.append(_DECIMAL)
-        _enc_str(str(v), out)
-    else:
-        _enc_other(v, out, depth)
-
-
-def _enc_other(v: Any, out: list[bytes], depth: int) -> None:
-    # numpy scalars (np.int64, np.float32, np.bool_, np.str_, ...) are stored as their Python value;
-    # found by duck typing so this module does not import numpy
-    item = getattr(v, "item", None)
-    if callable(item) and type(v).__module__ == "numpy" and getattr(v, "ndim", None) == 0:
-        py = item()
-        if type(py) is not type(v):
-            _enc(py, out, depth)
-            return
-    # subclasses (IntEnum, np.str_, np.float64 ...) as their base value
-    if isinstance(v, str):
-        _enc(str(v), out, depth)
-    elif isinstance(v, bytes):
-        _enc(bytes(v), out, depth)
-    elif isinstance(v, int) and not isinstance(v, bool):
-        _enc(int(v), out, depth)
-    elif isinstance(v, float):
-        _enc(float(v), out, depth)
-    else:
-        raise ValidationError(f"journal: cannot store a value of type {type(v).__name__}: {v!r:.80}")
-
-
-def _enc_tz(tz: _dt.tzinfo | None, out: list[bytes]) -> None:
-    if tz is None:
-        out.append(bytes([_TZ_NAIVE]))
-    elif type(tz) is _dt.timezone:
-        offset = tz.utcoffset(None)
-        name = tz.tzname(None)
-        default = _dt.timezone(offset).tzname(None)
-        out.append(bytes([_TZ_FIXED]) + _I64.pack(offset // _dt.timedelta(microseconds=1)))
-        _enc_str("" if name == default else name, out)
-    elif type(tz) is zoneinfo.ZoneInfo:
-        out.append(bytes([_TZ_ZONE]))
-        _enc_str(tz.key, out)
-    else:
-        raise ValidationError(f"journal: cannot store a datetime with tzinfo of type {type(tz).__name__}")
-
-
-def encode_value(v: Any) -> bytes:
-    """Encode a plain value (see the module docstring); ValidationError for anything else."""
-    out: list[bytes] = []
-    _enc(v, out, 0)
-    return b"".join(out)
-
-
-class _Reader:
-    """Decodes one buffer; every read is bounds-checked before anything is allocated."""
-
-    __slots__ = ("buf", "pos")
-
-    def __init__(self, buf: bytes) -> None:
-        self.buf = buf
-        self.pos = 0
-
-    def fail(self, what: str) -> ValidationError:
-        return ValidationError(f"journal: undecodable value at byte {self.pos}: {what}")
-
-    def take(self, n: int) -> bytes:
-        if n > len(self.buf) - self.pos:
-            raise self.fail(f"needs {n} bytes, only {len(self.buf) - self.pos} left")
-        b = self.buf[self.pos : self.pos + n]
-        self.pos += n
-        return b
-
-    def unpack(self, s: struct.Struct) -> tuple:
-        if s.size > len(self.buf) - self.pos:
-            raise self.fail(f"needs {s.size} bytes, only {len(self.buf) - self.pos} left")
-        v = s.unpack_from(self.buf, self.pos)
-        self.pos += s.size
-        return v
-
-    def count(self) -> int:
-        (n,) = self.unpack(_U32)
-        if n > len(self.buf) - self.pos:  # every item takes at least one byte
-            raise self.fail(f"claims {n} items, only {len(self.buf) - self.pos} bytes left")
-        return int(n)
-
-    def string(self) -> str:
-        (n,) = self.unpack(_U32)
-        try:
-            return self.take(n).decode("utf-8", "surrogatepass")
-        except UnicodeDecodeError as e:
-            raise self.fail(f"invalid UTF-8 ({e.reason})") from None
-
-    def value(self, depth: int) -> Any:
-        tag = self.take(1)
-        if tag == _NONE:
-            return None
-        if tag == _TRUE:
-            return True
-        if tag == _FALSE:
-            return False
-        if tag == _INT:
-            return self.unpack(_I64)[0]
-        if tag == _FLOAT:
-            return self.unpack(_F64)[0]
-        if tag == _STR:
-            return self.string()
-        if tag == _BYTES:
-            (n,) = self.unpack(_U32)
-            return bytes(self.take(n))
-        if tag in (_LIST, _TUPLE, _DICT):
-            if depth >= _MAX_DEPTH:
-                raise self.fail(f"nested deeper than {_MAX_DEPTH} levels")
-            n = self.count()
-            if tag == _DICT:
-                d = {}
-                for _ in range(n):
-                    k = self.string()
-                    d[k] = self.value(depth + 1)
-                return d
-            items = [self.value(depth + 1) for _ in range(n)]
-            return items if tag == _LIST else tuple(items)
-        if tag == _BIGINT:
-            (n,) = self.unpack(_U32)
-            return int.from_bytes(self.take(n), "little", signed=True)
-        try:
-            if tag == _DATETIME_T:
-                y, mo, d, h, mi, s, us, fold = self.unpack(_DATETIME)
-                return _dt.datetime(y, mo, d, h, mi, s, us, tzinfo=self.tz(), fold=fold)
-            if tag == _DATE_T:
-                return _dt.date(*self.unpack(_DATE))
-            if tag == _TIME_T:
-                h, mi, s, us, fold = self.unpack(_TIME)
-                return _dt.time(h, mi, s, us, fold=fold)
-            if tag == _DELTA_T:
-                return _dt.timedelta(*self.unpack(_DELTA))
-            if tag == _DECIMAL:
-                text = self.string()
-                if len(text) > 4096:
-                    raise self.fail("decimal longer than 4096 characters")
-                return Decimal(text)
-        except (ValueError, OverflowError, ArithmeticError) as e:
-            if isinstance(e, ValidationError):
-                raise
-            raise self.fail(f"bad {tag.decode()} value ({e})") from None
-        raise self.fail(f"unknown tag {tag!r}")
-
-    def tz(self) -> _dt.tzinfo | None:
-        kind = self.take(1)[0]
-        if kind == _TZ_NAIVE:
-            return None
-        if kind == _TZ_FIXED:
-            (us,) = self.unpack(_I64)
-            name = self.string()
-            offset = _dt.timedelta(microseconds=us)
-            return _dt.timezone(offset, name) if name else _dt.timezone(offset)
-        if kind == _TZ_ZONE:
-            key = self.string()
-            try:
-                return zoneinfo.ZoneInfo(key)
-            except Exception as e:  # bad key, missing tz data: either way not a zone we can rebuild
-                raise self.fail(f"unknown time zone {key!r:.80} ({type(e).__name__})") from None
-        raise self.fail(f"unknown timezone kind {kind}")
-
-
-def decode_value(buf: bytes) -> Any:
-    """Decode what encode_value wrote; ValidationError for anything else (never crashes)."""
-    r = _Reader(buf)
-    v = r.value(0)
-    if r.pos != len(buf):
-        raise r.fail(f"{len(buf) - r.pos} trailing bytes")
-    return v
 
 
 _BODY_VERSION = 1
@@ -336,8 +86,11 @@ def _decode_record(body: bytes) -> Record:
     return Record(kind, label, ops, extra)
 
 
+_SEQ = struct.Struct("<q")
+
+
 def _crc(seq: int, body: bytes) -> int:
-    return zlib.crc32(body, zlib.crc32(_I64.pack(seq)))
+    return zlib.crc32(body, zlib.crc32(_SEQ.pack(seq)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,15 +132,21 @@ def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
 
 class _Writer:
     """The writer thread and everything it shares with callers (kept apart from Journal so that a
-    finalizer can drain it when a Journal is dropped unclosed or the interpreter exits)."""
+    finalizer can drain it when a Journal is dropped unclosed or the interpreter exits).
+
+    One batch is written at a time, by whoever holds ``busy``: normally the thread, which takes
+    everything queued; but an append(wait=True) that finds the queue empty and nobody writing
+    commits its record itself, which saves the two thread hand-offs a user's single edit would
+    otherwise wait for. Either way records reach the file in sequence order."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path, last_seq: int) -> None:
         self.conn = conn
         self.path = path
         self.cv = threading.Condition()
-        self.db_lock = threading.Lock()  # the connection is used by the thread and by truncate()
+        self.db_lock = threading.Lock()  # the connection: one batch or one truncate at a time
         self.queue: list[tuple[int, int, bytes]] = []
         self.pending_bytes = 0
+        self.busy = False
         self.next_seq = last_seq + 1
         self.durable = last_seq
         self.commits = 0
@@ -400,38 +159,47 @@ class _Writer:
     def run(self) -> None:
         while True:
             with self.cv:
-                while not self.queue and not self.stopping:
+                while self.busy or not (self.queue or self.stopping):
                     self.cv.wait()
                 if not self.queue:
-                    return
+                    return  # stopping, and everything appended is written
                 batch, self.queue, self.pending_bytes = self.queue, [], 0
+                self.busy = True
                 self.cv.notify_all()  # appends blocked on pending_bytes may go on
-            try:
-                with self.db_lock:
-                    self.conn.execute("BEGIN IMMEDIATE")
-                    try:
-                        self.conn.executemany("INSERT INTO records (seq, crc, body) VALUES (?, ?, ?)", batch)
-                        self.conn.execute("COMMIT")
-                    except BaseException:
-                        if self.conn.in_transaction:
-                            self.conn.execute("ROLLBACK")
-                        raise
-            except Exception as e:
-                err = JournalError(
-                    f"journal {self.path}: writing records {batch[0][0]}..{batch[-1][0]} failed "
-                    f"({type(e).__name__}: {e}); records after {self.durable} are not on disk and "
-                    "this journal refuses further appends"
-                )
-                err.__cause__ = e
-                with self.cv:
-                    self.error = err
-                    self.queue.clear()
-                    self.cv.notify_all()
+            if not self.write(batch):
                 return
+
+    def write(self, batch: list[tuple[int, int, bytes]]) -> bool:
+        """Write and commit one batch (the caller holds busy); False once the journal failed."""
+        try:
+            with self.db_lock:
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self.conn.executemany("INSERT INTO records (seq, crc, body) VALUES (?, ?, ?)", batch)
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
+                    raise
+        except Exception as e:
+            err = JournalError(
+                f"journal {self.path}: writing records {batch[0][0]}..{batch[-1][0]} failed "
+                f"({type(e).__name__}: {e}); records after {self.durable} are not on disk and "
+                "this journal refuses further appends"
+            )
+            err.__cause__ = e
             with self.cv:
-                self.durable = batch[-1][0]
-                self.commits += 1
+                self.error = err
+                self.queue.clear()
+                self.busy = False
                 self.cv.notify_all()
+            return False
+        with self.cv:
+            self.durable = batch[-1][0]
+            self.commits += 1
+            self.busy = False
+            self.cv.notify_all()
+        return True
 
     def check(self) -> None:
         if self.error is not None:
@@ -447,11 +215,19 @@ class _Writer:
             self.check()
             seq = self.next_seq
             self.next_seq += 1
-            self.queue.append((seq, _crc(seq, body), body))
-            self.pending_bytes += len(body)
-            self.cv.notify_all()
-            if wait:
-                self._wait(seq)
+            item = (seq, _crc(seq, body), body)
+            direct = wait and not self.queue and not self.busy
+            if not direct:
+                self.queue.append(item)
+                self.pending_bytes += len(body)
+                self.cv.notify_all()
+                if wait:
+                    self._wait(seq)
+                return seq
+            self.busy = True
+        if not self.write([item]):
+            assert self.error is not None
+            raise self.error
         return seq
 
     def _wait(self, seq: int) -> None:  # holds cv
@@ -490,6 +266,7 @@ class Journal:
         self.readonly = readonly
         self._writer: _Writer | None = None
         self._read_lock = threading.Lock()
+        self._base = 0
         if readonly and not self.path.is_file():
             raise ValidationError(f"journal {self.path} does not exist")
         conn: sqlite3.Connection | None = None
@@ -497,9 +274,13 @@ class Journal:
             conn = _connect(self.path, readonly)
             if not readonly:
                 self._init_file(conn)
-            _check_schema(conn, self.path)
-            self._base = conn.execute("SELECT value FROM state WHERE name = 'base'").fetchone()[0]
-            last, bad = self._scan(conn)
+            conn.execute("BEGIN")  # one snapshot, whatever a writer elsewhere does meanwhile
+            if readonly and _is_fresh(conn):
+                last, bad = 0, None  # its creation never committed: an empty journal
+            else:
+                _check_schema(conn, self.path)
+                self._base = _read_base(conn, self.path)
+                last, bad = self._scan(conn)
             if bad is not None and not readonly:
                 n = conn.execute("SELECT count(*) FROM records WHERE seq > ?", (last,)).fetchone()[0]
                 conn.execute("DELETE FROM records WHERE seq > ?", (last,))
@@ -508,6 +289,7 @@ class Journal:
                     RuntimeWarning,
                     stacklevel=2,
                 )
+            conn.execute("COMMIT")
         except sqlite3.DatabaseError as e:
             if conn is not None:
                 conn.close()
@@ -525,7 +307,7 @@ class Journal:
             self._finalizer = weakref.finalize(self, self._writer.close)
 
     def _init_file(self, conn: sqlite3.Connection) -> None:
-        if not self._is_fresh(conn):
+        if not _is_fresh(conn):
             _check_schema(conn, self.path)  # refuse a foreign file before changing anything in it
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode != "wal":
@@ -533,7 +315,7 @@ class Journal:
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if self._is_fresh(conn):  # new file, or one whose creation was cut off before this commit
+            if _is_fresh(conn):  # new file, or one whose creation was cut off before this commit
                 for stmt in _SCHEMA.split(";"):  # not executescript: it would COMMIT first
                     if stmt.strip():
                         conn.execute(stmt)
@@ -544,13 +326,6 @@ class Journal:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-
-    @staticmethod
-    def _is_fresh(conn: sqlite3.Connection) -> bool:
-        return bool(
-            conn.execute("PRAGMA application_id").fetchone()[0] == 0
-            and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
-        )
 
     def _scan(self, conn: sqlite3.Connection) -> tuple[int, str | None]:
         """(last seq of the intact prefix, why the journal ends there or None)."""
@@ -646,7 +421,9 @@ class Journal:
             raise ValidationError(f"journal {self.path} cannot be read: {e}") from None
         try:
             conn.execute("BEGIN")
-            last = conn.execute("SELECT value FROM state WHERE name = 'base'").fetchone()[0]
+            if _is_fresh(conn):
+                return
+            last = _read_base(conn, self.path)
             bad = None
             for seq, crc, body in _iter_rows(conn, last):
                 bad = _check_row(seq, crc, body, last)
@@ -676,10 +453,13 @@ class Journal:
     def base_seq(self) -> int:
         """Records up to this seq were dropped by truncate() (they live in a checkpoint)."""
         with self._read_lock:
-            return int(self._reader.execute("SELECT value FROM state WHERE name = 'base'").fetchone()[0])
+            return 0 if _is_fresh(self._reader) else _read_base(self._reader, self.path)
 
     def meta(self) -> dict[str, bytes]:
+        """The entries the last truncate() set."""
         with self._read_lock:
+            if _is_fresh(self._reader):
+                return {}
             return {k: bytes(v) for k, v in self._reader.execute("SELECT key, value FROM meta")}
 
     # -- lifetime -------------------------------------------------------------------------------
@@ -699,6 +479,21 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _is_fresh(conn: sqlite3.Connection) -> bool:
+    """An empty SQLite file: new, or one whose creation was cut off before its first commit."""
+    return bool(
+        conn.execute("PRAGMA application_id").fetchone()[0] == 0
+        and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+    )
+
+
+def _read_base(conn: sqlite3.Connection, path: Path) -> int:
+    row = conn.execute("SELECT value FROM state WHERE name = 'base'").fetchone()
+    if row is None or type(row[0]) is not int or row[0] < 0:
+        raise ValidationError(f"journal {path}: its truncation point is missing or not a sequence number")
+    return int(row[0])
 
 
 def _iter_rows(conn: sqlite3.Connection, base: int) -> Iterator[tuple[int, int, bytes]]:
