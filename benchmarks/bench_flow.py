@@ -71,38 +71,36 @@ def bench_propagation(ds: vl.Dataset, seq: str, video: vl.demo.SyntheticVideo, r
         for i in range(n):
             ds.frame(seq, i)
 
-    def jf(chosen: list[str], pred: np.ndarray) -> float:
+    def jf(chosen: list[str], kept: dict[int, dict[str, np.ndarray]]) -> float:
         ids = [ents.index(e) + 1 for e in chosen]
         gt = np.where(np.isin(video.masks, ids), video.masks, 0)
+        pred = np.zeros_like(video.masks)
+        for f, masks in kept.items():
+            for e, mask in masks.items():
+                pred[f][mask] = ents.index(e) + 1
         return float(vl.metrics.evaluate_arrays({"bench": gt}, {"bench": pred}).summary["J&F-Mean"])
 
     ok = []
     # The largest object, in view throughout, stands for one entity; then all three.
     for chosen in ([ents[1]], ents):
-        pred = np.zeros_like(video.masks)
-        written = np.zeros_like(video.masks)
+        yielded: dict[int, dict[str, np.ndarray]] = {}
+        written: dict[int, dict[str, np.ndarray]] = {}
         wrote = [False]
 
-        def propagate(chosen: list[str] = chosen, pred: np.ndarray = pred) -> None:
+        def propagate(chosen: list[str] = chosen, kept: dict = yielded) -> None:
             for f, results in sess.propagate(0, "forward", entities=chosen):
-                for e, (mask, _) in results.items():
-                    pred[f][mask] = ents.index(e) + 1
+                kept[f] = {e: mask for e, (mask, _) in results.items()}
 
         def propagate_into(chosen: list[str] = chosen, wrote: list[bool] = wrote) -> None:
             # What users run: the same pass, each mask RLE-encoded and written, one undo step.
             sess.propagate_into(start=0, direction="forward", entities=chosen, progress=False)
             wrote[0] = True
 
-        def settle(
-            chosen: list[str] = chosen, written: np.ndarray = written, wrote: list[bool] = wrote
-        ) -> None:
+        def settle(chosen: list[str] = chosen, kept: dict = written, wrote: list[bool] = wrote) -> None:
             ds.frame_cache.clear()
             if wrote[0]:  # read back what propagate_into wrote, then undo it, untimed
-                written[:] = 0
                 for f in range(n):
-                    for e, mask in ds.masks(seq, f).items():
-                        if e in chosen:
-                            written[f][mask] = ents.index(e) + 1
+                    kept[f] = {e: m for e, m in ds.masks(seq, f).items() if e in chosen}
                 ds.undo()
                 wrote[0] = False
 
@@ -113,7 +111,7 @@ def bench_propagation(ds: vl.Dataset, seq: str, video: vl.demo.SyntheticVideo, r
         b = t["decode"]
         label = f"{len(chosen)} entit{'y' if len(chosen) == 1 else 'ies':<4}"
         print(f"decode {n} frames alone {n / b:6.1f} fps ({b * 1e3 / n:5.2f} ms/frame)  [{label}]")
-        for name, pred_of in (("propagate", pred), ("propagate_into", written)):
+        for name, kept in (("propagate", yielded), ("propagate_into", written)):
             c = t[name]
             fps = n / c
             met = fps >= 30
@@ -121,7 +119,7 @@ def bench_propagation(ds: vl.Dataset, seq: str, video: vl.demo.SyntheticVideo, r
             print(
                 f"  {name:<15}{n} frames, {label}{fps:8.1f} fps  ({c * 1e3 / n:6.2f} ms/frame)  "
                 f"ratio to decoding {c / b:5.2f}  (target >= 30 fps)  {'OK' if met else 'MISSED'}  "
-                f"[J&F {jf(chosen, pred_of):.3f}]"
+                f"[J&F {jf(chosen, kept):.3f}]"
             )
         print(
             f"  propagate_into / propagate {t['propagate_into'] / t['propagate']:5.2f}  "
