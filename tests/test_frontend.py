@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -68,3 +69,14 @@ def test_rle_fixtures_match_pycocotools() -> None:
         [sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=120
     )
     assert out.returncode == 0, f"rle_cases.json is not what pycocotools writes; rerun {script}"
+
+
+def test_the_readme_test_command_brings_node_and_ci_runs_it_verbatim() -> None:
+    """These tests need node and npm: the README's test command installs them where missing, as CI runs it."""
+    root = JS.parent
+    blocks = re.findall(r"```bash\n(.*?)\n```", (root / "README.md").read_text(), re.S)
+    command = blocks[1]  # the second command: the tests
+    assert "command -v npm || (apt-get update && apt-get install -y nodejs npm)" in command
+    assert command.endswith("python -m pytest")
+    ci = (root / ".ci" / "run").read_text().splitlines()
+    assert command in ci and f"#   {command}" in ci
