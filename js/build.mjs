@@ -1,4 +1,5 @@
 // Bundles the widget's ES module into the Python package, so `pip install` needs no node.
+// `node build.mjs OUTFILE` writes the bundle elsewhere (the tests compare such a build with the shipped one).
 import { build } from "esbuild";
 
 await build({
@@ -7,5 +8,5 @@ await build({
   format: "esm",
   minify: true,
   target: "es2022",
-  outfile: "../vidlabel/static/widget.js",
+  outfile: process.argv[2] ?? "../vidlabel/static/widget.js",
 });

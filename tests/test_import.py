@@ -49,3 +49,26 @@ def test_sam2_engine_needs_the_extra_and_says_so() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install 'vidlabel[sam2]'" in out.stdout
+
+
+def test_dir_lists_the_public_api_lazy_names_included() -> None:
+    # Tab completion asks dir(): the lazily loaded names must be there, the typing helpers must not.
+    code = (
+        "import sys, vidlabel as vl\n"
+        "names = dir(vl)\n"
+        "print(','.join(names))\n"
+        "print(','.join(m for m in ['torch', 'cv2', 'av'] if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    listed, heavy = out.stdout.splitlines()
+    names = listed.split(",")
+    assert heavy == ""  # listing names loads nothing
+    for name in ("Annotator", "Dataset", "ValidationError", "read_davis", "read_coco", "segment", "metrics",
+                 "demo", "rle"):
+        assert name in names
+    assert "Any" not in names and "TYPE_CHECKING" not in names
+    import vidlabel as vl
+
+    assert sorted(vl.__all__) == names
+    for name in names:
+        assert getattr(vl, name) is not None, name

@@ -160,7 +160,7 @@ def test_a_damaged_checkpoint_is_refused_clearly(tmp_path: Path) -> None:
     mid = len(data) // 2
     data[mid : mid + 8] = bytes(b ^ 0xFF for b in data[mid : mid + 8])
     masks.write_bytes(bytes(data))
-    with pytest.raises(vl.ValidationError, match="checkpoint .* is damaged"):
+    with pytest.raises(vl.ValidationError, match=r"checkpoint \d+ is damaged"):
         vl.open(path)
     (ckpt / "masks.parquet").unlink()
     with pytest.raises(vl.ValidationError, match="damaged"):

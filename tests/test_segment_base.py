@@ -102,6 +102,20 @@ def test_clicks_accumulate_with_clear_false(sess: PaintSession) -> None:
     assert sess.prompts("a")["clip/001"][0].box is None and not mask[15, 15]
 
 
+def test_a_stored_box_prompts_as_box_xywh(sess: PaintSession, ds: vl.Dataset) -> None:
+    """The boxes table holds (x, y, w, h); box_xywh takes that as it is, box= takes the two corners."""
+    ds.set_box("clip", 1, "a", (10, 5, 30, 20))
+    stored = ds.box("clip", 1, "a")
+    assert stored is not None
+    mask, _ = sess.prompt(1, "a", box_xywh=stored)
+    x, y, w, h = stored
+    corners, _ = sess.prompt(2, "a", box=(x, y, x + w, y + h))
+    assert np.array_equal(mask, corners)
+    assert mask.sum() == 30 * 20 and mask[5, 10] and mask[24, 39] and not mask[25, 40]
+    held = sess.prompts("a")["clip/001"]
+    assert list(held[1].box) == [10, 5, 40, 25] and list(held[1].box) == list(held[2].box)
+
+
 BAD_PROMPTS: list[tuple[dict[str, Any], str]] = [
     ({"points": [(64, 10)]}, r"point \(64, 10\) is outside the 64x48 frame"),
     ({"points": [(-1, 10)]}, "outside"),
@@ -121,6 +135,13 @@ BAD_PROMPTS: list[tuple[dict[str, Any], str]] = [
     ({"mask": np.zeros((48, 64), bool)}, "mask is empty"),
     ({"mask": np.full((48, 64), 2, np.uint8)}, "bool or 0/1"),
     ({"mask": np.ones((48, 64), bool), "points": [(5, 5)]}, "mask alone"),
+    ({"box": (0, 0, 20, 20), "box_xywh": (0, 0, 20, 20)}, "not both"),
+    ({"box_xywh": (1, 2, 3)}, r"box_xywh must be \(x, y, w, h\)"),
+    ({"box_xywh": (10, 10, 0, 20)}, "width and height above 0"),
+    ({"box_xywh": (10, 10, 20, -5)}, "width and height above 0"),
+    ({"box_xywh": (10, 10, np.nan, 5)}, "width and height above 0"),
+    ({"box_xywh": (50, 10, 20, 5)}, "goes outside the 64x48 frame"),
+    ({"box_xywh": (5, 5, 10, 10), "mask": np.ones((48, 64), bool)}, "mask alone"),
 ]
 
 

@@ -13,31 +13,19 @@ from .project import open_project as open
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Annotator",
-    "Change",
-    "Dataset",
-    "ValidationError",
-    "__version__",
-    "demo",
-    "metrics",
-    "open",
-    "read_coco",
-    "read_davis",
-    "read_pixano",
-    "read_youtube_vos",
-    "rle",
-    "segment",
-]
+if TYPE_CHECKING:  # what type checkers see of the names below (`as` marks a re-export)
+    from . import demo as demo
+    from . import metrics as metrics
+    from . import rle as rle
+    from . import segment as segment
+    from .io.coco import read_coco as read_coco
+    from .io.davis import read_davis as read_davis
+    from .io.pixano import read_pixano as read_pixano
+    from .io.youtube_vos import read_youtube_vos as read_youtube_vos
+    from .widget import Annotator as Annotator
 
-if TYPE_CHECKING:
-    from . import demo, metrics, rle, segment
-    from .io.coco import read_coco
-    from .io.davis import read_davis
-    from .io.pixano import read_pixano
-    from .io.youtube_vos import read_youtube_vos
-    from .widget import Annotator
-
+# The public API loaded on first use. A name added here is in `__all__`, `dir(vidlabel)` and tab
+# completion; its import above gives it a type (without it, type checkers see `Any`).
 _LAZY = {
     "Annotator": (".widget", "Annotator"),
     "demo": (".demo", None),
@@ -50,6 +38,8 @@ _LAZY = {
     "read_youtube_vos": (".io.youtube_vos", "read_youtube_vos"),
 }
 
+__all__ = ["Change", "Dataset", "ValidationError", "__version__", "open", *_LAZY]
+
 
 def __getattr__(name: str) -> Any:
     # Submodules load on first use so that `import vidlabel` stays cheap.
@@ -60,3 +50,8 @@ def __getattr__(name: str) -> Any:
         module = importlib.import_module(module_name, __name__)
         return module if attr is None else getattr(module, attr)
     raise AttributeError(f"module 'vidlabel' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # Tab completion offers the public API, lazy names included, not the typing helpers or submodules.
+    return sorted(__all__)

@@ -179,6 +179,7 @@ class Session(abc.ABC):
         labels: Any = None,
         *,
         box: Any = None,
+        box_xywh: Any = None,
         mask: Any = None,
         clear: bool = True,
         write: bool = True,
@@ -186,7 +187,10 @@ class Session(abc.ABC):
         """Segment ``entity`` on ``frame`` from clicks, a box and/or a mask; returns ``(mask, score)``.
 
         ``points`` are (x, y) pixels; ``labels`` 1 (object) or 0 (background), all 1 if omitted.
-        ``box`` is (x0, y0, x1, y1). With ``clear=False`` the points add to those already on this
+        ``box`` is two corners, (x0, y0, x1, y1), as SAM2 takes it; ``box_xywh`` is a box as the
+        ``boxes`` table stores it and ``ds.box`` returns it, (x, y, w, h) with (x, y) the top-left
+        corner, so ``box_xywh=ds.box(seq, f, e)`` prompts with a stored box (give one of the two).
+        With ``clear=False`` the points add to those already on this
         frame (a click at a time, as in an annotation tool); otherwise they replace them. A mask
         prompt replaces whatever the frame had. The prompt becomes a keyframe: the mask is written
         to the dataset with ``source="human", keyframe=True`` unless ``write=False``.
@@ -195,7 +199,7 @@ class Session(abc.ABC):
             self._check_idle("prompt")
             f = self.dataset.resolve_frame(self.sequence, frame)
             eid = self.dataset.resolve_entity(self.sequence, entity)
-            new = self._validated_prompt(points, labels, box, mask)
+            new = self._validated_prompt(points, labels, self._corners(box, box_xywh), mask)
             old = self._prompts.get(eid, {}).get(f)
             merged = (
                 new
@@ -211,6 +215,21 @@ class Session(abc.ABC):
                     self.sequence, f, eid, result, source="human", score=merged.score, keyframe=True
                 )
             return result, merged.score
+
+    @staticmethod
+    def _corners(box: Any, box_xywh: Any) -> Any:
+        """``box``, or ``box_xywh`` turned into (x0, y0, x1, y1); refuses both at once."""
+        if box_xywh is None:
+            return box
+        if box is not None:
+            raise ValidationError("prompt: give box=(x0, y0, x1, y1) or box_xywh=(x, y, w, h), not both")
+        try:
+            x, y, w, h = np.asarray(box_xywh, dtype=np.float64).reshape(4)
+        except (TypeError, ValueError) as e:
+            raise ValidationError(f"prompt: box_xywh must be (x, y, w, h), got {box_xywh!r}") from e
+        if not (w > 0 and h > 0):  # also refuses NaN
+            raise ValidationError(f"prompt: box_xywh {box_xywh!r} needs a width and height above 0")
+        return (x, y, x + w, y + h)
 
     def _validated_prompt(self, points: Any, labels: Any, box: Any, mask: Any) -> Prompt:
         h, w = self.height, self.width

@@ -173,29 +173,55 @@ def load_checkpoint(model: Any, checkpoint: str | os.PathLike[str]) -> None:
         raise ValidationError(f"sam2: checkpoint {str(path)!r} does not match the config: {e}") from e
 
 
+def _hub_offline(hub: Any) -> bool:
+    # huggingface_hub reads HF_HUB_OFFLINE once, at import; a variable set later counts too.
+    env = (os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or "").upper()
+    return env in {"1", "ON", "YES", "TRUE"} or bool(getattr(hub.constants, "HF_HUB_OFFLINE", False))
+
+
 def hf_checkpoint(model_id: str, *, cache_dir: Any = None, offline: bool | None = None) -> tuple[str, str]:
     """(config, local checkpoint path) for a Hugging Face model id, from the cache or the hub.
 
-    ``offline=True`` looks in the cache only; ``None`` follows ``HF_HUB_OFFLINE``.
+    ``offline=True`` looks in the cache only; ``None`` follows ``HF_HUB_OFFLINE``. A hub that cannot
+    be reached is found out with one request: the cached file is used then, or the error comes at once.
     """
     if model_id not in MODELS:
         raise ValidationError(f"sam2: unknown model id {model_id!r}; known ids are {', '.join(MODELS)}")
     config, filename = MODELS[model_id]
     try:
-        from huggingface_hub import hf_hub_download
+        import huggingface_hub as hub
     except ImportError as e:
         raise ValidationError("sam2: model ids need huggingface_hub: pip install 'vidlabel[sam2]'") from e
+    where = f"{filename} of {model_id!r}"
+    cache = f"the Hugging Face cache ({cache_dir or hub.constants.HF_HUB_CACHE})"
+    advice = (
+        "Download it where there is a network (it goes into that cache), or pass "
+        "checkpoint=<path to the .pt> and config=<its yaml>."
+    )
+    cached = hub.try_to_load_from_cache(model_id, filename, cache_dir=cache_dir)
+    cached = cached if isinstance(cached, str) else None
+    why_offline = "offline=True" if offline else "HF_HUB_OFFLINE is set" if offline is None else ""
+    if offline or (offline is None and _hub_offline(hub)):
+        if cached is None:
+            raise ValidationError(f"sam2: {where} is not in {cache}, and {why_offline}. {advice}")
+        return config, cached
+    # One request, no retries, before the download: huggingface_hub retries a failed connection with
+    # backoff (about 25 s) before it gives up, even where nothing is listening.
     try:
-        kwargs: dict[str, Any] = {"cache_dir": cache_dir}
-        if offline is not None:
-            kwargs["local_files_only"] = bool(offline)
-        path = hf_hub_download(repo_id=model_id, filename=filename, **kwargs)
-    except Exception as e:  # offline, not cached, no such file: the hub has many exception types
+        hub.get_hf_file_metadata(
+            hub.hf_hub_url(model_id, filename), timeout=getattr(hub.constants, "HF_HUB_ETAG_TIMEOUT", 10)
+        )
+    except Exception as e:  # unreachable, refused, no such file: the hub has many exception types
+        if cached is not None:
+            return config, cached
         raise ValidationError(
-            f"sam2: cannot get {filename} of {model_id!r}: it is not in the Hugging Face cache and the hub "
-            f"could not be reached ({type(e).__name__}: {e}). Download it where there is a network, or pass "
-            "checkpoint=<path to the .pt> and config=<its yaml>."
+            f"sam2: {where} is not in {cache}, and the hub at {hub.constants.ENDPOINT} could not be "
+            f"reached ({type(e).__name__}: {e}). {advice}"
         ) from e
+    try:
+        path = hub.hf_hub_download(repo_id=model_id, filename=filename, cache_dir=cache_dir)
+    except Exception as e:
+        raise ValidationError(f"sam2: cannot download {where} ({type(e).__name__}: {e}). {advice}") from e
     return config, path
 
 
