@@ -87,7 +87,10 @@ def test_a_second_writer_is_refused_naming_the_holder_and_readonly_is_a_snapshot
     path = tmp_path / "p.vlproj"
     ds = _open(path)
     _work(ds)
-    code = f"import vidlabel as vl\ntry:\n    vl.open({str(path)!r})\nexcept vl.ValidationError as e:\n    print(e)\n"
+    code = (
+        f"import vidlabel as vl\ntry:\n    vl.open({str(path)!r})\n"
+        "except vl.ValidationError as e:\n    print(e)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert "open for writing by pid" in out and "readonly=True" in out
     with pytest.raises(vl.ValidationError, match="open for writing by pid"):
