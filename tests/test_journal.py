@@ -206,11 +206,10 @@ def _nested(depth: int) -> list[Any]:
         {1, 2},
         object(),
         np.zeros(3),
-        bytearray(b"x"),
         {1: "int key"},
         dt.datetime(2020, 1, 1, tzinfo=dt.tzinfo()),  # type: ignore[abstract]
         dt.time(1, tzinfo=dt.timezone.utc),
-        _nested(70),  # deeper than the codec's nesting cap
+        {"deep": _nested(70), "and": {1, 2}},  # deeper than the tagged format's nesting cap
     ],
     ids=lambda v: type(v).__name__,
 )
@@ -264,10 +263,34 @@ HOSTILE = [
 ]
 
 
-@pytest.mark.parametrize("payload", HOSTILE, ids=range(len(HOSTILE)))
+# msgpack's own format (the fast path): lengths that the bytes do not hold, bad UTF-8, unknown ext
+HOSTILE_MSGPACK = [
+    b"M\xdd\xff\xff\xff\xff",  # an array of 4 billion items, none there
+    b"M\xc6\xff\xff\xff\xff",  # 4 GB of bytes claimed
+    b"M\xdf\x00\x00\x00\x01\xa1k",  # a map key without its value
+    b"M\xa2\xff\xfe",  # invalid UTF-8
+    b"M\xd4\x09\x00",  # an ext kind that is not ours
+    b"M\xc7\x02\x02V?",  # a tagged value inside that is garbage
+    b"M" + b"\x91" * 100_000 + b"\xc0",  # nested 100 000 deep
+    b"M\x81\x01\xa1x",  # an int map key
+    b"X",  # neither format
+]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"V" + p for p in HOSTILE] + HOSTILE_MSGPACK,
+    ids=[f"tagged{i}" for i in range(len(HOSTILE))] + [f"msgpack{i}" for i in range(len(HOSTILE_MSGPACK))],
+)
 def test_hostile_payloads_are_refused_clearly(payload: bytes) -> None:
     with pytest.raises(ValidationError, match="journal: undecodable value"):
         decode_value(payload)
+
+
+def test_what_msgpack_takes_but_the_tagged_format_refuses_comes_back_equal() -> None:
+    # a bytearray is kept as bytes, a value deeper than the tagged cap through msgpack
+    assert decode_value(encode_value({"b": bytearray(b"xy")})) == {"b": b"xy"}
+    assert decode_value(encode_value(_nested(70))) == _nested(70)
 
 
 def test_random_damage_never_escapes_as_anything_but_validation_error() -> None:

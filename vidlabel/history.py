@@ -31,17 +31,49 @@ def op_bytes(op: Op) -> int:
     return n
 
 
-@dataclass(eq=False)  # steps are compared by identity
 class Step:
-    label: str
-    ops: list[Op]
-    owner: Any = None
-    nbytes: int = 0
-    rebased: bool = False  # a selective undo of an earlier step changed where this one starts from
+    """One undo step: its label and row changes. Compared by identity.
+
+    A step read back from a project's checkpoint decodes its rows only when first needed (``load``),
+    so reopening a project with a long history costs what its labels cost.
+    """
+
+    __slots__ = ("_load", "_ops", "label", "nbytes", "owner", "rebased")
+
+    def __init__(
+        self,
+        label: str,
+        ops: list[Op] | None,
+        owner: Any = None,
+        nbytes: int = 0,
+        *,
+        load: Callable[[], list[Op]] | None = None,
+    ) -> None:
+        self.label = label
+        self._ops = ops
+        self._load = load
+        self.owner = owner
+        self.nbytes = nbytes
+        self.rebased = False  # a selective undo of an earlier step changed where this one starts from
+
+    @property
+    def ops(self) -> list[Op]:
+        if self._ops is None:
+            self._ops = self._load() if self._load is not None else []
+            self._load = None
+        return self._ops
+
+    @ops.setter
+    def ops(self, value: list[Op]) -> None:
+        self._ops = value
+        self._load = None
 
     @classmethod
     def of(cls, label: str, ops: list[Op], owner: Any = None) -> Step:
         return cls(label, ops, owner, sum(op_bytes(op) for op in ops))
+
+    def __repr__(self) -> str:
+        return f"<Step {self.label!r}, {self.nbytes} bytes>"
 
 
 @dataclass

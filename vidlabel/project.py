@@ -343,16 +343,17 @@ class Project:
         return out
 
     def _encode_step(self, step: Step) -> list[Any]:
-        return [step.label, [self._encode_op(op) for op in step.ops]]
+        return [step.label, step.nbytes, encode_value([self._encode_op(op) for op in step.ops])]
 
     def _read_history(self, file: Path) -> tuple[list[Step], list[Step]]:
+        """The undo and redo steps a checkpoint holds; each step's rows are decoded on first use."""
         if not file.is_file():
             return [], []
         try:
             undo, redo = decode_value(file.read_bytes())
-            steps = [
-                [Step.of(str(lbl), [self._decode_op(op) for op in ops]) for lbl, ops in part]
-                for part in (undo, redo)
+            parts = [
+                [self._lazy_step(str(label), int(nbytes), bytes(blob)) for label, nbytes, blob in p]
+                for p in (undo, redo)
             ]
         except (ValidationError, ValueError, TypeError) as exc:
             warnings.warn(
@@ -361,10 +362,19 @@ class Project:
                 stacklevel=3,
             )
             return [], []
-        for part in steps:
-            for step in part:
-                step.ops = [self._resolve_pending(op, step.ops) for op in step.ops]
-        return steps[0], steps[1]
+        return parts[0], parts[1]
+
+    def _lazy_step(self, label: str, nbytes: int, blob: bytes) -> Step:
+        def load() -> list[Op]:
+            try:
+                ops = [self._decode_op(op) for op in decode_value(blob)]
+            except (ValidationError, ValueError, TypeError) as exc:
+                raise ValidationError(
+                    f"project {self.folder}: undo step {label!r} is unreadable: {exc}"
+                ) from None
+            return [self._resolve_pending(op, ops) for op in ops]
+
+        return Step(label, None, None, nbytes, load=load)
 
     def _resolve_pending(self, op: Op, ops: list[Op]) -> Op:
         """A frame source in an undo step comes back as the source its own rows (or today's) describe."""

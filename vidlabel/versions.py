@@ -46,6 +46,7 @@ class TableVersion:
         delta: immutables.Map,
         idx: Mapping[str, immutables.Map],
         live: int,
+        f32: tuple[str, ...] | None = None,
     ) -> None:
         self.schema = schema
         self.key = key
@@ -55,7 +56,7 @@ class TableVersion:
         self._delta = delta
         self._idx = idx
         self._live = live
-        self._f32 = tuple(f.name for f in schema if pa.types.is_float32(f.type))
+        self._f32 = f32 if f32 is not None else tuple(f.name for f in schema if pa.types.is_float32(f.type))
         self._compacted: TableVersion | None = None
 
     @classmethod
@@ -182,7 +183,7 @@ class TableVersion:
                     tree = tree.set(after, tree.get(after, _EMPTY).set(key, None))
                 idx[name] = tree
         live = src._live + (row is not None) - (old is not None)
-        new = TableVersion(src.schema, src.key, src.spec, src._base, src._pos, delta, idx, live)
+        new = TableVersion(src.schema, src.key, src.spec, src._base, src._pos, delta, idx, live, src._f32)
         return new, old, row
 
     # ---- whole table -------------------------------------------------------------------
