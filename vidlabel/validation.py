@@ -13,6 +13,7 @@ values) and the field; the caller then loads nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -22,7 +23,10 @@ from . import rle as rlemod
 from . import schema as sch
 from .errors import ValidationError
 
-__all__ = ["validate_tables"]
+if TYPE_CHECKING:
+    from .dataset import Dataset
+
+__all__ = ["check_frame_size", "check_sequence", "validate_tables"]
 
 _ANNOTATIONS = ("masks", "boxes", "states")
 _COLOR = r"^#[0-9A-Fa-f]{6}$"  # what Dataset.add_entity accepts
@@ -44,6 +48,29 @@ def validate_tables(
     the custom fields. ``source`` starts every message (``"from_parquet 'out/'"``).
     """
     _Pass(tables, source, custom).run()
+
+
+def check_frame_size(height: object, width: object, what: str) -> tuple[int, int]:
+    """The per-value check importers make on a size a file declares, before anything is allocated
+    for it: positive integers within schema.MAX_SIDE and MAX_PIXELS. Returns (height, width)."""
+    def whole(v: object) -> bool:
+        if isinstance(v, float):
+            return v.is_integer()
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+    if not (whole(height) and whole(width)):
+        raise ValidationError(f"{what}: size {height!r}x{width!r} (height x width) is not two integers")
+    h, w = int(height), int(width)  # type: ignore[call-overload]
+    problem = sch.size_problem(h, w)
+    if problem:
+        raise ValidationError(f"{what}: {problem}")
+    return h, w
+
+
+def check_sequence(ds: Dataset, seq: str) -> None:
+    """Refuse a sequence just added from files whose frames declare a size over the bounds."""
+    row = ds.sequence(seq)
+    check_frame_size(row["height"], row["width"], f"sequence {seq!r}")
 
 
 class _Pass:
