@@ -16,6 +16,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -45,7 +46,7 @@ def build(n_masks: int) -> dict[str, pa.Table]:
     seqs = [f"seq{s:04d}" for s in range(n_seq)]
     ents = [(s, f"{s}/{e:03d}") for s in seqs for e in range(1, ents_per + 1)]
 
-    def table(name: str, cols: dict[str, list[object]]) -> pa.Table:
+    def table(name: str, cols: dict[str, Any]) -> pa.Table:
         schema = sch.table_schema(name)
         n = len(next(iter(cols.values())))
         full = {f.name: cols.get(f.name, [None] * n) for f in schema}

@@ -208,7 +208,7 @@ def _youtube_vis(data: Mapping[str, Any], cats: Mapping[Any, str], file: Path) -
             folder = PurePosixPath(names[0]).parent.name if names else ""  # "<video>/00000.jpg"
             name = v.get("name") or folder or f"video{v['id']}"
             facts = v.get(KEY) if isinstance(v.get(KEY), dict) else None
-            h, w = check_frame_size(v["height"], v["width"], "videos")
+            h, w = check_frame_size(v["height"], v["width"], "frames")
             by_id[v["id"]] = _Video(str(name), w, h, names, facts)
     for k, a in enumerate(data.get("annotations") or []):
         place = f"annotations[{k}]"
@@ -238,7 +238,7 @@ def _cocovid(data: Mapping[str, Any], cats: Mapping[Any, str], file: Path) -> li
         with where(file, f"images[{k}]"):
             if named and im["video_id"] not in named:
                 raise ValidationError(f"unknown video_id {im['video_id']!r}")
-            h, w = check_frame_size(im["height"], im["width"], "image")
+            h, w = check_frame_size(im["height"], im["width"], "frames")
             item = (int(im["frame_id"]), im["id"], str(im["file_name"]), w, h)
             frames.setdefault(im["video_id"], []).append(item)
     videos: dict[Any, _Video] = {}
