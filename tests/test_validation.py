@@ -584,5 +584,10 @@ def test_davis_frames_and_mask_pngs_over_the_bound_are_refused(
     monkeypatch.setattr(sch, "MAX_PIXELS", 40)  # 8x6 = 48 pixels: now over the bound
     with pytest.raises(vl.ValidationError, match=r"sequence 's': size 6x8 .* over the bound"):
         vl.read_davis(root, progress=False)
+    ds = _dataset()
+    before = snapshot(ds)
+    with pytest.raises(vl.ValidationError, match=r"sequence 's': size 6x8"):
+        vl.read_davis(root, dataset=ds, progress=False)
+    assert_same(before, ds)  # the half-imported sequence is rolled back
     with pytest.raises(vl.ValidationError, match=r"00000.png: size 6x8 .* over the bound"):
         read_index_png(png)
