@@ -377,7 +377,7 @@ def corruption(draw: st.DrawFn) -> tuple[str, Callable[[Path, dict[str, pa.Table
     return kind, entity
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(damage=corruption())
 def test_corrupted_exports_are_always_refused(export: Path, damage: tuple[str, Any]) -> None:
     kind, apply = damage
