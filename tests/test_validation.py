@@ -514,6 +514,27 @@ def test_mutated_strings_pass_exactly_when_pycocotools_reads_a_whole_mask(
             rle.normalize({"size": [h, w], "counts": s}, h, w)
 
 
+def _value(x: int) -> bytes:
+    """One value in the COCO string format (as pycocotools' rleToString writes it)."""
+    out = bytearray()
+    more = True
+    while more:
+        c = x & 0x1F
+        x >>= 5
+        more = x != -1 if c & 0x10 else x != 0
+        out.append((c | 0x20 if more else c) + 48)
+    return bytes(out)
+
+
+def test_long_hostile_strings_are_refused_without_overflow() -> None:
+    """Over 64 KiB of the largest values: sums that would overflow int64 if left unchecked."""
+    big = _value(2**28) * 30_000 + _value(-(2**28)) * 30_000
+    for s in (big, _value(5) * 3 + big, _value(0) + _value(2**29 - 1) * 40_000):
+        assert len(s) > rle._CHUNK and _reference_runs(s, 2**26) is None
+        code, _ = rle.counts_problems(pa.array([s, b"0", s]), np.array([2**26, 0, 2**26]))
+        assert code[0] != 0 and code[1] == 0 and code[2] != 0
+
+
 def test_a_long_column_is_checked_in_slices_and_long_strings_whole() -> None:
     rng = np.random.default_rng(5)
     ms = [rng.random((60, 70)) < 0.5 for _ in range(60)] + [rng.random((400, 400)) < 0.5]

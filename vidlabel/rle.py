@@ -85,7 +85,7 @@ def _scan(data: np.ndarray, lo: np.ndarray, pixels: np.ndarray) -> tuple[np.ndar
     """Check the compressed counts strings ``data[lo[i]:lo[i+1]]`` against their sizes ``pixels[i]``.
 
     Returns per string a problem code (0 when valid, else a key of PROBLEMS) and the sum of its
-    runs, and the values of all strings end to end (the runs, for a valid single string). The
+    runs, and the decoded values of all strings end to end (see ``runs``). The
     COCO API's format: characters offset by 48 carry 5 bits each, 0x20 marks that more follow,
     0x10 in the last one is the sign; from the fourth run on, a value is the difference to the
     run two before, so the runs are two interleaved cumulative sums of the values.
@@ -146,16 +146,16 @@ def _scan(data: np.ndarray, lo: np.ndarray, pixels: np.ndarray) -> tuple[np.ndar
         p0 = (x - q + 1) // 2  # positions in values[q::2]
         p1 = np.maximum((b - q + 1) // 2, p0)
         base = chain[p0]
-        runs = chain[1:]  # runs[i] - base: the run at position i of the string's chain
+        upto = chain[1:]  # upto[i] - base: the run at position i of the string's chain
         if b[-1] > _CHUNK and np.abs(chain).max() > 2 * pixels.max():  # one long string: no overflow
             _flag(code, np.arange(n), 4)
             continue
         idx = np.empty(2 * n, np.int64)
         idx[0::2], idx[1::2] = p0, p1
         some = p1 > p0
-        low = np.minimum.reduceat(runs, idx)[0::2]
+        low = np.minimum.reduceat(upto, idx)[0::2]
         _flag(code, np.flatnonzero(some & (low < base)), 4)
-        summed = np.add.reduceat(runs, idx)[0::2]
+        summed = np.add.reduceat(upto, idx)[0::2]
         total += np.where(some, summed - (p1 - p0) * base, 0)
     _flag(code, np.flatnonzero(total != pixels), 5)
     return code, total, values
