@@ -154,7 +154,7 @@ class Project:
             if not name or not ckpt.is_dir():
                 raise ValidationError(f"open: project {str(folder)!r} has no checkpoint {name!r}")
             try:
-                tables = read_tables(ckpt)
+                tables = read_tables(ckpt, what=f"open {folder.name}: checkpoint")
             except ValidationError as exc:
                 raise ValidationError(
                     f"open: project {str(folder)!r}: checkpoint {name} is damaged: {exc}"
@@ -167,12 +167,20 @@ class Project:
             base = int(meta.get("seq", b"0"))
             project._last = base
             reopened: set[str] = set()
+            replayed = 0
             for seq, rec in journal.records(after=base):
+                replayed += 1
                 ops = [project._decode_op(op) for op in rec.ops]
                 reopened |= {op[1][0] for op in ops if op[0] == "sources" and op[3] is not None}
                 ds.replay(rec.kind, rec.label, ops, rec.extra)
                 project._last = seq
             ds.finish_replay()
+            if replayed:  # the journal's rows pass the same checks as a checkpoint's
+                from .validation import validate_tables
+
+                validate_tables(
+                    ds.tables(), source=f"open {str(folder)!r} (checkpoint + {replayed} journal records)"
+                )
             project._reopen_sources(sorted(reopened))
             project._bind(ds)
         except BaseException:
@@ -467,8 +475,8 @@ class Project:
         try:
             if not self.readonly and ds is not None:
                 self.journal.wait()
-                if self._since > self.checkpoint_bytes // 8:
-                    self.checkpoint()
+                if self._last > int(self.journal.meta().get("seq", b"0")):
+                    self.checkpoint()  # the next open reads one checkpoint, nothing to replay
         finally:
             self.closed = True
             if ds is not None:

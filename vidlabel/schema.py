@@ -103,6 +103,27 @@ KEYS: dict[str, tuple[str, ...]] = {
 
 CUSTOMIZABLE = {"sequences", "entities", "states"}
 
+# Columns an export with embedded frames adds to the frames table (the encoded image and its type).
+FRAME_PAYLOAD = [pa.field("data", pa.binary()), pa.field("mime", pa.string())]
+
+# Bounds on what a file may declare, so that a small hostile file cannot make the first decode of a
+# frame or mask allocate gigabytes: 16384 pixels a side, 2**26 pixels (64 MiB as a bool mask) a frame.
+MAX_SIDE = 16384
+MAX_PIXELS = 2**26
+MAX_FRAMES = 2**24  # a week of video at 25 fps
+
+
+def size_problem(height: int, width: int) -> str | None:
+    """Why a frame or mask of ``height`` x ``width`` pixels is refused, or None when it is fine."""
+    if height <= 0 or width <= 0:
+        return f"size {height}x{width} (height x width) is not positive"
+    if height > MAX_SIDE or width > MAX_SIDE or height * width > MAX_PIXELS:
+        return (
+            f"size {height}x{width} (height x width) is over the bound of {MAX_SIDE} pixels a side "
+            f"and {MAX_PIXELS} pixels in all"
+        )
+    return None
+
 
 def normalize_fields(table: str, fields: Mapping[str, Any] | list[pa.Field] | None) -> list[pa.Field]:
     """Turn a user's custom-field declaration into Arrow fields, refusing clashes with built-ins.

@@ -29,6 +29,7 @@ from .. import rle as rlemod
 from ..dataset import Dataset
 from ..errors import ValidationError
 from ..naming import natural_key
+from ..validation import check_frame_size, check_sequence
 from .atomic import check_target, staged
 from .davis import progress_bar
 from .extra import (
@@ -207,7 +208,8 @@ def _youtube_vis(data: Mapping[str, Any], cats: Mapping[Any, str], file: Path) -
             folder = PurePosixPath(names[0]).parent.name if names else ""  # "<video>/00000.jpg"
             name = v.get("name") or folder or f"video{v['id']}"
             facts = v.get(KEY) if isinstance(v.get(KEY), dict) else None
-            by_id[v["id"]] = _Video(str(name), int(v["width"]), int(v["height"]), names, facts)
+            h, w = check_frame_size(v["height"], v["width"], "frames")
+            by_id[v["id"]] = _Video(str(name), w, h, names, facts)
     for k, a in enumerate(data.get("annotations") or []):
         place = f"annotations[{k}]"
         with where(file, place):
@@ -236,7 +238,8 @@ def _cocovid(data: Mapping[str, Any], cats: Mapping[Any, str], file: Path) -> li
         with where(file, f"images[{k}]"):
             if named and im["video_id"] not in named:
                 raise ValidationError(f"unknown video_id {im['video_id']!r}")
-            item = (int(im["frame_id"]), im["id"], str(im["file_name"]), int(im["width"]), int(im["height"]))
+            h, w = check_frame_size(im["height"], im["width"], "frames")
+            item = (int(im["frame_id"]), im["id"], str(im["file_name"]), w, h)
             frames.setdefault(im["video_id"], []).append(item)
     videos: dict[Any, _Video] = {}
     image_at: dict[Any, tuple[Any, int]] = {}  # image id -> (video id, frame index)
@@ -324,6 +327,7 @@ def _add_video(ds: Dataset, v: _Video, root: Path | None, file: Path) -> None:
         missing = next((p for p in paths if not p.is_file()), None)
         if paths and missing is None:
             seq = ds.add_sequence(v.name, frames=[str(p) for p in paths], **kwargs)
+            check_sequence(ds, seq)
             row = ds.sequence(seq)
             if (row["width"], row["height"]) != (v.width, v.height):
                 raise ValidationError(

@@ -21,6 +21,8 @@ from ..dataset import Dataset
 from ..errors import ValidationError
 from ..frames import png_problem
 from ..naming import natural_key
+from ..schema import size_problem
+from ..validation import check_sequence
 
 __all__ = ["DEFAULT_FPS", "VOID", "import_index_masks", "read_davis", "read_index_png"]
 
@@ -111,6 +113,7 @@ def _read_sequence(ds: Dataset, base: Path, res: str, name: str, split: str | No
             f"DAVIS sequence {name!r}: no frames ({', '.join(sorted(FRAME_SUFFIXES))}) in {folder}"
         )
     seq = ds.add_sequence(name, frames=frames, fps=fps, split=split)
+    check_sequence(ds, seq)
     ann = base / "Annotations" / res / name
     masks = sorted(str(p) for p in ann.iterdir() if p.suffix.lower() == ".png") if ann.is_dir() else []
     import_index_masks(ds, seq, frames, masks)
@@ -162,12 +165,17 @@ def read_index_png(path: str | os.PathLike[str]) -> np.ndarray:
         raise ValidationError(f"mask {name} is a corrupt or truncated PNG: {problem}")
     try:
         with Image.open(io.BytesIO(data)) as im:
+            problem = size_problem(im.height, im.width)  # from the header, before decoding
+            if problem:
+                raise ValidationError(f"mask {name}: {problem}")
             im.load()
             mode = im.mode
             if mode == "P":
                 return np.asarray(im, dtype=np.uint8)
             if mode in ("L", "1"):
                 return (np.asarray(im) > 0).astype(np.uint8)
+    except ValidationError:
+        raise
     except Exception as e:  # Pillow raises OSError, SyntaxError, zlib.error, ... for bad data
         raise ValidationError(f"mask {name} cannot be decoded: {e}") from e
     raise ValidationError(f"mask {name} has mode {mode!r}; expected a palette (P) or greyscale (L, 1) PNG")

@@ -18,18 +18,18 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .. import schema as sch
 from ..errors import ValidationError
+from ..validation import validate_tables
 from .atomic import check_target, staged
 
 if TYPE_CHECKING:
     from ..dataset import Dataset
     from ..frames import FrameSource
 
-EMBED_COLUMNS = [pa.field("data", pa.binary()), pa.field("mime", pa.string())]
+EMBED_COLUMNS = sch.FRAME_PAYLOAD
 
 
 def _with_metadata(table: pa.Table, name: str, custom: list[pa.Field]) -> pa.Table:
@@ -128,40 +128,20 @@ def _read_table(folder: Path, name: str) -> pa.Table:
     try:
         table = pq.read_table(file, page_checksum_verification=True)
     except (pa.ArrowException, OSError) as exc:
-        raise ValidationError(f"from_parquet: {file.name} is damaged: {exc}") from None
-    for f in sch.BUILTIN[name]:
+        raise ValidationError(f"from_parquet: {file.name} is damaged or not a parquet file: {exc}") from None
+    for f in sch.BUILTIN[name]:  # older files lack newer columns: read as not set
         added = sch.ADDED_IN.get((name, f.name), 1)
         if f.name not in table.column_names and int(version) < added:
-            table = table.append_column(f, pa.nulls(table.num_rows, f.type))  # older file: not set
-        if f.name not in table.column_names:
-            raise ValidationError(f"from_parquet: table {name!r} lacks column {f.name!r}")
-        if not table.schema.field(f.name).type.equals(f.type):
-            raise ValidationError(
-                f"from_parquet: {name}.{f.name} has type {table.schema.field(f.name).type}, expected {f.type}"
-            )
+            table = table.append_column(f, pa.nulls(table.num_rows, f.type))
     return table
 
 
-def _check_refs(tables: dict[str, pa.Table]) -> None:
-    """Every annotation points at a known sequence and entity (cheap: vectorised set lookups)."""
-    seq_ids = tables["sequences"].column("id")
-    ent_ids = tables["entities"].column("id")
-    checks = [("entities", "sequence_id", seq_ids), ("tracklets", "entity_id", ent_ids)]
-    checks += [(t, "entity_id", ent_ids) for t in ("masks", "boxes", "states")]
-    checks += [(t, "sequence_id", seq_ids) for t in ("frames", "tracklets", "masks", "boxes", "states")]
-    for table, column, known in checks:
-        col = tables[table].column(column)
-        if len(col) and not pc.all(pc.is_in(col, value_set=known)).as_py():
-            bad = pc.filter(col, pc.invert(pc.is_in(col, value_set=known)))[0].as_py()
-            raise ValidationError(f"from_parquet: {table}.{column} refers to unknown id {bad!r}")
-
-
-def read_tables(folder: Path) -> dict[str, pa.Table]:
-    """The seven tables of a parquet folder, checked (schema version, columns, references)."""
+def read_tables(folder: Path, *, what: str = "from_parquet") -> dict[str, pa.Table]:
+    """The seven tables of a parquet folder, validated (validation.py) before anything is built."""
     if not folder.is_dir():
-        raise ValidationError(f"from_parquet: {str(folder)!r} is not a folder")
+        raise ValidationError(f"{what}: {str(folder)!r} is not a folder")
     tables = {name: _read_table(folder, name) for name in sch.TABLES}
-    _check_refs(tables)
+    validate_tables(tables, source=f"{what} {str(folder)!r}")
     return tables
 
 

@@ -24,6 +24,7 @@ from ..dataset import Dataset
 from ..errors import ValidationError
 from ..naming import natural_key
 from ..schema import BUILTIN
+from ..validation import check_sequence
 from .davis import DEFAULT_FPS, import_index_masks, progress_bar, select
 
 __all__ = ["read_pixano"]
@@ -96,6 +97,7 @@ def read_pixano(
                 seq = ds.add_sequence(
                     rec.name, frames=rec.frames, fps=rec.fps, split=rec.split, status=rec.status, **rec.attrs
                 )
+                check_sequence(ds, seq)
                 for masks, entity_map in rec.masks:
                     import_index_masks(ds, seq, rec.frames, masks, entity_map=entity_map)
             except ValidationError as e:

@@ -29,6 +29,7 @@ from ..dataset import Dataset
 from ..errors import ValidationError
 from ..frames import IMAGE_SUFFIXES
 from ..naming import natural_key
+from ..validation import check_frame_size, check_sequence
 from . import davis_export as dx
 from .atomic import check_target, staged
 from .davis import VOID, progress_bar, read_index_png, select
@@ -189,6 +190,7 @@ def _read_video(
         if images:
             stems = [p.stem for p in images]
             seq = ds.add_sequence(name, frames=[str(p) for p in images], **kwargs)
+            check_sequence(ds, seq)
         else:
             stems = [
                 str(s)
@@ -197,6 +199,7 @@ def _read_video(
             if not stems:
                 raise ValidationError("no frames: no JPEGImages, no Annotations")
             w, h = (facts["width"], facts["height"]) if facts else _png_size(next(iter(pngs.values())))
+            h, w = check_frame_size(h, w, "frame size")
             seq = ds.add_sequence(name, num_frames=len(stems), width=w, height=h, uris=stems, **kwargs)
         index = {s: i for i, s in enumerate(stems)}
         if len(index) < len(stems):
