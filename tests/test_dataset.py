@@ -327,3 +327,26 @@ def test_entity_colour_is_validated_and_undoable(ds: vl.Dataset) -> None:
     assert ds.table("entities").equals(before)
     ds.set_entity(e, color=None)
     assert ds.entity(e)["color"] is None
+
+
+def test_entity_edits_take_the_sequence_first_and_the_old_order_warns(ds: vl.Dataset) -> None:
+    a = ds.add_entity("clip", "a")
+    ds.add_entity("clip", "b")
+    ds.set_entity("clip", "a", category="dog")  # sequence first, entity by name
+    ds.set_entity(a, difficulty=1)  # an entity id alone
+    assert ds.entity(a)["category"] == "dog" and ds.entity(a)["difficulty"] == 1
+    with pytest.warns(DeprecationWarning, match=r"set_entity\(entity, seq\) is deprecated") as rec:
+        ds.set_entity("a", "clip", category="cat")
+    assert rec[0].filename == __file__  # the warning points at the caller's line
+    assert ds.entity(a)["category"] == "cat"
+    ds.rename_entity("clip", "a", "ant")
+    ds.rename_entity(a, "anna")
+    with pytest.warns(DeprecationWarning, match="rename_entity"):
+        ds.rename_entity("anna", "alf", "clip")
+    assert ds.entity(a)["name"] == "alf"
+    with pytest.warns(DeprecationWarning, match=r"remove_entity\(entity, seq\)"):
+        ds.remove_entity("b", "clip")
+    ds.remove_entity("clip", "alf")
+    assert ds.entity_ids("clip") == []
+    with pytest.raises(vl.ValidationError, match="unknown sequence"):
+        ds.remove_entity("nope", "neither")

@@ -89,7 +89,7 @@ def test_coco_round_trip_through_the_public_names_refuses_to_overwrite(tmp_path:
     with pytest.raises(vl.ValidationError, match="exists and is not empty; pass overwrite=True"):
         ds.to_coco(file)
     assert file.read_bytes() == before
-    ds.remove_entity("car", "clip")
+    ds.remove_entity("clip", "car")
     ds.to_coco(file, overwrite=True)
     back = vl.read_coco(file, progress=False)
     assert_round_trip(ds, back)

@@ -331,7 +331,7 @@ def test_remove_and_reset(sess: PaintSession) -> None:
 def test_closed_sessions_and_removed_entities(sess: PaintSession, ds: vl.Dataset) -> None:
     sess.prompt(0, "a", points=[(1, 1)])
     sess.prompt(0, "b", points=[(1, 1)])
-    ds.remove_entity("b", "clip")
+    ds.remove_entity("clip", "b")
     with pytest.raises(vl.ValidationError, match=r"'clip/002' is no longer in the dataset; session.remove"):
         sess.propagate()
     with pytest.raises(vl.ValidationError, match="unknown entity"):

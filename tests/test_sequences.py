@@ -65,3 +65,14 @@ def test_bad_frame_inputs_change_nothing(tmp_path: Path) -> None:
             ds.add_sequence("new", frames=frames)
         after = ds.tables()
         assert all(before[k].equals(after[k]) for k in before)
+
+
+def test_a_sequence_larger_than_the_bounds_is_refused() -> None:
+    ds = vl.Dataset()
+    for kw in (
+        {"num_frames": 3, "width": 100_000, "height": 10},
+        {"num_frames": 2**25, "width": 8, "height": 8},
+    ):
+        with pytest.raises(vl.ValidationError, match="sequences"):
+            ds.add_sequence("big", **kw)
+    assert len(ds) == 0

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pytest
 from conftest import assert_same, disc, snapshot
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import vidlabel as vl
 from vidlabel.interpolation import MaskInterpolator, signed_distance
@@ -313,3 +316,46 @@ def test_older_files_read_with_interpolation_on(ds: vl.Dataset, two: tuple[str, 
     back.set_box("clip", 4, two[0], (4, 0, 2, 2))
     assert back.box("clip", 2, two[0]) == pytest.approx((2, 0, 2, 2))
     assert pa.types.is_boolean(back.table("tracklets").schema.field("interpolate").type)
+
+
+@given(order=st.permutations([0, 5, 10, 30, 40]), k=st.integers(1, 3))
+@settings(max_examples=40, deadline=None)
+def test_removing_keyframe_boxes_in_any_order_leaves_linear_boxes_between_the_rest(order, k) -> None:
+    """remove_boxes with frames in descending order used to leave a box computed against a removed
+    keyframe (keyframes 0, 5, 10, 30, 40; remove [30, 5]: the box on 3 stayed x=30)."""
+    ds = vl.Dataset()
+    ds.add_sequence("s", num_frames=50, width=100, height=100)
+    e = ds.add_entity("s", "a")
+    ds.set_boxes("s", e, {f: (float(f), 0.0, 10.0, 10.0) for f in (0, 5, 10, 30, 40)}, extend=True)
+    gone = [f for f in order if f not in (0, 40)][:k]
+    ds.remove_boxes("s", e, gone)
+    keys = sorted({0, 5, 10, 30, 40} - set(gone))
+    for k0, k1 in itertools.pairwise(keys):
+        for f in range(k0, k1 + 1):
+            box = ds.box("s", f, e)
+            assert box is not None and box[0] == pytest.approx(f, abs=1e-4), (gone, f, box)
+
+
+def test_remove_boxes_30_then_5_recomputes_the_box_on_3() -> None:
+    ds = vl.Dataset()
+    ds.add_sequence("s", num_frames=50, width=100, height=100)
+    e = ds.add_entity("s", "a")
+    ds.set_boxes("s", e, {f: (float(f), 0.0, 10.0, 10.0) for f in (0, 5, 10, 30, 40)}, extend=True)
+    ds.remove_boxes("s", e, [30, 5])
+    assert ds.box("s", 3, e)[0] == pytest.approx(3.0)
+
+
+def test_boxes_from_masks_interpolates_once_not_once_per_box(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each box write used to re-interpolate to the tracklet's end: quadratic in the track's length."""
+    ds = vl.Dataset()
+    ds.add_sequence("s", num_frames=400, width=32, height=24)
+    e = ds.add_entity("s", "a")
+    m = np.zeros((24, 32), bool)
+    m[4:10, 5:12] = True
+    ds.set_masks("s", e, {f: m for f in range(400)})  # one tracklet of 400 frames
+    calls = []
+    real = ds._interpolate_boxes
+    monkeypatch.setattr(ds, "_interpolate_boxes", lambda *a, **kw: calls.append(a) or real(*a, **kw))
+    assert ds.boxes_from_masks("s", e) == 400
+    assert len(ds.tracklets("s", e)) == 1 and len(calls) == 1  # was 400: once per box written
+    assert ds.box("s", 399, e) == pytest.approx((5.0, 4.0, 7.0, 6.0))

@@ -260,10 +260,12 @@ class AnnotationsMixin(Core):
 
     @writes
     def remove_box(self, seq: str, frame: int, entity: str) -> bool:
+        """Remove an entity's box on a frame (boxes between keyframes are recomputed); False if none."""
         return self._remove("boxes", seq, entity, [frame]) > 0
 
     @writes
     def remove_boxes(self, seq: str, entity: str, frames: Sequence[int] | range | None = None) -> int:
+        """Remove an entity's boxes on the given frames (all if None), in any order; returns how many."""
         return self._remove("boxes", seq, entity, frames)
 
     # ------------------------------------------------------------------ boxes in between
@@ -355,10 +357,13 @@ class AnnotationsMixin(Core):
 
     @writes
     def remove_state(self, seq: str, frame: int, entity: str) -> bool:
+        """Remove an entity's state row on a frame; False if there was none."""
         return self._remove("states", seq, entity, [frame]) > 0
 
     @reads
     def rle(self, seq: str, frame: int, entity: str) -> rlemod.RLE | None:
+        """An entity's mask on a frame as compressed COCO RLE ``{"size": [h, w], "counts": bytes}``
+        (exactly as pycocotools writes it), or None where it has none. No decode."""
         seq_id = self._seq(seq)
         key = (seq_id, self._frame(seq_id, frame), self._entity(seq_id, entity))
         return self._rle(key)
@@ -419,11 +424,14 @@ class AnnotationsMixin(Core):
 
     @reads
     def box(self, seq: str, frame: int, entity: str) -> tuple[float, float, float, float] | None:
+        """The stored box of an entity on a frame as (x, y, w, h) in pixels (a keyframe or an
+        interpolated one), or None. Prompts take it as ``box_xywh=``; ``box=`` is (x0, y0, x1, y1)."""
         row = self.annotation("boxes", seq, frame, entity)
         return None if row is None else (row["x"], row["y"], row["w"], row["h"])
 
     @reads
     def boxes(self, seq: str, frame: int) -> dict[str, tuple[float, float, float, float]]:
+        """Every box on a frame: {entity_id: (x, y, w, h)} in pixels."""
         seq_id = self._seq(seq)
         f = self._frame(seq_id, frame)
         store = self._tables["boxes"]
@@ -443,6 +451,7 @@ class AnnotationsMixin(Core):
 
     @reads
     def states(self, seq: str, frame: int) -> dict[str, dict[str, Any]]:
+        """The custom state fields of every entity with a state row on a frame: {entity: {field: value}}."""
         seq_id = self._seq(seq)
         f = self._frame(seq_id, frame)
         keys = self._tables["states"].lookup("by_frame", (seq_id, f))

@@ -28,8 +28,9 @@ import pyarrow as pa
 from . import schema as sch
 from .errors import ValidationError
 from .history import History, HistoryView, Step
+from .reverting import revert
 from .tracklets import TrackletKeeper
-from .versions import Draft, Key, MapVersion, Op, Row, Snapshot, TableVersion, collapse, same
+from .versions import Draft, Key, MapVersion, Op, Row, Snapshot, TableVersion, collapse
 
 ANNOTATIONS = ("masks", "boxes", "states")
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -366,91 +367,16 @@ class Core:
         return True
 
     def _revert(self, draft: Draft, step: Step) -> list[tuple[str, Key]]:
-        """Put back each row of ``step`` still as it left it; returns the (store, key) skipped."""
-        skipped: list[tuple[str, Key]] = []
-        kept: list[Op] = []
-        for op in reversed(step.ops):
-            store, key, before, after = op
-            if same(draft.store(store).get(key), after):
-                draft.put(store, key, before)
-            else:
-                skipped.append((store, key))
-                kept.append(op)
-        if kept:
-            self._rebase(step, kept)
-        skipped += self._keep_references(draft, step.ops)
-        if skipped or step.rebased:
-            touched = {(k[0], k[2]) for s, k, _b, _a in step.ops if s in ANNOTATIONS}
-            touched |= {
-                (r["sequence_id"], r["entity_id"])
-                for s, _k, b, a in step.ops
-                if s == "tracklets"
-                for r in (b, a)
-                if r is not None
-            }
-            for seq, eid in sorted(touched):
-                if draft.get("entities", (eid,)) is not None:
-                    self._tracklets.repair(seq, eid)
-        return skipped
-
-    def _rebase(self, undone: Step, kept: list[Op]) -> None:
-        """Rows a later step changed stay; that step now starts from what was there before ``undone``,
-        so undoing it later goes back to that, not to the undone step's rows."""
-        later: dict[tuple[str, Key], list[tuple[Step, int]]] = {}
-        for other in (*self._history.undo, *self._history.redo, *self._history.groups.values()):
-            if other is undone:
-                continue
-            for i, (store, key, _b, _a) in enumerate(other.ops):
-                later.setdefault((store, key), []).append((other, i))
-        for store, key, before, after in kept:
-            for other, i in later.get((store, key), ()):
-                st, k, b, a = other.ops[i]
-                if same(b, after):
-                    other.ops[i] = (st, k, before, a)
-                    other.rebased = True  # its rows no longer tell its tracklets: repaired when undone
-
-    def _keep_references(self, draft: Draft, ops: list[Op]) -> list[tuple[str, Key]]:
-        """After a partial revert: no annotation without its entity, no entity without its sequence."""
-        kept: list[tuple[str, Key]] = []
-        for store, key, _before, after in ops:
-            if store == "entities" and after is not None and draft.get(store, key) is None:
-                seq, eid = after["sequence_id"], key[0]
-                if any(draft[t].count("by_entity", (seq, eid)) for t in (*ANNOTATIONS, "tracklets")):
-                    draft.put(store, key, after)
-                    kept.append((store, key))
-            elif (
-                store == "sequences"
-                and after is not None
-                and draft.get(store, key) is None
-                and draft["entities"].count("by_sequence", key)
-            ):
-                for st, k, _b, a in ops:
-                    if st in ("sequences", "frames", "sources") and k == key and a is not None:
-                        draft.put(st, k, a)
-                kept.append((store, key))
-        for store, key, before, _after in ops:
-            if before is None:
-                continue
-            if store in ANNOTATIONS or store == "tracklets":
-                row = draft.get(store, key)
-                if row is not None and draft.get("entities", (row["entity_id"],)) is None:
-                    draft.put(store, key, None)
-                    kept.append((store, key))
-            elif (
-                store == "entities"
-                and draft.get("sequences", (before["sequence_id"],)) is None
-                and draft.get(store, key) is not None
-            ):
-                draft.put(store, key, None)
-                kept.append((store, key))
-        return kept
+        return revert(draft, step, self._history, self._tracklets)
 
     @property
     def can_undo(self) -> bool:
+        """Whether there is a step to undo."""
         return bool(self._history.undo)
 
     @property
     def can_redo(self) -> bool:
+        """Whether there is a step to redo."""
         return bool(self._history.redo)
 
     @property
@@ -461,6 +387,7 @@ class Core:
 
     @property
     def redo_label(self) -> str:
+        """The label of the step ``redo()`` would bring back ("" if none)."""
         r = self._history.redo
         return r[-1].label if r else ""
 
@@ -496,6 +423,7 @@ class Core:
             return self._state, list(self._history.undo), list(self._history.redo)
 
     def restore_history(self, undo: list[Step], redo: list[Step]) -> None:
+        """Put back the undo and redo steps a checkpoint kept (a reopen)."""
         with self._wlock:
             self._history.undo[:] = undo
             self._history.redo[:] = redo
@@ -536,6 +464,7 @@ class Core:
                 h.clear()
 
     def finish_replay(self) -> None:
+        """End a reopen's replay: groups the journal never saw closed become steps, marked cut off."""
         with self._wlock:
             h = self._history
             for owner in [o for o in h.groups if isinstance(o, tuple) and o[:1] == ("replay",)]:
@@ -549,6 +478,7 @@ class Core:
         return int(self._local.__dict__.get("ticket", 0))
 
     def is_durable(self, ticket: int) -> bool:
+        """Whether the commit with journal number ``ticket`` is on disk (always, in memory)."""
         return self._sink is None or self._sink.durable() >= ticket
 
     def wait_durable(self, ticket: int | None = None) -> None:

@@ -11,6 +11,7 @@ call returns (project.py).
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -131,6 +132,11 @@ class Dataset(TemporalMixin):
             if len(frame_uris) != n:
                 raise ValidationError(f"frames.uri: {len(frame_uris)} uris for {n} frames")
             kind, uri = None, None
+        from .validation import check_frame_size
+
+        check_frame_size(h, w, f"sequences: sequence {seq_id!r}")
+        if n > sch.MAX_FRAMES:
+            raise ValidationError(f"sequences.num_frames: {n} frames is over the bound of {sch.MAX_FRAMES}")
         for label, v in (("split", split), ("status", status)):
             if v is not None and not isinstance(v, str):
                 raise ValidationError(f"sequences.{label}: expected a string, got {v!r}")
@@ -276,9 +282,13 @@ class Dataset(TemporalMixin):
         return id
 
     @writes
-    def set_entity(self, entity: str, seq: str | None = None, **values: Any) -> None:
-        """Rename an entity or change its category, colour or custom fields."""
-        eid = self._any_entity(entity, seq)
+    def set_entity(self, seq: str, entity: str | None = None, **values: Any) -> None:
+        """Rename an entity or change its category, colour or custom fields.
+
+        ``ds.set_entity(seq, "bear", category="animal")`` (sequence first, as everywhere), or
+        ``ds.set_entity(entity_id, ...)`` with an entity's id alone (ids are unique in a dataset).
+        """
+        eid = self._either_order("set_entity", seq, entity)
         row = self._tables["entities"].get((eid,))
         assert row is not None
         new = dict(row)
@@ -304,13 +314,24 @@ class Dataset(TemporalMixin):
             self._put("entities", (eid,), new)
 
     @writes
-    def rename_entity(self, entity: str, name: str, seq: str | None = None) -> None:
-        self.set_entity(entity, seq, name=name)
+    def rename_entity(self, seq: str, entity: str, name: str | None = None) -> None:
+        """Give an entity a new name: ``ds.rename_entity(seq, "1", "bear")``, or
+        ``ds.rename_entity(entity_id, "bear")`` by id."""
+        if name is None:  # (entity id, name)
+            self.set_entity(seq, name=entity)
+            return
+        if not self._is_sequence(seq) and self._is_sequence(name):  # the old (entity, name, seq)
+            _deprecated("rename_entity(entity, name, seq)", "rename_entity(seq, entity, name)", 4)
+            seq, entity, name = name, seq, entity
+        self.set_entity(seq, entity, name=name)
 
     @writes
-    def remove_entity(self, entity: str, seq: str | None = None) -> None:
-        """Delete an entity with its tracklets, masks, boxes and states (one undo step)."""
-        eid = self._any_entity(entity, seq)
+    def remove_entity(self, seq: str, entity: str | None = None) -> None:
+        """Delete an entity with its tracklets, masks, boxes and states (one undo step).
+
+        ``ds.remove_entity(seq, "bear")`` (sequence first), or ``ds.remove_entity(entity_id)``.
+        """
+        eid = self._either_order("remove_entity", seq, entity)
         row = self._tables["entities"].get((eid,))
         assert row is not None
         with self.transaction(f"remove entity {row['name']}"):
@@ -324,6 +345,21 @@ class Dataset(TemporalMixin):
             self._put("tracklets", key, None)
         self._put("entities", (eid,), None)
 
+    def _is_sequence(self, value: Any) -> bool:
+        return isinstance(value, str) and (value,) in self._tables["sequences"]
+
+    def _either_order(self, what: str, first: Any, second: Any) -> str:
+        """(seq, entity) as the API reads now; (entity id) alone; or the old (entity, seq) with a
+        DeprecationWarning."""
+        if second is None:
+            return self._any_entity(first, None)
+        if self._is_sequence(first):
+            return self._entity(first, second)
+        if self._is_sequence(second):
+            _deprecated(f"{what}(entity, seq)", f"{what}(seq, entity)")
+            return self._entity(second, first)
+        raise ValidationError(f"sequences.id: unknown sequence {first!r}")
+
     def _any_entity(self, entity: str, seq: str | None) -> str:
         if seq is not None:
             return self._entity(self._seq(seq), entity)
@@ -336,20 +372,24 @@ class Dataset(TemporalMixin):
     # ------------------------------------------------------------------ reads
     @reads
     def sequence_ids(self) -> list[str]:
+        """Every sequence's id, in natural order ("clip2" before "clip10")."""
         return sorted((k[0] for k in self._tables["sequences"]), key=natural_key)
 
     @reads
     def sequence(self, seq: str) -> dict[str, Any]:
+        """A sequence's row: id, name, split, status, fps, width, height, num_frames, source, custom."""
         row = self._tables["sequences"].get((self._seq(seq),))
         assert row is not None
         return row
 
     @reads
     def num_frames(self, seq: str) -> int:
+        """How many frames a sequence has."""
         return int(self.sequence(seq)["num_frames"])
 
     @reads
     def timestamps(self, seq: str) -> np.ndarray:
+        """Each frame's time in seconds (from the video, or frame / fps), as a float64 array."""
         info: FrameInfo = self._tables.frame_info(self._seq(seq))
         return info.timestamps.copy()
 
@@ -361,6 +401,8 @@ class Dataset(TemporalMixin):
 
     @reads
     def entity(self, entity: str, seq: str | None = None) -> dict[str, Any]:
+        """An entity's row (id, sequence_id, name, category, void, color, custom fields), by id or
+        by name within ``seq``."""
         row = self._tables["entities"].get((self._any_entity(entity, seq),))
         assert row is not None
         return row
@@ -417,6 +459,7 @@ class Dataset(TemporalMixin):
 
     @reads
     def frame_uri(self, seq: str, frame: int) -> str | None:
+        """Where a frame's pixels live (an image path), or None (arrays, video frames, no pixels)."""
         seq_id = self._seq(seq)
         info: FrameInfo = self._tables.frame_info(seq_id)
         return info.uris[self._frame(seq_id, frame)]
@@ -449,9 +492,11 @@ class Dataset(TemporalMixin):
 
     @reads
     def tables(self) -> dict[str, pa.Table]:
+        """Every table as a pyarrow.Table, all from one version: {name: table}."""
         return {name: self.table(name) for name in sch.TABLES}
 
     def to_pandas(self, name: str) -> pd.DataFrame:
+        """One table as a pandas DataFrame (pandas must be installed)."""
         return self.table(name).to_pandas()
 
     @reads
@@ -503,6 +548,8 @@ class Dataset(TemporalMixin):
 
     @classmethod
     def from_parquet(cls, path: Any) -> Dataset:
+        """Read a folder written by ``to_parquet``; every table is validated first (validation.py) and
+        a bad file is a ValidationError naming file, table, row and field."""
         from .io.parquet import read_parquet
 
         return read_parquet(path)
@@ -557,6 +604,15 @@ class Dataset(TemporalMixin):
 
 
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+def _deprecated(old: str, new: str, stacklevel: int = 5) -> None:
+    """Warn where the user's call is (stacklevel: frames between here and it, the @writes wrapper counted)."""
+    warnings.warn(
+        f"{old} is deprecated: call {new}, sequence first as everywhere else",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
 
 
 def _check_color(color: Any) -> str | None:

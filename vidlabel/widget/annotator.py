@@ -442,7 +442,7 @@ class Annotator(TemporalEdits, anywidget.AnyWidget):
         if not f:
             raise ValidationError("set_entity: nothing to change (give name, category or color)")
         seq = self.sequence
-        return lambda: self._ds.set_entity(eid, seq, **f)
+        return lambda: self._ds.set_entity(seq, eid, **f)
 
     def _do_delete_entity(self, req: Request) -> Any:
         eid = self._entity_id(req.fields["entity"], "delete_entity.entity")
@@ -450,7 +450,7 @@ class Annotator(TemporalEdits, anywidget.AnyWidget):
 
         def work() -> None:
             session = self._sessions.get(seq)
-            self._ds.remove_entity(eid, seq)
+            self._ds.remove_entity(seq, eid)
             if session is not None and eid in session.entities:
                 session.remove(eid)
 
