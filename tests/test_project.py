@@ -269,3 +269,17 @@ def test_open_refuses_what_is_not_a_project(tmp_path: Path) -> None:
     vl.open(tmp_path / "p.vlproj", state_fields={"occluded": pa.bool_()}).close()
     with pytest.raises(vl.ValidationError, match="declares states fields"):
         vl.open(tmp_path / "p.vlproj", state_fields={"visibility": pa.float32()})
+
+
+def test_a_project_opened_by_a_relative_path_finds_its_frames(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    ds = vl.Dataset()
+    ds.add_sequence("clip", frames=_frames(3))
+    ds.save_as("out/rel.vlproj")
+    ds.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        back = vl.open("out/rel.vlproj")
+    assert np.array_equal(back.frame("clip", 2), _frames(3)[2])

@@ -43,6 +43,7 @@ def dataset_from_tables(
 ) -> Dataset:
     from .dataset import Dataset
 
+    root = root.resolve() if root is not None else None  # resolving twice must change nothing
     ds = Dataset(
         sequence_fields=custom_fields(tables["sequences"], "sequences"),
         entity_fields=custom_fields(tables["entities"], "entities"),

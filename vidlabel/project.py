@@ -66,7 +66,7 @@ def open_project(
     """
     from .dataset import Dataset
 
-    folder = Path(path)
+    folder = Path(path).resolve()
     marker = folder / "project.json"
     if not marker.is_file():
         if readonly:
