@@ -602,11 +602,11 @@ def test_davis_frames_and_mask_pngs_over_the_bound_are_refused(
     png = root / "Annotations" / "480p" / "s" / "00000.png"
     Image.new("P", (8, 6)).save(png)
     assert vl.read_davis(root, progress=False).num_frames("s") == 1
+    ds = _dataset()  # made before the bound shrinks (add_sequence checks it too)
+    before = snapshot(ds)
     monkeypatch.setattr(sch, "MAX_PIXELS", 40)  # 8x6 = 48 pixels: now over the bound
     with pytest.raises(vl.ValidationError, match=r"sequence 's': size 6x8 .* over the bound"):
         vl.read_davis(root, progress=False)
-    ds = _dataset()
-    before = snapshot(ds)
     with pytest.raises(vl.ValidationError, match=r"sequence 's': size 6x8"):
         vl.read_davis(root, dataset=ds, progress=False)
     assert_same(before, ds)  # the half-imported sequence is rolled back

@@ -184,19 +184,35 @@ class Core:
         ``with ds.snapshot() as snap:`` also makes every read of ``ds`` in this thread answer from
         that version until the block ends (an export stays consistent while a propagation writes).
         """
-        v = self._view()  # inside a pinned block: that version; inside a transaction: the draft so far
-        stores = dict(v._stores) if isinstance(v, Draft) else v._stores
-        return Snapshot(stores, v.number, pin=_Pins(self._local))
+        # inside a pinned block: that version; inside a transaction: the draft so far
+        return self._view().frozen(pin=_Pins(self._local))
 
     @property
     def version(self) -> int:
         """The serial number of the current version (one more per published edit, undo or redo)."""
         return self._state.number
 
-    def load_tables(self, tables: Mapping[str, pa.Table], frames: Mapping[str, FrameInfo]) -> None:
-        """Replace every table at once (an import or a reopen), as one new version with no undo step."""
+    def load_tables(
+        self, tables: Mapping[str, pa.Table], frames: Mapping[str, FrameInfo], *, validated: bool = False
+    ) -> None:
+        """Replace every table at once (an import or a reopen), as one new version with no undo step.
+
+        The tables are checked as every loader checks them (validation.py) unless the caller just
+        did (``validated=True``); a refusal leaves the dataset as it was.
+        """
+        if not validated:
+            from .validation import validate_tables
+
+            rows = [
+                (seq, i, float(t), u)
+                for seq, info in frames.items()
+                for i, (t, u) in enumerate(zip(info.timestamps, info.uris))
+            ]
+            cols: list[Any] = list(zip(*rows)) if rows else [[], [], [], []]
+            frame_table = pa.Table.from_arrays([pa.array(c) for c in cols], schema=self.schema("frames"))
+            validate_tables({**tables, "frames": frame_table}, source="load_tables")
         with self._wlock:
-            stores = dict(self._state._stores)
+            stores: dict[str, Any] = {}
             for name, table in tables.items():
                 stores[name] = TableVersion.from_table(
                     self.schema(name), sch.KEYS[name], self._specs[name], table
@@ -206,7 +222,7 @@ class Core:
                 fv, _, _ = fv.put((seq,), info)
             stores["frames"] = fv
             stores["sources"] = MapVersion()
-            self._state = Snapshot(stores, self._state.number + 1)
+            self._state = self._state.replaced(stores)
 
     # ------------------------------------------------------------------ transactions
     def _check_writable(self) -> None:

@@ -70,7 +70,7 @@ def dataset_from_tables(
         for n in sch.TABLES
         if n != "frames"
     }
-    ds.load_tables(plain, infos)
+    ds.load_tables(plain, infos, validated=True)  # read_tables validated them
     for seq, rows, uris in wanted:
         embedded_frames = None
         if embedded and rows.column("data").null_count == 0:

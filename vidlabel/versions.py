@@ -302,6 +302,14 @@ class Snapshot:
     def source(self, seq: str) -> Any:
         return self._stores["sources"].get((seq,))
 
+    def frozen(self, pin: Any = None) -> Snapshot:
+        """This version as a snapshot of its own (a draft's: as it stands now)."""
+        return Snapshot(self._stores, self.number, pin)
+
+    def replaced(self, stores: Mapping[str, Any]) -> Snapshot:
+        """The next version, with some stores replaced whole (a bulk load)."""
+        return Snapshot({**self._stores, **stores}, self.number + 1)
+
     def __enter__(self) -> Snapshot:
         if self._pin is not None:
             self._pin.push(self)
@@ -355,6 +363,9 @@ class Draft(Snapshot):
 
     def publish(self) -> Snapshot:
         return Snapshot(dict(self._stores), self.number + 1)
+
+    def frozen(self, pin: Any = None) -> Snapshot:
+        return Snapshot(dict(self._stores), self.number, pin)
 
 
 def collapse(ops: list[Op]) -> list[Op]:
