@@ -17,7 +17,8 @@ from conftest import disc
 from PIL import Image
 
 import vidlabel as vl
-from vidlabel.io import davis_export
+from vidlabel.io import atomic, davis_export
+from vidlabel.io.atomic import MARKER
 from vidlabel.io.coco import write_coco
 from vidlabel.io.davis import read_davis
 from vidlabel.io.davis_export import write_davis
@@ -196,7 +197,7 @@ def test_davis_overlaps_the_higher_object_id_wins_and_objects_win_over_void(tmp_
 def test_davis_options_and_refusals(tmp_path: Path):
     ds = build()
     out = write_davis(ds, tmp_path / "D", resolution="Full-Resolution", images=False, progress=False)
-    assert sorted(p.name for p in out.iterdir()) == ["Annotations", "ImageSets"]
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, "Annotations", "ImageSets"]
     assert (out / "Annotations" / "Full-Resolution" / "clip" / "00000.png").is_file()
     with pytest.raises(vl.ValidationError, match="'ghost'"):
         write_davis(ds, tmp_path / "D2", sequences=["ghost"], progress=False)
@@ -238,24 +239,23 @@ def test_exports_refuse_two_sequences_of_one_name(tmp_path: Path, fmt: str):
 
 
 @pytest.mark.parametrize("fmt", WRITERS)
-def test_exports_refuse_a_non_empty_path_unless_overwrite(tmp_path: Path, fmt: str):
+def test_exports_replace_a_previous_export_only_with_overwrite(tmp_path: Path, fmt: str):
     ds = build()
     out = tmp_path / "out"
-    if fmt == "coco":
-        out.write_text("{}")
-    else:
-        out.mkdir()
-        (out / "mine.txt").write_text("keep")
+    WRITERS[fmt](ds, out)
+    before = out.read_bytes() if fmt == "coco" else (out / atomic.MARKER).read_bytes()
     with pytest.raises(vl.ValidationError, match=r"exists and is not empty; pass overwrite=True"):
         WRITERS[fmt](ds, out)
-    assert out.read_text() == "{}" if fmt == "coco" else (out / "mine.txt").read_text() == "keep"
+    assert (out.read_bytes() if fmt == "coco" else (out / atomic.MARKER).read_bytes()) == before
+    ds.remove_entity("person", "clip")
     WRITERS[fmt](ds, out, overwrite=True)
     if fmt == "coco":
-        assert json.loads(out.read_text())["videos"]
+        assert len(json.loads(out.read_text())["annotations"]) == 4  # 5 entities less the person
     else:
-        assert not (out / "mine.txt").exists() and (out / "Annotations").is_dir()
+        assert (out / "Annotations").is_dir() and (out / atomic.MARKER).is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temp or old sibling left
     (tmp_path / "empty").mkdir()
+    (tmp_path / "empty.json").write_bytes(b"")
     WRITERS[fmt](ds, tmp_path / "empty" if fmt != "coco" else tmp_path / "empty.json")  # empty: fine
 
 

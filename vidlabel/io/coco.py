@@ -49,6 +49,7 @@ from .extra import (
 __all__ = ["read_coco", "write_coco"]
 
 DEFAULT_CATEGORY = "object"  # for entities without a category
+KIND = "coco"  # the export kind io.atomic recognises
 
 
 def write_coco(
@@ -65,7 +66,7 @@ def write_coco(
     mask's tight box; categories are the entities' (``"object"`` where they have none).
     """
     target = Path(path)
-    check_target(target, "to_coco", overwrite=overwrite, folder=False)
+    check_target(target, "to_coco", overwrite=overwrite, kind=KIND, folder=False)
     seq_ids = pick_sequences(ds, sequences)
     names = folder_names(ds, seq_ids, "to_coco")
     cats: dict[str, int] = {}
@@ -90,16 +91,17 @@ def write_coco(
                 category = ds.entity(eid)["category"] or DEFAULT_CATEGORY
                 cid = cats.setdefault(category, len(cats) + 1)
                 anns.append(_annotation(ds, seq, eid, len(anns) + 1, vid, cid, len(stems)))
-    data = {
+    data = {  # the "vidlabel" object first: its head marks the file as a vidlabel export (io.atomic)
+        KEY: {"export": KIND, "version": VERSION, "fields": fields_facts(ds, "to_coco")},
         "info": {"description": "vidlabel export (YouTube-VIS layout)", "version": __version__},
         "licenses": [],
         "videos": videos,
         "categories": [{"id": i, "name": n, "supercategory": n} for n, i in cats.items()],
         "annotations": anns,
-        KEY: {"version": VERSION, "fields": fields_facts(ds, "to_coco")},
     }
-    with staged(target, folder=False) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, separators=(",", ":"))
+    text = json.dumps(data, separators=(",", ":"))  # dumps runs the C encoder; dump to a file does not
+    with staged(target, KIND, overwrite=overwrite, what="to_coco", folder=False) as tmp:
+        tmp.write_text(text, encoding="ascii")
     return target
 
 

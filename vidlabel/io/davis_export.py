@@ -61,14 +61,14 @@ def write_davis(
     they are, other frames are encoded. Atomic: the folder appears whole or not at all.
     """
     target = Path(root)
-    check_target(target, "to_davis", overwrite=overwrite, folder=True)
+    check_target(target, "to_davis", overwrite=overwrite, kind="davis")
     seq_ids = pick_sequences(ds, sequences)
     names = folder_names(ds, seq_ids, "to_davis")
     if not is_folder_name(resolution):
         raise ValidationError(f"to_davis: resolution {resolution!r} cannot be a folder name")
     orders = {seq: object_values(ds, seq, void=VOID) for seq in seq_ids}
     lost = 0
-    with staged(target) as tmp:
+    with staged(target, "davis", overwrite=overwrite, what="to_davis") as tmp:
         for seq in progress_bar(seq_ids, "DAVIS export", enabled=progress):
             stems = [f"{i:05d}" for i in range(ds.num_frames(seq))]
             folder = tmp / "Annotations" / resolution / names[seq]

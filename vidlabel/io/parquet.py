@@ -81,12 +81,12 @@ def _embedded_frames(ds: Dataset, frames: pa.Table) -> pa.Table:
 
 def write_parquet(ds: Dataset, path: Any, *, overwrite: bool = False, embed_frames: bool = False) -> Path:
     target = Path(path)
-    check_target(target, "to_parquet", overwrite=overwrite, folder=True)
+    check_target(target, "to_parquet", overwrite=overwrite, kind="parquet")
     with ds._lock:  # a consistent snapshot even while a propagation thread writes
         tables = ds.tables()
     if embed_frames:
         tables["frames"] = _embedded_frames(ds, tables["frames"])
-    with staged(target) as tmp:
+    with staged(target, "parquet", overwrite=overwrite, what="to_parquet") as tmp:
         for name, table in tables.items():
             table = _with_metadata(table, name, ds.custom_fields.get(name, []))
             # min/max statistics of RLE or image bytes help no reader and cost write time

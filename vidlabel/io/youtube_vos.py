@@ -69,13 +69,13 @@ def write_youtube_vos(
     else ``00000``, ``00001``, ...; JPEGs are written for sequences with pixels when ``images``.
     """
     target = Path(root)
-    check_target(target, "to_youtube_vos", overwrite=overwrite, folder=True)
+    check_target(target, "to_youtube_vos", overwrite=overwrite, kind="youtube_vos")
     seq_ids = pick_sequences(ds, sequences)
     names = folder_names(ds, seq_ids, "to_youtube_vos")
     orders = {seq: dx.object_values(ds, seq, void=None) for seq in seq_ids}
     videos: dict[str, Any] = {}
     facts: dict[str, Any] = {}
-    with staged(target) as tmp:
+    with staged(target, "youtube_vos", overwrite=overwrite, what="to_youtube_vos") as tmp:
         for seq in progress_bar(seq_ids, "YouTube-VOS export", enabled=progress):
             name = names[seq]
             with ds._lock:  # one consistent view of the sequence
