@@ -6,8 +6,9 @@ their category and the frames they appear on (``{"videos": {seq: {"objects": {"1
 5th frame of a 30 fps video), and a name's frame index is its position in the sorted JPEGImages
 listing (or in the sorted names of meta.json and Annotations when there are no images).
 
-The export paints non-void entities as 1..N in entity order (later ones win where masks overlap)
-and writes a PNG only for frames holding a mask. YouTube-VOS has no void: void entities stay out
+The export paints non-void entities with their DAVIS ids (a name "1".."254" keeps its id, others take
+the smallest free ids; the higher id wins where masks overlap) and writes a PNG only for frames
+holding a mask. YouTube-VOS has no void: void entities stay out
 of the PNGs, and, like masks that lost pixels to an overlap, travel whole in the "vidlabel" facts
 of meta.json (see io.extra), so that a round trip is exact. Read without those facts, a 255 pixel
 value is a void entity, as in DAVIS.
