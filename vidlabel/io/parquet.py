@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,22 +102,23 @@ def _read_table(folder: Path, name: str) -> pa.Table:
         raise ValidationError(
             f"from_parquet: missing table {name!r} ({file.name} not found in {str(folder)!r})"
         )
-    try:
-        meta = pq.read_schema(file).metadata or {}
+    readable = [str(v).encode() for v in range(1, sch.SCHEMA_VERSION + 1)]
+    try:  # one open file for schema and rows: an export swapped in meanwhile cannot mix into it
+        with pq.ParquetFile(file) as pf:
+            meta = pf.schema_arrow.metadata or {}
+            version = meta.get(sch.METADATA_VERSION)
+            table = pf.read() if version in readable else None
     except (pa.ArrowInvalid, OSError) as exc:
         raise ValidationError(f"from_parquet: {file.name} is not a readable parquet file: {exc}") from None
-    version = meta.get(sch.METADATA_VERSION)
     if version is None:
         raise ValidationError(
             f"from_parquet: {file.name} has no vidlabel schema version; not a vidlabel export"
         )
-    readable = [str(v).encode() for v in range(1, sch.SCHEMA_VERSION + 1)]
-    if version not in readable:
+    if table is None:
         raise ValidationError(
             f"from_parquet: {file.name} has schema version {version.decode(errors='replace')}, "
             f"this vidlabel reads versions 1 to {sch.SCHEMA_VERSION}"
         )
-    table = pq.read_table(file)
     for f in sch.BUILTIN[name]:
         added = sch.ADDED_IN.get((name, f.name), 1)
         if f.name not in table.column_names and int(version) < added:
@@ -165,11 +167,18 @@ def read_parquet(path: Any) -> Dataset:
     )
     for name in ("sequences", "entities", "tracklets", "masks", "boxes", "states"):
         ds._tables[name].load(tables[name])
-    frames = tables["frames"]
+    frames = tables["frames"].sort_by([("sequence_id", "ascending"), ("frame_index", "ascending")])
     embedded = "data" in frames.column_names
+    # each sequence's rows are one slice of the sorted table: no scan of every frame per sequence
+    starts: dict[str, tuple[int, int]] = {}
+    at = 0
+    for seq_id, run in groupby(frames.column("sequence_id").to_pylist()):
+        n = sum(1 for _ in run)
+        starts[seq_id] = (at, n)
+        at += n
     for seq in tables["sequences"].to_pylist():
         seq_id = seq["id"]
-        rows = frames.filter(pc.equal(frames.column("sequence_id"), seq_id)).sort_by("frame_index")
+        rows = frames.slice(*starts.get(seq_id, (0, 0)))
         if rows.num_rows != seq["num_frames"]:
             raise ValidationError(
                 f"from_parquet: sequence {seq_id!r} has {rows.num_rows} frame rows, "

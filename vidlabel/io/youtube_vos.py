@@ -36,9 +36,9 @@ from .davis import VOID, progress_bar, read_index_png, select
 from .extra import (
     KEY,
     VERSION,
+    Snapshot,
     add_entity,
     dataset_for,
-    entity_facts,
     fields_facts,
     folder_names,
     frame_stems,
@@ -74,6 +74,7 @@ def write_youtube_vos(
     seq_ids = pick_sequences(ds, sequences)
     names = folder_names(ds, seq_ids, "to_youtube_vos")
     orders = {seq: dx.object_values(ds, seq, void=None) for seq in seq_ids}
+    snap = Snapshot(ds)
     videos: dict[str, Any] = {}
     facts: dict[str, Any] = {}
     with staged(target, "youtube_vos", overwrite=overwrite, what="to_youtube_vos") as tmp:
@@ -81,8 +82,8 @@ def write_youtube_vos(
             name = names[seq]
             with ds._lock:  # one consistent view of the sequence
                 stems = frame_stems(ds, seq)
-                rles = dx.snapshot_rles(ds, seq)
-                ents = [entity_facts(ds, seq, e) for e in ds.entity_ids(seq)]
+                rles = snap.frame_rles(seq, len(stems))
+                ents = [snap.facts(seq, e) for e in snap.entity_ids(seq)]
                 facts[name] = sequence_facts(ds, seq, stems)
             size = (facts[name]["height"], facts[name]["width"])
             inexact = dx.write_index_pngs(
