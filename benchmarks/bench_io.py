@@ -145,8 +145,8 @@ def main() -> int:
         few, many = build(100, 10, objects=2), build(1_000, 10, objects=2)
         few.to_parquet(tmp / "few")
         many.to_parquet(tmp / "many")
-        cand = median(lambda: vl.Dataset.from_parquet(tmp / "many"), 3) / 1_000
-        base = median(lambda: vl.Dataset.from_parquet(tmp / "few"), 3) / 100
+        cand = median(lambda: vl.Dataset.from_parquet(tmp / "many"), 7) / 1_000
+        base = median(lambda: vl.Dataset.from_parquet(tmp / "few"), 7) / 100
         detail = f"{cand * 1e3:8.3f} ms/seq vs {base * 1e3:8.3f} ms/seq"
         ok &= report("from_parquet: per-sequence cost, 1,000 vs 100 sequences", cand / base, 1.3, detail)
     finally:

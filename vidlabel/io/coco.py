@@ -40,6 +40,7 @@ from .extra import (
     fields_facts,
     folder_names,
     frame_stems,
+    no_gc,
     pick_sequences,
     sequence_facts,
     sequence_kwargs,
@@ -69,6 +70,15 @@ def write_coco(
     check_target(target, "to_coco", overwrite=overwrite, kind=KIND, folder=False)
     seq_ids = pick_sequences(ds, sequences)
     names = folder_names(ds, seq_ids, "to_coco")
+    with no_gc():
+        data = _document(ds, seq_ids, names)
+        text = json.dumps(data, separators=(",", ":"))  # dumps runs the C encoder; dump to a file does not
+    with staged(target, KIND, overwrite=overwrite, what="to_coco", folder=False) as tmp:
+        tmp.write_text(text, encoding="ascii")
+    return target
+
+
+def _document(ds: Dataset, seq_ids: list[str], names: Mapping[str, str]) -> dict[str, Any]:
     snap = Snapshot(ds)
     cats: dict[str, int] = {}
     videos: list[dict[str, Any]] = []
@@ -92,7 +102,7 @@ def write_coco(
                 category = snap.entities[eid]["category"] or DEFAULT_CATEGORY
                 cid = cats.setdefault(category, len(cats) + 1)
                 anns.append(_annotation(snap, row, eid, len(anns) + 1, vid, cid, len(stems)))
-    data = {  # the "vidlabel" object first: its head marks the file as a vidlabel export (io.atomic)
+    return {  # the "vidlabel" object first: its head marks the file as a vidlabel export (io.atomic)
         KEY: {"export": KIND, "version": VERSION, "fields": fields_facts(ds, "to_coco")},
         "info": {"description": "vidlabel export (YouTube-VIS layout)", "version": __version__},
         "licenses": [],
@@ -100,10 +110,6 @@ def write_coco(
         "categories": [{"id": i, "name": n, "supercategory": n} for n, i in cats.items()],
         "annotations": anns,
     }
-    text = json.dumps(data, separators=(",", ":"))  # dumps runs the C encoder; dump to a file does not
-    with staged(target, KIND, overwrite=overwrite, what="to_coco", folder=False) as tmp:
-        tmp.write_text(text, encoding="ascii")
-    return target
 
 
 def _annotation(

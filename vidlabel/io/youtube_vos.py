@@ -43,6 +43,7 @@ from .extra import (
     folder_names,
     frame_stems,
     is_folder_name,
+    no_gc,
     pick_sequences,
     sequence_facts,
     sequence_kwargs,
@@ -77,7 +78,7 @@ def write_youtube_vos(
     snap = Snapshot(ds)
     videos: dict[str, Any] = {}
     facts: dict[str, Any] = {}
-    with staged(target, "youtube_vos", overwrite=overwrite, what="to_youtube_vos") as tmp:
+    with no_gc(), staged(target, "youtube_vos", overwrite=overwrite, what="to_youtube_vos") as tmp:
         for seq in progress_bar(seq_ids, "YouTube-VOS export", enabled=progress):
             name = names[seq]
             with ds._lock:  # one consistent view of the sequence
