@@ -416,3 +416,21 @@ def test_coco_export_of_an_entity_with_more_than_255_masks(tmp_path: Path):
     assert ann["areas"] == [(1 + f % 10) * (1 + f % 20) for f in range(300)]
     assert ann["bboxes"][299] == [0.0, 0.0, float(1 + 299 % 20), float(1 + 299 % 10)]
     assert_round_trip(ds, vl.read_coco(tmp_path / "long.json", progress=False))
+
+
+def test_exports_and_imports_leave_the_garbage_collector_as_they_found_it(tmp_path: Path):
+    import gc
+
+    ds = build()
+    for enabled in (True, False):
+        gc.enable() if enabled else gc.disable()
+        try:
+            file = write_coco(ds, tmp_path / f"{enabled}.json")
+            read_coco(file, progress=False)
+            write_youtube_vos(ds, tmp_path / f"y{enabled}", progress=False)
+            (tmp_path / "bad.json").write_text('{"videos": [{"id": 1}]}')
+            with pytest.raises(vl.ValidationError):
+                read_coco(tmp_path / "bad.json", progress=False)
+            assert gc.isenabled() == enabled
+        finally:
+            gc.enable()

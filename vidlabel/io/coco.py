@@ -189,6 +189,17 @@ def read_coco(
     named "1", "2", ... per video (or as the "vidlabel" facts say). With ``dataset`` everything is
     added as one undoable step, all or nothing; otherwise a new dataset is returned.
     """
+    with no_gc():  # see extra.no_gc: GC passes over the new rows grew the cost per mask
+        return _read_coco(path, images, dataset=dataset, progress=progress)
+
+
+def _read_coco(
+    path: str | os.PathLike[str],
+    images: str | os.PathLike[str] | None = None,
+    *,
+    dataset: Dataset | None = None,
+    progress: bool = True,
+) -> Dataset:
     file = Path(path)
     try:
         data = json.loads(file.read_bytes())
@@ -361,7 +372,7 @@ def _add_video(ds: Dataset, v: _Video, root: Path | None, file: Path) -> None:
                 warnings.warn(
                     f"{file}: video {v.name!r}: {missing} not found; imported without pixels",
                     RuntimeWarning,
-                    stacklevel=4,
+                    stacklevel=5,
                 )
             seq = ds.add_sequence(
                 v.name,

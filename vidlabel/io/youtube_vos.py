@@ -127,6 +127,17 @@ def read_youtube_vos(
     With ``dataset`` everything is added as one undoable step, all or nothing; otherwise a new
     dataset is returned.
     """
+    with no_gc():  # see extra.no_gc: GC passes over the new rows grew the cost per mask
+        return _read_youtube_vos(root, sequences=sequences, dataset=dataset, progress=progress)
+
+
+def _read_youtube_vos(
+    root: str | os.PathLike[str],
+    *,
+    sequences: str | Iterable[str] | None = None,
+    dataset: Dataset | None = None,
+    progress: bool = True,
+) -> Dataset:
     base = Path(root)
     if not base.is_dir():
         raise ValidationError(f"YouTube-VOS root {os.fspath(root)!r} is not a folder")
