@@ -10,8 +10,8 @@ to_parquet, from_parquet, to_coco, read_coco, to_davis, to_youtube_vos and read_
 Two more: to_parquet of the large dataset against pyarrow.parquet.write_table of the same tables,
 each file and the folder fsynced as the export does (<= 1.3), and from_parquet of 1,000 sequences
 of 10 frames against 100 such sequences, per sequence (<= 1.3: no sequence costs a scan of all
-frames). Each timing is the median of a few runs; on a busy machine file-heavy exports (DAVIS,
-YouTube-VOS: one PNG per frame) vary by 2x from run to run.
+frames). Each ratio's two sides run alternately and take medians; on a busy machine the
+file-heavy exports (DAVIS, YouTube-VOS: one PNG per frame) still vary from run to run.
 """
 
 from __future__ import annotations
@@ -60,16 +60,6 @@ def build(sequences: int, frames: int, objects: int = OBJECTS) -> vl.Dataset:
     return ds
 
 
-def median(fn: Callable[[], object], repeats: int, settle: Callable[[], object] = lambda: None) -> float:
-    times = []
-    for _ in range(repeats):
-        settle()
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def report(name: str, ratio: float, target: float, detail: str) -> bool:
     ok = ratio <= target
     print(f"{name:<52} {detail:<44} ratio {ratio:5.2f}  (target <= {target})  {'OK' if ok else 'MISSED'}")
@@ -89,13 +79,42 @@ def operations(ds: vl.Dataset, tmp: Path) -> dict[str, Callable[[], object]]:
     }
 
 
-def per_mask(ds: vl.Dataset, repeats: int) -> dict[str, float]:
-    masks = len(ds.table("masks"))
+def per_mask(small: vl.Dataset, large: vl.Dataset, repeats: int) -> dict[str, tuple[float, float]]:
+    """Operation -> (seconds per mask on ``small``, on ``large``): medians of runs that alternate
+    between the two, so that the load of a shared machine drifts into both alike."""
     tmp = Path(tempfile.mkdtemp(prefix="vidlabel-bench-io-"))
     try:
-        return {name: median(op, repeats) / masks for name, op in operations(ds, tmp).items()}
+        ops = [operations(ds, tmp / k) for k, ds in (("small", small), ("large", large))]
+        masks = [len(small.table("masks")), len(large.table("masks"))]
+        out = {}
+        for name in ops[0]:
+            times: list[list[float]] = [[], []]
+            for _ in range(repeats):
+                for k in (0, 1):
+                    t = time.perf_counter()
+                    ops[k][name]()
+                    times[k].append((time.perf_counter() - t) / masks[k])
+            out[name] = (statistics.median(times[0]), statistics.median(times[1]))
+        return out
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def paired(
+    candidate: Callable[[], object], baseline: Callable[[], object], repeats: int
+) -> tuple[float, float]:
+    """Medians of candidate and baseline, run alternately (os.sync before each: a flushed disk)."""
+    c, b = [], []
+    for _ in range(repeats):
+        os.sync()
+        t = time.perf_counter()
+        baseline()
+        b.append(time.perf_counter() - t)
+        os.sync()
+        t = time.perf_counter()
+        candidate()
+        c.append(time.perf_counter() - t)
+    return statistics.median(c), statistics.median(b)
 
 
 def main() -> int:
@@ -108,14 +127,10 @@ def main() -> int:
 
     small, large = build(1, small_frames), build(1, large_frames)
     n_small, n_large = len(small.table("masks")), len(large.table("masks"))
-    a, b = per_mask(small, 3), per_mask(large, 2)
-    for name in a:
-        detail = f"{b[name] * 1e6:8.1f} us/mask at {n_large:,} vs {a[name] * 1e6:8.1f} at {n_small:,}"
+    for name, (a, b) in per_mask(small, large, 3).items():
+        detail = f"{b * 1e6:8.1f} us/mask at {n_large:,} vs {a * 1e6:8.1f} at {n_small:,}"
         ok &= report(
-            f"{name}: per-mask cost, {large_frames:,} vs {small_frames:,} frames",
-            b[name] / a[name],
-            1.3,
-            detail,
+            f"{name}: per-mask cost, {large_frames:,} vs {small_frames:,} frames", b / a, 1.3, detail
         )
 
     tmp = Path(tempfile.mkdtemp(prefix="vidlabel-bench-io-"))
@@ -137,16 +152,17 @@ def main() -> int:
             os.fsync(fd)
             os.close(fd)
 
-        cand = median(lambda: large.to_parquet(tmp / "pq", overwrite=True), 5, os.sync)
-        base = median(plain, 5, os.sync)
+        cand, base = paired(lambda: large.to_parquet(tmp / "pq", overwrite=True), plain, 5)
         detail = f"{cand * 1e3:8.1f} ms vs {base * 1e3:8.1f} ms"
         ok &= report(f"to_parquet of {n_large:,} masks vs pyarrow, fsynced", cand / base, 1.3, detail)
 
         few, many = build(100, 10, objects=2), build(1_000, 10, objects=2)
         few.to_parquet(tmp / "few")
         many.to_parquet(tmp / "many")
-        cand = median(lambda: vl.Dataset.from_parquet(tmp / "many"), 7) / 1_000
-        base = median(lambda: vl.Dataset.from_parquet(tmp / "few"), 7) / 100
+        cand, base = paired(
+            lambda: vl.Dataset.from_parquet(tmp / "many"), lambda: vl.Dataset.from_parquet(tmp / "few"), 9
+        )
+        cand, base = cand / 1_000, base / 100
         detail = f"{cand * 1e3:8.3f} ms/seq vs {base * 1e3:8.3f} ms/seq"
         ok &= report("from_parquet: per-sequence cost, 1,000 vs 100 sequences", cand / base, 1.3, detail)
     finally:
