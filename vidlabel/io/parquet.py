@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from .. import schema as sch
 from ..errors import ValidationError
 from .atomic import check_target, staged
+from .extra import no_gc
 
 if TYPE_CHECKING:
     from ..dataset import Dataset
@@ -152,6 +153,11 @@ def _check_refs(tables: dict[str, pa.Table]) -> None:
 
 
 def read_parquet(path: Any) -> Dataset:
+    with no_gc():  # see io.extra.no_gc: GC passes over the loaded rows grew the cost per sequence
+        return _read_parquet(path)
+
+
+def _read_parquet(path: Any) -> Dataset:
     from ..dataset import Dataset, _FrameInfo
     from ..frames import EncodedSource, open_source
 
@@ -203,7 +209,7 @@ def read_parquet(path: Any) -> Dataset:
             warnings.warn(
                 f"sequence {seq_id!r}: frames not found ({exc}); annotations loaded without pixels",
                 RuntimeWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
             source = None
         if source is not None and (
@@ -212,7 +218,7 @@ def read_parquet(path: Any) -> Dataset:
             warnings.warn(
                 f"sequence {seq_id!r}: its frames changed on disk; annotations loaded without pixels",
                 RuntimeWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
             source = None
         if source is not None:
