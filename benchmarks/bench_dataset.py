@@ -6,8 +6,9 @@
 Targets (issue 2): set_mask <= 1.5x pycocotools.mask.encode at 100 and 100,000 masks;
 masks(seq, frame) <= 1.5x decoding its RLEs; to_parquet of 100,000 masks <= 1.3x
 pyarrow.parquet.write_table of the same columns, fsynced as the export is; serving a DAVIS JPEG
-frame no slower than reading the file. Timings interleave candidate and baseline and take medians. For parquet,
-both sides start from a flushed disk and replace their previous output, as a user re-exporting does.
+frame no slower than reading the file. Timings interleave candidate and baseline and take
+medians. For parquet, both sides start from a flushed disk and replace their previous output, as a
+user re-exporting does.
 """
 
 from __future__ import annotations
