@@ -403,3 +403,34 @@ def test_read_cocovid_without_instance_ids_gives_one_entity_per_annotation(tmp_p
         2.0,
         2.0,
     )
+
+
+def test_coco_export_of_an_entity_with_more_than_255_masks(tmp_path: Path):
+    # areas come from pycocotools in lists of at most 255: longer lists overflow its uint8 array
+    ds = vl.Dataset()
+    seq = ds.add_sequence("long", num_frames=300, width=20, height=10)
+    e = ds.add_entity(seq)
+    ds.set_masks(seq, e, {f: rect(10, 20, 0, 0, 1 + f % 10, 1 + f % 20) for f in range(300)})
+    data = json.loads(write_coco(ds, tmp_path / "long.json").read_text())
+    (ann,) = data["annotations"]
+    assert ann["areas"] == [(1 + f % 10) * (1 + f % 20) for f in range(300)]
+    assert ann["bboxes"][299] == [0.0, 0.0, float(1 + 299 % 20), float(1 + 299 % 10)]
+    assert_round_trip(ds, vl.read_coco(tmp_path / "long.json", progress=False))
+
+
+def test_exports_and_imports_leave_the_garbage_collector_as_they_found_it(tmp_path: Path):
+    import gc
+
+    ds = build()
+    for enabled in (True, False):
+        gc.enable() if enabled else gc.disable()
+        try:
+            file = write_coco(ds, tmp_path / f"{enabled}.json")
+            read_coco(file, progress=False)
+            write_youtube_vos(ds, tmp_path / f"y{enabled}", progress=False)
+            (tmp_path / "bad.json").write_text('{"videos": [{"id": 1}]}')
+            with pytest.raises(vl.ValidationError):
+                read_coco(tmp_path / "bad.json", progress=False)
+            assert gc.isenabled() == enabled
+        finally:
+            gc.enable()

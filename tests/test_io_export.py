@@ -17,9 +17,10 @@ from conftest import disc
 from PIL import Image
 
 import vidlabel as vl
-from vidlabel.io import davis_export
+from vidlabel.io import atomic, davis_export
+from vidlabel.io.atomic import MARKER
 from vidlabel.io.coco import write_coco
-from vidlabel.io.davis import read_davis
+from vidlabel.io.davis import OBJECTS_FILE, read_davis
 from vidlabel.io.davis_export import write_davis
 from vidlabel.io.youtube_vos import write_youtube_vos
 from vidlabel.palette import davis_palette
@@ -149,9 +150,9 @@ def test_davis_round_trip(tmp_path: Path):
     back = read_davis(out, progress=False)
     assert back.sequence_ids() == ["clip"] and back.sequence("clip")["split"] == "train"
     assert [(back.entity(e)["name"], back.entity(e)["void"]) for e in back.entity_ids("clip")] == [
-        ("1", False),
-        ("2", False),
-        ("255", True),
+        ("car", False),  # object 1: names travel in vidlabel.json
+        ("person", False),
+        ("ignore", True),
     ]
     for src, dst in zip(ds.entity_ids("clip"), back.entity_ids("clip")):
         for f in range(N):
@@ -180,7 +181,7 @@ def _runs(frames: list[int]) -> list[tuple[int, int]]:
 def test_davis_overlaps_the_higher_object_id_wins_and_objects_win_over_void(tmp_path: Path):
     ds = vl.Dataset()
     seq = ds.add_sequence("s", num_frames=1, width=8, height=6)
-    a, void, b = ds.add_entity(seq), ds.add_entity(seq, void=True), ds.add_entity(seq)
+    a, void, b = ds.add_entity(seq), ds.add_entity(seq, void=True), ds.add_entity(seq)  # "1", "2", "3"
     ds.set_mask(seq, 0, a, rect(6, 8, 0, 0, 4, 4))
     ds.set_mask(seq, 0, void, rect(6, 8, 0, 0, 6, 8))
     ds.set_mask(seq, 0, b, rect(6, 8, 2, 2, 6, 6))
@@ -189,14 +190,120 @@ def test_davis_overlaps_the_higher_object_id_wins_and_objects_win_over_void(tmp_
     labels = np.array(Image.open(out / "Annotations" / "480p" / "s" / "00000.png"))
     want = np.full((6, 8), 255, np.uint8)
     want[:4, :4] = 1
-    want[2:6, 2:6] = 2
+    want[2:6, 2:6] = 3  # entity "3" keeps its DAVIS id
     np.testing.assert_array_equal(labels, want)
+
+
+def moving(ds: vl.Dataset, seq: str, entity: str, k: int) -> None:
+    """Masks of entity ``k`` on each frame of a 16x40 sequence: disjoint from the other k."""
+    for f in range(ds.num_frames(seq)):
+        ds.set_mask(seq, f, entity, rect(16, 40, 2 + f, 6 * k, 8 + f, 6 * k + 4))
+
+
+def test_davis_export_keeps_the_ids_of_numbered_entities(tmp_path: Path):
+    from vidlabel.metrics import evaluate
+
+    ds = vl.Dataset()
+    seq = ds.add_sequence("s", frames=np.zeros((5, 16, 40, 3), np.uint8))
+    for k in (1, 2, 3):
+        moving(ds, seq, ds.add_entity(seq), k)  # named "1", "2", "3"
+    ds.remove_entity(seq, "2")
+    out = ds.to_davis(tmp_path / "D", progress=False)
+    with Image.open(out / "Annotations" / "480p" / "s" / "00000.png") as im:
+        assert np.unique(np.array(im)).tolist() == [0, 1, 3]  # "3" is still object 3
+    for names_file in (True, False):  # read by vidlabel, or by a tool that knows only the PNGs
+        if not names_file:
+            (out / OBJECTS_FILE).unlink()
+        back = read_davis(out, progress=False)
+        assert [back.entity(e)["name"] for e in back.entity_ids("s")] == ["1", "3"]
+        for name in ("1", "3"):
+            for f in range(5):
+                assert back.rle("s", f, back.entity(name, "s")["id"]) == ds.rle(
+                    "s", f, ds.entity(name, "s")["id"]
+                )
+        ev = evaluate(back, ds)
+        assert ev.summary["J&F-Mean"] == 1.0
+        assert ev.matches == {"s_1": ("1", "1"), "s_2": (None, None), "s_3": ("3", "3")}
+
+
+def test_davis_round_trip_gives_back_other_names(tmp_path: Path):
+    from vidlabel.metrics import evaluate
+
+    ds = vl.Dataset()
+    seq = ds.add_sequence("s", frames=np.zeros((5, 16, 40, 3), np.uint8))
+    for k, name in enumerate(("car", "5", "dog"), start=1):
+        moving(ds, seq, ds.add_entity(seq, name), k)
+    void = ds.add_entity(seq, "ignore", void=True)
+    ds.set_mask(seq, 0, void, rect(16, 40, 0, 0, 1, 40))
+    out = ds.to_davis(tmp_path / "D", progress=False)
+    with Image.open(out / "Annotations" / "480p" / "s" / "00001.png") as im:
+        labels = np.array(im)
+    for name, value in (("car", 1), ("5", 5), ("dog", 2)):  # "5" keeps its id, the others take 1, 2
+        np.testing.assert_array_equal(labels == value, ds.mask(seq, 1, ds.entity(name, seq)["id"]))
+    assert json.loads((out / OBJECTS_FILE).read_text())["sequences"]["s"] == {
+        "objects": {"1": "car", "2": "dog", "5": "5"},
+        "void": ["ignore"],
+    }
+    back = read_davis(out, progress=False)
+    got = [(back.entity(e)["name"], back.entity(e)["void"]) for e in back.entity_ids("s")]
+    assert got == [("car", False), ("dog", False), ("5", False), ("ignore", True)]
+    for name in ("car", "dog", "5", "ignore"):
+        for f in range(5):
+            assert back.rle("s", f, back.entity(name, "s")["id"]) == ds.rle(
+                "s", f, ds.entity(name, "s")["id"]
+            )
+    ev = evaluate(back, ds)
+    assert ev.summary["J&F-Mean"] == 1.0
+    assert ev.matches == {
+        f"s_{k}": m
+        for k, m in (
+            (1, ("car",) * 2),
+            (2, ("dog",) * 2),
+            (3, (None, None)),
+            (4, (None, None)),
+            (5, ("5",) * 2),
+        )
+    }
+    # read by the PNGs alone, objects are named by their ids: matching "1" with "car" would be a guess
+    (out / OBJECTS_FILE).unlink()
+    foreign = read_davis(out, progress=False)
+    with pytest.raises(
+        vl.ValidationError, match=r"ambiguous match: prediction entity '1' is DAVIS id 1, .*'car'"
+    ):
+        evaluate(foreign, ds)
+    foreign.rename_entity("s", "1", "cat")
+    with pytest.raises(vl.ValidationError, match="'cat' matches no ground-truth entity by name"):
+        evaluate(foreign, ds)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "cannot be read as JSON"),
+        ('{"sequences": []}', "expected"),
+        (
+            '{"sequences": {"clip": {"objects": {"1": "2"}, "void": []}}}',
+            "object 1 is named '2', another DAVIS id",
+        ),
+        ('{"sequences": {"clip": {"objects": {"0": "car"}, "void": []}}}', "object '0'"),
+        (
+            '{"sequences": {"clip": {"objects": {"1": "a", "2": "a"}, "void": []}}}',
+            "two objects share a name",
+        ),
+    ],
+)
+def test_read_davis_trusts_no_names_file(tmp_path: Path, text: str, message: str):
+    out = write_davis(build(), tmp_path / "D", sequences=["clip"], progress=False)
+    (out / OBJECTS_FILE).write_text(text)
+    with pytest.raises(vl.ValidationError, match=message) as info:
+        read_davis(out, progress=False)
+    assert OBJECTS_FILE in str(info.value)
 
 
 def test_davis_options_and_refusals(tmp_path: Path):
     ds = build()
     out = write_davis(ds, tmp_path / "D", resolution="Full-Resolution", images=False, progress=False)
-    assert sorted(p.name for p in out.iterdir()) == ["Annotations", "ImageSets"]
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, "Annotations", "ImageSets", OBJECTS_FILE]
     assert (out / "Annotations" / "Full-Resolution" / "clip" / "00000.png").is_file()
     with pytest.raises(vl.ValidationError, match="'ghost'"):
         write_davis(ds, tmp_path / "D2", sequences=["ghost"], progress=False)
@@ -238,24 +345,23 @@ def test_exports_refuse_two_sequences_of_one_name(tmp_path: Path, fmt: str):
 
 
 @pytest.mark.parametrize("fmt", WRITERS)
-def test_exports_refuse_a_non_empty_path_unless_overwrite(tmp_path: Path, fmt: str):
+def test_exports_replace_a_previous_export_only_with_overwrite(tmp_path: Path, fmt: str):
     ds = build()
     out = tmp_path / "out"
-    if fmt == "coco":
-        out.write_text("{}")
-    else:
-        out.mkdir()
-        (out / "mine.txt").write_text("keep")
+    WRITERS[fmt](ds, out)
+    before = out.read_bytes() if fmt == "coco" else (out / atomic.MARKER).read_bytes()
     with pytest.raises(vl.ValidationError, match=r"exists and is not empty; pass overwrite=True"):
         WRITERS[fmt](ds, out)
-    assert out.read_text() == "{}" if fmt == "coco" else (out / "mine.txt").read_text() == "keep"
+    assert (out.read_bytes() if fmt == "coco" else (out / atomic.MARKER).read_bytes()) == before
+    ds.remove_entity("clip", "person")
     WRITERS[fmt](ds, out, overwrite=True)
     if fmt == "coco":
-        assert json.loads(out.read_text())["videos"]
+        assert len(json.loads(out.read_text())["annotations"]) == 4  # 5 entities less the person
     else:
-        assert not (out / "mine.txt").exists() and (out / "Annotations").is_dir()
+        assert (out / "Annotations").is_dir() and (out / atomic.MARKER).is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temp or old sibling left
     (tmp_path / "empty").mkdir()
+    (tmp_path / "empty.json").write_bytes(b"")
     WRITERS[fmt](ds, tmp_path / "empty" if fmt != "coco" else tmp_path / "empty.json")  # empty: fine
 
 

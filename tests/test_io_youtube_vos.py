@@ -15,6 +15,7 @@ from test_io_davis import write_jpeg, write_palette_png
 from test_io_export import N2, H, N, W, assert_round_trip, build, rect, spans
 
 import vidlabel as vl
+from vidlabel.io.atomic import MARKER
 from vidlabel.io.youtube_vos import read_youtube_vos, write_youtube_vos
 from vidlabel.palette import davis_palette
 
@@ -22,7 +23,7 @@ from vidlabel.palette import davis_palette
 def test_youtube_vos_export_layout_and_meta(tmp_path: Path):
     ds = build()
     root = write_youtube_vos(ds, tmp_path / "ytvos", progress=False)
-    assert sorted(p.name for p in root.iterdir()) == ["Annotations", "JPEGImages", "meta.json"]
+    assert sorted(p.name for p in root.iterdir()) == [MARKER, "Annotations", "JPEGImages", "meta.json"]
     assert [p.name for p in sorted((root / "JPEGImages" / "clip").iterdir())] == [
         f"{f:05d}.jpg" for f in range(N)
     ]

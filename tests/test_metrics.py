@@ -405,7 +405,6 @@ def to_datasets(gt, pred, void, rng):
         ids = [int(k) for k in np.unique(g) if 0 < k < 255]
         for k in rng.permutation(ids):  # creation order must not matter
             gds.add_entity(f"g-{name}", f"g-{name}-{k}", str(k), g == k)
-        gds.add_entity(f"g-{name}", f"g-{name}-person", "person", g > 0)  # not an object id: ignored
         v = (g == 255) | void.get(name, False)
         gds.add_entity(f"g-{name}", f"g-{name}-void", "void", v, void=True)
         for k in rng.permutation([int(k) for k in np.unique(pred[name]) if k > 0]):
@@ -466,6 +465,27 @@ def test_evaluate_dataset_errors_and_overlaps():
     assert ev.per_object["s_1"][0] == pytest.approx(16 / 32)
     pds.add_entity("s", "px", "car", g == 1)
     with pytest.raises(ValidationError, match="'car'"):
+        evaluate(pds, gds)
+
+
+def test_evaluate_matches_names_and_ids_and_refuses_guesses():
+    g = np.zeros((4, 12, 12), np.int32)
+    g[:, 2:6, 2:6], g[:, 6:10, 6:10] = 1, 2
+    gds, pds = FakeDataset(), FakeDataset()
+    gds.add_sequence("s", "s", 4, 12, 12)
+    pds.add_sequence("s", "s", 4, 12, 12)
+    gds.add_entity("s", "g-dog", "dog", g == 2)  # no DAVIS id: takes the smallest free one, 1
+    gds.add_entity("s", "g-2", "2", g == 1)
+    pds.add_entity("s", "p-2", "2", g == 1)  # by id
+    pds.add_entity("s", "p-dog", "dog", g == 2)  # by name
+    ev = evaluate(pds, gds)
+    assert ev.matches == {"s_1": ("dog", "dog"), "s_2": ("2", "2")}
+    assert ev.summary["J&F-Mean"] == 1.0
+    pds.add_entity("s", "p-1", "1", g == 2)  # object 1 is the ground truth's "dog": "1" would be a guess
+    with pytest.raises(ValidationError, match=r"ambiguous match: prediction entity '1' is DAVIS id 1.*'dog'"):
+        evaluate(pds, gds)
+    gds.add_entity("s", "g-dup", "2", g == 1)
+    with pytest.raises(ValidationError, match="two ground-truth entities are named '2'"):
         evaluate(pds, gds)
 
 

@@ -71,11 +71,15 @@ def test_refuses_non_empty_path_unless_overwrite(ds: vl.Dataset, tmp_path: Path)
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
+    for overwrite in (False, True):  # not a previous parquet export: never replaced
+        with pytest.raises(vl.ValidationError, match=r"holds 1 entry \(keep.txt\) and no vidlabel parquet"):
+            ds.to_parquet(out, overwrite=overwrite)
+    assert [p.name for p in out.iterdir()] == ["keep.txt"] and (out / "keep.txt").read_text() == "mine"
+    ds.to_parquet(tmp_path / "prev")
     with pytest.raises(vl.ValidationError, match="overwrite=True"):
-        ds.to_parquet(out)
-    assert (out / "keep.txt").read_text() == "mine"
-    ds.to_parquet(out, overwrite=True)
-    assert not (out / "keep.txt").exists() and (out / "masks.parquet").exists()
+        ds.to_parquet(tmp_path / "prev")
+    ds.to_parquet(tmp_path / "prev", overwrite=True)
+    assert (tmp_path / "prev" / "masks.parquet").exists()
     (tmp_path / "empty").mkdir()
     ds.to_parquet(tmp_path / "empty")  # an empty folder is fine
 

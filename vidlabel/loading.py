@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Mapping
+from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from . import schema as sch
 from .core import FrameInfo
@@ -50,13 +50,20 @@ def dataset_from_tables(
         state_fields=custom_fields(tables["states"], "states"),
         **options,
     )
-    frames = tables["frames"]
+    frames = tables["frames"].sort_by([("sequence_id", "ascending"), ("frame_index", "ascending")])
     embedded = "data" in frames.column_names
+    # each sequence's rows are one slice of the sorted table: no scan of every frame per sequence
+    slices: dict[str, tuple[int, int]] = {}
+    at = 0
+    for seq_id, run in groupby(frames.column("sequence_id").to_pylist()):
+        n = sum(1 for _ in run)
+        slices[seq_id] = (at, n)
+        at += n
     infos: dict[str, FrameInfo] = {}
     wanted: list[tuple[dict[str, Any], pa.Table, list[str | None]]] = []
     for seq in tables["sequences"].to_pylist():
         seq_id = seq["id"]
-        rows = frames.filter(pc.equal(frames.column("sequence_id"), seq_id)).sort_by("frame_index")
+        rows = frames.slice(*slices.get(seq_id, (0, 0)))
         if rows.num_rows != seq["num_frames"]:
             raise ValidationError(
                 f"{what}: sequence {seq_id!r} has {rows.num_rows} frame rows, "

@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -178,6 +178,8 @@ class Evaluation:
     summary: dict[str, float]
     per_object: dict[str, tuple[float, float]]  # "<sequence>_<id>" -> (J-Mean, F-Mean)
     per_frame: dict[str, dict[str, np.ndarray]]  # "<sequence>_<id>" -> {"J": ..., "F": ...}, evaluated frames
+    # evaluate only: "<sequence>_<id>" -> (ground-truth entity name, prediction entity name), None for none
+    matches: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
     def to_pandas(self) -> pd.DataFrame:
         """Per-object table with the official per-sequence CSV columns."""
@@ -197,12 +199,14 @@ class _SeqInput:
     num_frames: int
     num_objects: int
     frame: _FrameFn
+    matches: dict[int, tuple[str | None, str | None]] = field(default_factory=dict)  # id -> (gt, pred)
 
 
 def _evaluate_core(seqs: Iterable[_SeqInput], use_void: bool) -> Evaluation:
     """The one protocol loop behind evaluate_arrays and evaluate; reads one frame at a time."""
     per_object: dict[str, tuple[float, float]] = {}
     per_frame: dict[str, dict[str, np.ndarray]] = {}
+    matches: dict[str, tuple[str | None, str | None]] = {}
     columns: dict[str, list[float]] = {k: [] for k in SUMMARY_KEYS[1:]}  # one value per object
     for s in seqs:
         frames = range(1, s.num_frames - 1)  # first (given) and last frames are not evaluated
@@ -227,11 +231,13 @@ def _evaluate_core(seqs: Iterable[_SeqInput], use_void: bool) -> Evaluation:
                     columns[f"{m}-{label}"].append(x)
             per_object[key] = (columns["J-Mean"][-1], columns["F-Mean"][-1])
             per_frame[key] = {"J": js[k], "F": fs[k]}
+            if s.matches:
+                matches[key] = s.matches.get(k + 1, (None, None))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # no objects at all -> nan
         summary = {k: float(np.mean(v)) for k, v in columns.items()}
     summary = {"J&F-Mean": (summary["J-Mean"] + summary["F-Mean"]) / 2, **summary}
-    return Evaluation(summary=summary, per_object=per_object, per_frame=per_frame)
+    return Evaluation(summary=summary, per_object=per_object, per_frame=per_frame, matches=matches)
 
 
 def _check_index_map(a: np.ndarray, what: str) -> None:
@@ -300,13 +306,6 @@ def evaluate_arrays(
 
 
 # ---------------------------------------------------------------------------------------------- datasets
-def _object_id(name: object) -> int | None:
-    """Entity name "1", "2", ... -> object id; anything else is not an object id."""
-    if isinstance(name, str) and name.isascii() and name.isdigit() and not name.startswith("0"):
-        return int(name)
-    return None
-
-
 def _by_name(ds: Any, what: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for sid in ds.sequence_ids():
@@ -317,7 +316,46 @@ def _by_name(ds: Any, what: str) -> dict[str, Any]:
     return out
 
 
+def _objects(ds: Any, sid: Any, seq: str, what: str) -> tuple[dict[str, Any], list[Any]]:
+    """Non-void entities by name (in entity order) and the void entities of a sequence."""
+    named: dict[str, Any] = {}
+    voids: list[Any] = []
+    for eid in ds.entity_ids(sid):
+        ent = ds.entity(eid)
+        if ent["void"]:
+            voids.append(eid)
+        elif ent["name"] in named:
+            raise ValidationError(f"sequence {seq!r}: two {what} entities are named {ent['name']!r}")
+        else:
+            named[ent["name"]] = eid
+    return named, voids
+
+
+def _match(seq: str, gt_ids: Mapping[str, int], pred_names: Iterable[str]) -> dict[str, int]:
+    """Prediction entity name -> the object id it is scored as (see evaluate); refuses guesses."""
+    from vidlabel.io.davis import davis_id
+
+    by_id = {k: name for name, k in gt_ids.items()}
+    out: dict[str, int] = {}
+    for name in pred_names:
+        k = gt_ids.get(name, davis_id(name))
+        if k is None:
+            raise ValidationError(
+                f"sequence {seq!r}: prediction entity {name!r} matches no ground-truth entity by name "
+                f"and is not a DAVIS object id ('1'..'254')"
+            )
+        if name not in gt_ids and k in by_id:
+            raise ValidationError(
+                f"sequence {seq!r}: ambiguous match: prediction entity {name!r} is DAVIS id {k}, which "
+                f"the ground truth gives to its entity {by_id[k]!r} (a name, not an id); name them alike"
+            )
+        out[name] = k
+    return out
+
+
 def _dataset_seq(gt_ds: Any, pred_ds: Any, name: str, gid: Any, pid: Any) -> _SeqInput:
+    from vidlabel.io.davis import object_ids
+
     gs, ps = gt_ds.sequence(gid), pred_ds.sequence(pid)
     shape, num_frames = (int(gs["height"]), int(gs["width"])), int(gs["num_frames"])
     pred_geom = (int(ps["height"]), int(ps["width"]), int(ps["num_frames"]))
@@ -329,29 +367,14 @@ def _dataset_seq(gt_ds: Any, pred_ds: Any, name: str, gid: Any, pid: Any) -> _Se
     if num_frames < 3:
         raise ValidationError(f"sequence {name!r} has {num_frames} frames; at least 3 are needed")
 
-    gt_objs: dict[int, Any] = {}
-    void_ents: list[Any] = []
-    for eid in gt_ds.entity_ids(gid):
-        ent = gt_ds.entity(eid)
-        k = _object_id(ent["name"])
-        if ent["void"]:
-            void_ents.append(eid)
-        elif k is not None:  # other names are not DAVIS object ids and are not evaluated
-            if k in gt_objs:
-                raise ValidationError(f"sequence {name!r}: two ground-truth entities named {ent['name']!r}")
-            gt_objs[k] = eid
-    pred_objs: dict[int, Any] = {}
-    for eid in pred_ds.entity_ids(pid):
-        ent = pred_ds.entity(eid)
-        if ent["void"]:
-            continue
-        k = _object_id(ent["name"])
-        if k is None or k in pred_objs:
-            raise ValidationError(
-                f"sequence {name!r}: prediction entity {ent['name']!r} is not a unique object id "
-                f"('1', '2', ...) to match with the ground truth"
-            )
-        pred_objs[k] = eid
+    gt_named, void_ents = _objects(gt_ds, gid, name, "ground-truth")
+    pred_named, _ = _objects(pred_ds, pid, name, "prediction")
+    gt_ids = dict(zip(gt_named, object_ids(list(gt_named))))  # as the DAVIS export numbers them
+    gt_objs = {k: gt_named[n] for n, k in gt_ids.items()}
+    matched = _match(name, gt_ids, pred_named)
+    pred_objs = {k: pred_named[n] for n, k in matched.items()}
+    gt_of = {k: n for n, k in gt_ids.items()}
+    pred_of = {k: n for n, k in matched.items()}
 
     def read(ds: Any, sid: Any, t: int, eid: Any) -> np.ndarray | None:
         m = None if eid is None else ds.mask(sid, t, eid)
@@ -392,7 +415,8 @@ def _dataset_seq(gt_ds: Any, pred_ds: Any, name: str, gid: Any, pid: Any) -> _Se
                 )
         return gts, [read(pred_ds, pid, t, pred_objs.get(k)) for k in range(1, n + 1)], v
 
-    return _SeqInput(name, num_frames, n, frame)
+    matches = {k: (gt_of.get(k), pred_of.get(k)) for k in range(1, n + 1)}
+    return _SeqInput(name, num_frames, n, frame, matches)
 
 
 def evaluate(
@@ -400,10 +424,17 @@ def evaluate(
 ) -> Evaluation:
     """Semi-supervised DAVIS evaluation of two datasets, matched by sequence name and object id.
 
-    Ground-truth objects are the entities named "1".."N" (N: the largest such id with pixels on the first
-    frame); prediction entity "k" is object k; gt entities with ``void`` mark void pixels. Each object is
-    scored on its own mask, so overlapping prediction masks are allowed; for non-overlapping masks this is
-    exactly the index-map protocol of :func:`evaluate_arrays`. A missing mask on a frame is empty.
+    Objects and their DAVIS ids are those the DAVIS export writes: each non-void ground-truth entity is
+    an object; one named by a DAVIS id ("1".."254") has that id, the others the smallest free ids in
+    entity order (io.davis.object_ids); N is the largest id with pixels on the first frame. Matching:
+    a prediction entity is the ground-truth entity of the same name (so by DAVIS id when both sides
+    are named by ids, and "car" is "car"); a prediction named by an id k that no ground-truth entity is
+    named by is object k, an empty ground truth when k <= N. Refused: a prediction name that is neither
+    a ground-truth name nor an id, and an id the ground truth gives to a named entity (prediction "1"
+    for ground truth "car": a guess from entity order). ``Evaluation.matches`` says who was matched
+    to whom. Ground-truth entities with ``void`` mark void pixels. Each object is scored on its own
+    mask, so overlapping prediction masks are allowed; for non-overlapping masks this is exactly the
+    index-map protocol of :func:`evaluate_arrays`. A missing mask on a frame is empty.
     """
     gt_names, pred_names = _by_name(gt_ds, "ground-truth"), _by_name(pred_ds, "prediction")
     if sequences is None:

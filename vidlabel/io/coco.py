@@ -35,12 +35,13 @@ from .davis import progress_bar
 from .extra import (
     KEY,
     VERSION,
+    ExportView,
     add_entity,
     dataset_for,
-    entity_facts,
     fields_facts,
     folder_names,
     frame_stems,
+    no_gc,
     pick_sequences,
     sequence_facts,
     sequence_kwargs,
@@ -50,6 +51,7 @@ from .extra import (
 __all__ = ["read_coco", "write_coco"]
 
 DEFAULT_CATEGORY = "object"  # for entities without a category
+KIND = "coco"  # the export kind io.atomic recognises
 
 
 def write_coco(
@@ -66,9 +68,19 @@ def write_coco(
     mask's tight box; categories are the entities' (``"object"`` where they have none).
     """
     target = Path(path)
-    check_target(target, "to_coco", overwrite=overwrite, folder=False)
+    check_target(target, "to_coco", overwrite=overwrite, kind=KIND, folder=False)
     seq_ids = pick_sequences(ds, sequences)
     names = folder_names(ds, seq_ids, "to_coco")
+    with no_gc():
+        data = _document(ds, seq_ids, names)
+        text = json.dumps(data, separators=(",", ":"))  # dumps runs the C encoder; dump to a file does not
+    with staged(target, KIND, overwrite=overwrite, what="to_coco", folder=False) as tmp:
+        tmp.write_text(text, encoding="ascii")
+    return target
+
+
+def _document(ds: Dataset, seq_ids: list[str], names: Mapping[str, str]) -> dict[str, Any]:
+    snap = ExportView(ds)
     cats: dict[str, int] = {}
     videos: list[dict[str, Any]] = []
     anns: list[dict[str, Any]] = []
@@ -87,35 +99,40 @@ def write_coco(
                     KEY: sequence_facts(ds, seq),
                 }
             )
-            for eid in ds.entity_ids(seq):
-                category = ds.entity(eid)["category"] or DEFAULT_CATEGORY
+            for eid in snap.entity_ids(seq):
+                category = snap.entities[eid]["category"] or DEFAULT_CATEGORY
                 cid = cats.setdefault(category, len(cats) + 1)
-                anns.append(_annotation(ds, seq, eid, len(anns) + 1, vid, cid, len(stems)))
-    data = {
+                anns.append(_annotation(snap, row, eid, len(anns) + 1, vid, cid, len(stems)))
+    return {  # the "vidlabel" object first: its head marks the file as a vidlabel export (io.atomic)
+        KEY: {"export": KIND, "version": VERSION, "fields": fields_facts(ds, "to_coco")},
         "info": {"description": "vidlabel export (YouTube-VIS layout)", "version": __version__},
         "licenses": [],
         "videos": videos,
         "categories": [{"id": i, "name": n, "supercategory": n} for n, i in cats.items()],
         "annotations": anns,
-        KEY: {"version": VERSION, "fields": fields_facts(ds, "to_coco")},
     }
-    with staged(target, folder=False) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, separators=(",", ":"))
-    return target
 
 
-def _annotation(ds: Dataset, seq: str, eid: str, aid: int, vid: int, cid: int, n: int) -> dict[str, Any]:
-    facts = entity_facts(ds, seq, eid)
-    row = ds.sequence(seq)
+def _annotation(
+    snap: ExportView, row: Mapping[str, Any], eid: str, aid: int, vid: int, cid: int, n: int
+) -> dict[str, Any]:
+    seq = row["id"]
+    facts = snap.facts(seq, eid)
     segs: list[Any] = [None] * n
     areas: list[Any] = [None] * n
     boxes: list[Any] = [None] * n
-    for f, *_ in facts["masks"]:
-        rle = ds.rle(seq, f, eid)
-        assert rle is not None
-        segs[f] = {"size": rle["size"], "counts": rle["counts"].decode("ascii")}
-        areas[f] = rlemod.area(rle)
-        boxes[f] = list(rlemod.bbox(rle))
+    cols, rows = snap.columns["masks"], snap.rows("masks", seq, eid)
+    rles = [{"size": [cols["height"][i], cols["width"][i]], "counts": cols["counts"][i]} for i in rows]
+    if rles:  # pycocotools measures a list of RLEs in one call
+        for f, rle, area, box in zip(
+            (cols["frame_index"][i] for i in rows),
+            rles,
+            _areas(rles),
+            cocomask.toBbox(rles).tolist(),
+        ):
+            segs[f] = {"size": rle["size"], "counts": rle["counts"].decode("ascii")}
+            areas[f] = area
+            boxes[f] = box
     for f, x, y, w, h, *_ in facts["boxes"]:
         boxes[f] = [x, y, w, h]
     return {
@@ -130,6 +147,12 @@ def _annotation(ds: Dataset, seq: str, eid: str, aid: int, vid: int, cid: int, n
         "areas": areas,
         KEY: facts,
     }
+
+
+def _areas(rles: list[dict[str, Any]]) -> list[int]:
+    """pycocotools.mask.area of a list, 255 at a time: for longer lists it builds a uint8 array of the
+    list's length, which NumPy 2 refuses (OverflowError)."""
+    return [a for i in range(0, len(rles), 255) for a in cocomask.area(rles[i : i + 255]).tolist()]
 
 
 # ---------------------------------------------------------------------- reading
@@ -167,6 +190,17 @@ def read_coco(
     named "1", "2", ... per video (or as the "vidlabel" facts say). With ``dataset`` everything is
     added as one undoable step, all or nothing; otherwise a new dataset is returned.
     """
+    with no_gc():  # see extra.no_gc: GC passes over the new rows grew the cost per mask
+        return _read_coco(path, images, dataset=dataset, progress=progress)
+
+
+def _read_coco(
+    path: str | os.PathLike[str],
+    images: str | os.PathLike[str] | None = None,
+    *,
+    dataset: Dataset | None = None,
+    progress: bool = True,
+) -> Dataset:
     file = Path(path)
     try:
         data = json.loads(file.read_bytes())
@@ -298,11 +332,15 @@ def _per_frame(values: Any, n: int, what: str) -> list[Any]:
 
 
 def _rle(seg: Any, h: int, w: int) -> rlemod.RLE | None:
-    """A segmentation as compressed RLE: RLE (compressed or not, via pycocotools) or polygons."""
+    """A segmentation as an RLE dict: RLE as it is (compressed or not) or polygons made compressed.
+
+    RLE dicts are checked once, by set_masks as it stores them (an error names the annotation);
+    checking them here as well doubled the cost of reading a file.
+    """
     if seg is None or (isinstance(seg, list) and not seg):
         return None
     if isinstance(seg, Mapping):
-        return rlemod.normalize(seg, h, w)
+        return dict(seg)
     if isinstance(seg, list):
         polys = [[float(x) for x in p] for p in seg]
         if any(len(p) < 6 or len(p) % 2 for p in polys):
@@ -338,7 +376,7 @@ def _add_video(ds: Dataset, v: _Video, root: Path | None, file: Path) -> None:
                 warnings.warn(
                     f"{file}: video {v.name!r}: {missing} not found; imported without pixels",
                     RuntimeWarning,
-                    stacklevel=4,
+                    stacklevel=5,
                 )
             seq = ds.add_sequence(
                 v.name,

@@ -2,17 +2,21 @@
 
 DAVIS 2017 masks are palette PNGs whose pixel value is the object id (0 background, 255 void);
 DAVIS 2016 masks are greyscale 0/255 with a single object. Each PNG is decoded once; objects
-become entities named by their id ("1", "2", ...), as the official evaluation matches them.
+become entities named by their id ("1", "2", ...), as the official evaluation matches them, unless
+a vidlabel export's ``vidlabel.json`` names them (see :func:`object_ids`): then they get back the
+names they were exported with.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from itertools import count
 from pathlib import Path, PurePosixPath
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -24,10 +28,22 @@ from ..naming import natural_key
 from ..schema import size_problem
 from ..validation import check_sequence
 
-__all__ = ["DEFAULT_FPS", "VOID", "import_index_masks", "read_davis", "read_index_png"]
+__all__ = [
+    "DEFAULT_FPS",
+    "MAX_OBJECTS",
+    "OBJECTS_FILE",
+    "VOID",
+    "davis_id",
+    "import_index_masks",
+    "object_ids",
+    "read_davis",
+    "read_index_png",
+]
 
 DEFAULT_FPS = 24.0  # DAVIS videos are 24 fps
 VOID = 255  # palette value of "void" pixels: excluded from evaluation, never an object
+MAX_OBJECTS = 254  # object ids 1..254: 0 is background, 255 void
+OBJECTS_FILE = "vidlabel.json"  # a vidlabel DAVIS export's object names, beside Annotations/
 FRAME_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
 T = TypeVar("T")
 
@@ -74,10 +90,11 @@ def read_davis(
                 f"DAVIS: none of the sequences of split(s) {', '.join(splits)} is in {images}"
             )
         sets = {s: sets[s] for s in splits}  # a sequence's split is then one of those asked for
+    saved = _saved_names(base / OBJECTS_FILE)
     ds = dataset if dataset is not None else Dataset()
     with ds.transaction(f"import DAVIS ({len(names)} sequences)"):
         for name in progress_bar(names, "DAVIS", enabled=progress):
-            _read_sequence(ds, base, resolution, name, _split_of(name, sets), fps)
+            _read_sequence(ds, base, resolution, name, _split_of(name, sets), fps, saved.get(name))
     if dataset is None:
         ds.clear_history()
     return ds
@@ -102,7 +119,15 @@ def progress_bar(items: Sequence[T], desc: str, *, enabled: bool) -> Iterable[T]
     return tqdm(items, desc=desc, unit="seq")
 
 
-def _read_sequence(ds: Dataset, base: Path, res: str, name: str, split: str | None, fps: float) -> None:
+def _read_sequence(
+    ds: Dataset,
+    base: Path,
+    res: str,
+    name: str,
+    split: str | None,
+    fps: float,
+    names: Mapping[int, str] | None,
+) -> None:
     folder = base / "JPEGImages" / res / name
     frames = sorted(
         (str(p) for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and p.is_file()),
@@ -116,7 +141,63 @@ def _read_sequence(ds: Dataset, base: Path, res: str, name: str, split: str | No
     check_sequence(ds, seq)
     ann = base / "Annotations" / res / name
     masks = sorted(str(p) for p in ann.iterdir() if p.suffix.lower() == ".png") if ann.is_dir() else []
-    import_index_masks(ds, seq, frames, masks)
+    import_index_masks(ds, seq, frames, masks, names=names)
+
+
+# ---------------------------------------------------------------------- object ids and names
+def davis_id(name: object) -> int | None:
+    """The DAVIS object id an entity name spells ("1".."254", no sign, no leading zero), else None."""
+    if isinstance(name, str) and name.isascii() and name.isdigit() and not name.startswith("0"):
+        k = int(name)
+        return k if k <= MAX_OBJECTS else None
+    return None
+
+
+def object_ids(names: Sequence[str]) -> list[int]:
+    """The DAVIS object id of each non-void entity of a sequence, given their names in entity order.
+
+    A name that is a DAVIS id keeps it; the other names take the smallest ids left free, in order.
+    So entities "1", "3" stay 1 and 3 after "2" was removed, and "car", "dog" become 1 and 2. The
+    DAVIS export writes these ids (and the names in ``vidlabel.json``); evaluate matches by them.
+    """
+    taken = {k for k in map(davis_id, names) if k is not None}
+    free = (k for k in count(1) if k not in taken)
+    return [k if (k := davis_id(n)) is not None else next(free) for n in names]
+
+
+def _saved_names(file: Path) -> dict[str, dict[int, str]]:
+    """Sequence name -> {pixel value: entity name} from a vidlabel export's ``vidlabel.json``."""
+    if not file.is_file():
+        return {}
+    try:
+        data = json.loads(file.read_bytes())
+    except (OSError, ValueError) as e:
+        raise ValidationError(f"{file} cannot be read as JSON: {e}") from None
+    seqs = data.get("sequences") if isinstance(data, dict) else None
+    if not isinstance(seqs, dict):
+        raise ValidationError(f'{file}: expected {{"sequences": {{name: {{"objects": ..., "void": ...}}}}}}')
+    return {str(seq): _sequence_names(file, str(seq), entry) for seq, entry in seqs.items()}
+
+
+def _sequence_names(file: Path, seq: str, entry: Any) -> dict[int, str]:
+    where = f"{file}: sequence {seq!r}"
+    objects = entry.get("objects") if isinstance(entry, dict) else None
+    void = entry.get("void", []) if isinstance(entry, dict) else None
+    if not isinstance(objects, dict) or not isinstance(void, list):
+        raise ValidationError(f'{where}: expected {{"objects": {{id: name}}, "void": [names]}}')
+    out: dict[int, str] = {}
+    for key, name in objects.items():
+        k = davis_id(key)
+        if k is None or not isinstance(name, str) or not name:
+            raise ValidationError(f"{where}: object {key!r}: {name!r} is not DAVIS id -> entity name")
+        if davis_id(name) not in (None, k):  # a name that is a DAVIS id is written under that id
+            raise ValidationError(f"{where}: object {k} is named {name!r}, another DAVIS id")
+        out[k] = name
+    if len(void) == 1 and isinstance(void[0], str) and void[0]:
+        out[VOID] = void[0]  # several void entities share value 255: it keeps its own name then
+    if len(set(out.values())) < len(out):
+        raise ValidationError(f"{where}: two objects share a name")
+    return out
 
 
 def _image_sets(base: Path, res: str, year: int | str | None) -> dict[str, set[str]]:
@@ -188,6 +269,7 @@ def import_index_masks(
     masks: Sequence[str],
     *,
     entity_map: Mapping[int, str] | None = None,
+    names: Mapping[int, str] | None = None,
     source: str = "import",
 ) -> list[str]:
     """Add one entity per label value found in the mask PNGs of ``seq`` and set its masks.
@@ -195,8 +277,9 @@ def import_index_masks(
     ``frames`` are the sequence's frame paths in order; each mask goes to the frame with the
     same file stem. Entities are named by their value ("1", "2", ...) unless ``entity_map`` maps
     values to names (then an unmapped value is an error); value 255 becomes one entity named
-    "255" with ``void=True`` unless mapped. Entities are created in increasing value order.
-    Returns the new entity ids.
+    "255" with ``void=True`` unless mapped. ``names`` (a DAVIS export's) renames the values it
+    holds and leaves the others, and 255, as they are. Entities are created in increasing value
+    order. Returns the new entity ids.
     """
     by_stem: dict[str, int] = {}
     for i, frame_path in enumerate(frames):
@@ -230,7 +313,7 @@ def import_index_masks(
             present.setdefault(int(v), []).append(f)
     out = []
     for value in sorted(present):
-        name = _entity_name(value, entity_map, seq)
+        name = names[value] if names and value in names else _entity_name(value, entity_map, seq)
         void = value == VOID and (entity_map is None or value not in entity_map)
         eid = ds.add_entity(seq, name=name, void=void)
         ds.set_masks(seq, eid, {f: labels[f] == value for f in present[value]}, source=source, keyframe=True)

@@ -1,20 +1,23 @@
 """Write DAVIS 2017 folders; the palette-PNG and JPEG writers here are shared with the YouTube-VOS export.
 
 ``Annotations/<res>/<seq>/00000.png`` holds one palette PNG per frame whose pixel values are object
-ids (0 background, 1..N the non-void entities in ``ds.entity_ids`` order, 255 void), with the DAVIS
-palette, as the official davis2017-evaluation reads them (``np.array(Image.open(png))``, objects
-from the first frame's values). DAVIS holds no tracklets: read back, tracklets are runs of frames.
+ids (0 background, 255 void), with the DAVIS palette, as the official davis2017-evaluation reads them
+(``np.array(Image.open(png))``, objects from the first frame's values). An entity named by a DAVIS id
+("1".."254") keeps that id, the others take the smallest free ids in entity order (io.davis.object_ids);
+``vidlabel.json`` beside ``Annotations`` records each id's entity name, so that read_davis gives the
+names back. DAVIS holds no tracklets: read back, tracklets are runs of frames.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -25,10 +28,11 @@ from ..errors import ValidationError
 from ..naming import natural_key
 from ..palette import davis_palette
 from .atomic import check_target, staged
-from .davis import VOID, progress_bar
+from .davis import MAX_OBJECTS, OBJECTS_FILE, VOID, object_ids, progress_bar
 from .extra import folder_names, is_folder_name, pick_sequences
 
 __all__ = [
+    "object_names",
     "object_values",
     "snapshot_rles",
     "write_davis",
@@ -38,7 +42,6 @@ __all__ = [
 ]
 
 JPEG_MIME = "image/jpeg"
-MAX_OBJECTS = 254  # values 1..254: 0 is background, 255 void
 _WORKERS = min(8, os.cpu_count() or 1)  # Pillow encodes off the GIL
 T = TypeVar("T")
 
@@ -55,20 +58,20 @@ def write_davis(
 ) -> Path:
     """Write ``JPEGImages/<res>/<seq>/*.jpg``, ``Annotations/<res>/<seq>/*.png`` and ``ImageSets/2017``.
 
-    Every frame gets a PNG. Where masks overlap, the entity later in ``ds.entity_ids`` order (the
-    higher object id) wins, and objects win over void; a warning counts masks that lost pixels.
+    Every frame gets a PNG. Where masks overlap, the higher object id wins, and objects win over
+    void; a warning counts masks that lost pixels.
     JPEGs are written for sequences with pixels when ``images``: JPEG frame files pass through as
     they are, other frames are encoded. Atomic: the folder appears whole or not at all.
     """
     target = Path(root)
-    check_target(target, "to_davis", overwrite=overwrite, folder=True)
+    check_target(target, "to_davis", overwrite=overwrite, kind="davis")
     seq_ids = pick_sequences(ds, sequences)
     names = folder_names(ds, seq_ids, "to_davis")
     if not is_folder_name(resolution):
         raise ValidationError(f"to_davis: resolution {resolution!r} cannot be a folder name")
     orders = {seq: object_values(ds, seq, void=VOID) for seq in seq_ids}
     lost = 0
-    with staged(target) as tmp:
+    with staged(target, "davis", overwrite=overwrite, what="to_davis") as tmp:
         for seq in progress_bar(seq_ids, "DAVIS export", enabled=progress):
             stems = [f"{i:05d}" for i in range(ds.num_frames(seq))]
             folder = tmp / "Annotations" / resolution / names[seq]
@@ -88,6 +91,7 @@ def write_davis(
             sets = tmp / "ImageSets" / "2017"
             sets.mkdir(parents=True, exist_ok=True)
             (sets / f"{split}.txt").write_text("".join(f"{n}\n" for n in sorted(listed, key=natural_key)))
+        (tmp / OBJECTS_FILE).write_text(json.dumps(object_names(ds, orders), indent=1), encoding="utf-8")
     if lost:
         warnings.warn(
             f"to_davis: {lost} masks overlap others and lost pixels to them "
@@ -100,7 +104,8 @@ def write_davis(
 
 def object_values(ds: Dataset, seq: str, *, void: int | None) -> list[tuple[str, int]]:
     """(entity id, pixel value) in paint order: void entities first (when ``void`` is a value), then
-    the others as 1..N in entity order, so that objects win over void and later objects over earlier."""
+    the others by increasing DAVIS id (see io.davis.object_ids), so that objects win over void and
+    higher ids over lower ones."""
     eids = ds.entity_ids(seq)
     voids = [e for e in eids if ds.entity(e)["void"]]
     objects = [e for e in eids if not ds.entity(e)["void"]]
@@ -109,7 +114,20 @@ def object_values(ds: Dataset, seq: str, *, void: int | None) -> list[tuple[str,
             f"sequence {seq!r} has {len(objects)} entities; an index PNG holds at most {MAX_OBJECTS}"
         )
     head = [(e, void) for e in voids] if void is not None else []
-    return head + [(e, k) for k, e in enumerate(objects, start=1)]
+    ids = object_ids([ds.entity(e)["name"] for e in objects])
+    return head + sorted(zip(objects, ids), key=lambda pair: pair[1])
+
+
+def object_names(ds: Dataset, orders: Mapping[str, Sequence[tuple[str, int]]]) -> dict[str, Any]:
+    """What ``vidlabel.json`` holds: per sequence name, each object id's entity name and the void names."""
+    out: dict[str, Any] = {}
+    for seq, order in orders.items():
+        names = {e: ds.entity(e)["name"] for e, _ in order}
+        out[ds.sequence(seq)["name"]] = {
+            "objects": {str(v): names[e] for e, v in order if v != VOID},
+            "void": [names[e] for e, v in order if v == VOID],
+        }
+    return {"version": 1, "sequences": out}
 
 
 def write_index_png(path: Path, labels: np.ndarray) -> None:

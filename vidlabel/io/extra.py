@@ -8,17 +8,21 @@ fields of plain types (bool, integers, floats, strings) travel; parquet carries 
 
 from __future__ import annotations
 
+import gc
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..dataset import Dataset
 from ..errors import ValidationError
 from ..naming import natural_key
+from ..rle import RLE
 
 KEY = "vidlabel"
 VERSION = 1
@@ -46,6 +50,19 @@ def where(file: str | Path, place: str) -> Iterator[None]:
         raise ValidationError(f"{file}: {place}: {e}") from None
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
         raise ValidationError(f"{file}: {place}: malformed ({type(e).__name__}: {e})") from None
+
+
+@contextmanager
+def no_gc() -> Iterator[None]:
+    """Build a large document without the cyclic garbage collector: its passes over the growing heap
+    of lists and dicts (which hold no cycles) made a COCO export's cost per mask grow with its size."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 # ---------------------------------------------------------------------- names on disk
@@ -142,34 +159,103 @@ def sequence_facts(ds: Dataset, seq: str, stems: Sequence[str] | None = None) ->
     return out
 
 
-def _rows(ds: Dataset, table: str, seq: str, eid: str) -> list[dict[str, Any]]:
-    snap = ds.snapshot()
-    rows = [snap.get(table, k) for k in snap.keys(table, "by_entity", (seq, eid))]
-    return sorted((r for r in rows if r is not None), key=lambda r: r["frame_index"])
+def _f32(column: pa.ChunkedArray) -> list[float | None]:
+    """float32 values as the shortest floats that read back to them (0.1, not 0.10000000149011612)."""
+    return [None if v is None else float(v) for v in pc.cast(column, pa.string()).to_pylist()]
 
 
-def entity_facts(ds: Dataset, seq: str, eid: str) -> dict[str, Any]:
-    """Everything about an entity but its mask pixels (inside ``with ds.snapshot():`` for one version)."""
-    row = ds.entity(eid)
-    tracklets = ds.tracklets(seq, eid)
-    return {
-        "id": eid,
-        "name": row["name"],
-        "category": row["category"],
-        "color": row["color"],
-        "void": bool(row["void"]),
-        "fields": _custom(ds, "entities", row),
-        "tracklets": [[t["start_frame"], t["end_frame"]] for t in tracklets],
-        "interpolate": [t.get("interpolate") is not False for t in tracklets],
-        "masks": [
-            [r["frame_index"], r["source"], r["score"], r["keyframe"]] for r in _rows(ds, "masks", seq, eid)
-        ],
-        "boxes": [
-            [r["frame_index"], r["x"], r["y"], r["w"], r["h"], r["source"], r["score"], r["keyframe"]]
-            for r in _rows(ds, "boxes", seq, eid)
-        ],
-        "states": [[r["frame_index"], _custom(ds, "states", r)] for r in _rows(ds, "states", seq, eid)],
-    }
+def _spans(keys: Iterable[Any]) -> dict[Any, range]:
+    """Each key of a sorted sequence of keys -> the positions holding it."""
+    out: dict[Any, range] = {}
+    start = 0
+    for key, run in groupby(keys):
+        end = start + sum(1 for _ in run)
+        out[key] = range(start, end)
+        start = end
+    return out
+
+
+class ExportView:
+    """One consistent view of a dataset's entities and annotations, taken once per export.
+
+    Rows of masks, boxes and states are grouped by (sequence, entity) in frame order from one pass
+    over each table, so an export costs the same per annotation at any dataset size, with no index
+    lookup per row, and a propagation thread writing meanwhile cannot make its parts disagree.
+    """
+
+    def __init__(self, ds: Dataset) -> None:
+        self.ds = ds
+        with ds.snapshot():  # every table from the same version, even while a propagation thread writes
+            tables = {n: ds.table(n) for n in ("entities", "tracklets", "masks", "boxes", "states")}
+        self.entities = {r["id"]: r for r in tables["entities"].to_pylist()}
+        by_seq: dict[str, list[str]] = {}
+        for eid, row in self.entities.items():
+            by_seq.setdefault(row["sequence_id"], []).append(eid)
+        self._entity_ids = {seq: sorted(ids, key=natural_key) for seq, ids in by_seq.items()}
+        self._tracklets: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for t in sorted(tables["tracklets"].to_pylist(), key=lambda t: t["start_frame"]):
+            self._tracklets.setdefault((t["sequence_id"], t["entity_id"]), []).append(t)
+        order = [("sequence_id", "ascending"), ("entity_id", "ascending"), ("frame_index", "ascending")]
+        self.columns: dict[str, dict[str, list[Any]]] = {}
+        self._spans: dict[str, dict[tuple[str, str], range]] = {}
+        self._seq_spans: dict[str, dict[str, range]] = {}
+        for name in ("masks", "boxes", "states"):
+            table = tables[name].sort_by(order)
+            cols = {
+                c: _f32(table.column(c))
+                if pa.types.is_float32(table.schema.field(c).type)
+                else table.column(c).to_pylist()
+                for c in table.column_names
+                if c != "tracklet_id"
+            }
+            self.columns[name] = cols
+            self._spans[name] = _spans(zip(cols["sequence_id"], cols["entity_id"]))
+            self._seq_spans[name] = _spans(cols["sequence_id"])
+
+    def entity_ids(self, seq: str) -> list[str]:
+        return list(self._entity_ids.get(seq, []))
+
+    def rows(self, table: str, seq: str, eid: str) -> range:
+        """Positions in ``columns[table]`` of the entity's rows, in frame order."""
+        return self._spans[table].get((seq, eid), range(0))
+
+    def frame_rles(self, seq: str, num_frames: int) -> list[dict[str, RLE]]:
+        """Every frame's masks as {entity id: RLE}."""
+        cols = self.columns["masks"]
+        out: list[dict[str, RLE]] = [{} for _ in range(num_frames)]
+        for i in self._seq_spans["masks"].get(seq, range(0)):
+            size = [cols["height"][i], cols["width"][i]]
+            out[cols["frame_index"][i]][cols["entity_id"][i]] = {"size": size, "counts": cols["counts"][i]}
+        return out
+
+    def facts(self, seq: str, eid: str) -> dict[str, Any]:
+        """Everything about an entity but its mask pixels."""
+        ds, row = self.ds, self.entities[eid]
+        tracklets = self._tracklets.get((seq, eid), [])
+        m, b, s = (self.columns[t] for t in ("masks", "boxes", "states"))
+        state_fields = [f.name for f in _plain_fields(ds, "states")]
+        return {
+            "id": eid,
+            "name": row["name"],
+            "category": row["category"],
+            "color": row["color"],
+            "void": bool(row["void"]),
+            "fields": _custom(ds, "entities", row),
+            "tracklets": [[t["start_frame"], t["end_frame"]] for t in tracklets],
+            "interpolate": [t.get("interpolate") is not False for t in tracklets],
+            "masks": [
+                [m["frame_index"][i], m["source"][i], m["score"][i], m["keyframe"][i]]
+                for i in self.rows("masks", seq, eid)
+            ],
+            "boxes": [
+                [b[k][i] for k in ("frame_index", "x", "y", "w", "h", "source", "score", "keyframe")]
+                for i in self.rows("boxes", seq, eid)
+            ],
+            "states": [
+                [s["frame_index"][i], {f: s[f][i] for f in state_fields}]
+                for i in self.rows("states", seq, eid)
+            ],
+        }
 
 
 # ---------------------------------------------------------------------- facts in

@@ -24,6 +24,7 @@ from .. import schema as sch
 from ..errors import ValidationError
 from ..validation import validate_tables
 from .atomic import check_target, staged
+from .extra import no_gc
 
 if TYPE_CHECKING:
     from ..dataset import Dataset
@@ -82,26 +83,29 @@ def _embedded_frames(ds: Dataset, frames: pa.Table) -> pa.Table:
 
 def write_parquet(ds: Dataset, path: Any, *, overwrite: bool = False, embed_frames: bool = False) -> Path:
     target = Path(path)
-    check_target(target, "to_parquet", overwrite=overwrite, folder=True)
+    check_target(target, "to_parquet", overwrite=overwrite, kind="parquet")
     with ds.snapshot():  # one consistent version even while a propagation thread writes
         tables = ds.tables()
     if embed_frames:
         tables["frames"] = _embedded_frames(ds, tables["frames"])
-    with staged(target) as tmp:
-        write_tables(tables, ds.custom_fields, tmp)
+    with staged(target, "parquet", overwrite=overwrite, what="to_parquet") as tmp:
+        write_tables(tables, ds.custom_fields, tmp, fsync=False)  # staged fsyncs before the swap
     return target
 
 
-def write_tables(tables: Mapping[str, pa.Table], custom: Mapping[str, list[pa.Field]], folder: Path) -> None:
-    """One parquet file per table into an existing folder, each file fsynced (page checksums on)."""
+def write_tables(
+    tables: Mapping[str, pa.Table], custom: Mapping[str, list[pa.Field]], folder: Path, *, fsync: bool = True
+) -> None:
+    """One parquet file per table into an existing folder (page checksums on; each file fsynced)."""
     for name, table in tables.items():
         table = _with_metadata(table, name, custom.get(name, []))
         # min/max statistics of RLE or image bytes help no reader and cost write time
         stats = [f.name for f in table.schema if not pa.types.is_binary(f.type)]
         file = folder / f"{name}.parquet"
         pq.write_table(table, file, write_statistics=stats, write_page_checksum=True)
-        with open(file, "rb+") as fh:
-            os.fsync(fh.fileno())
+        if fsync:
+            with open(file, "rb+") as fh:
+                os.fsync(fh.fileno())
 
 
 def _read_table(folder: Path, name: str) -> pa.Table:
@@ -110,25 +114,23 @@ def _read_table(folder: Path, name: str) -> pa.Table:
         raise ValidationError(
             f"from_parquet: missing table {name!r} ({file.name} not found in {str(folder)!r})"
         )
-    try:
-        meta = pq.read_schema(file).metadata or {}
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise ValidationError(f"from_parquet: {file.name} is not a readable parquet file: {exc}") from None
-    version = meta.get(sch.METADATA_VERSION)
+    readable = [str(v).encode() for v in range(1, sch.SCHEMA_VERSION + 1)]
+    try:  # one open file for schema and rows: an export swapped in meanwhile cannot mix into it
+        with pq.ParquetFile(file, page_checksum_verification=True) as pf:
+            meta = pf.schema_arrow.metadata or {}
+            version = meta.get(sch.METADATA_VERSION)
+            table = pf.read() if version in readable else None
+    except (pa.ArrowException, OSError) as exc:
+        raise ValidationError(f"from_parquet: {file.name} is damaged or not a parquet file: {exc}") from None
     if version is None:
         raise ValidationError(
             f"from_parquet: {file.name} has no vidlabel schema version; not a vidlabel export"
         )
-    readable = [str(v).encode() for v in range(1, sch.SCHEMA_VERSION + 1)]
-    if version not in readable:
+    if table is None:
         raise ValidationError(
             f"from_parquet: {file.name} has schema version {version.decode(errors='replace')}, "
             f"this vidlabel reads versions 1 to {sch.SCHEMA_VERSION}"
         )
-    try:
-        table = pq.read_table(file, page_checksum_verification=True)
-    except (pa.ArrowException, OSError) as exc:
-        raise ValidationError(f"from_parquet: {file.name} is damaged or not a parquet file: {exc}") from None
     for f in sch.BUILTIN[name]:  # older files lack newer columns: read as not set
         added = sch.ADDED_IN.get((name, f.name), 1)
         if f.name not in table.column_names and int(version) < added:
@@ -149,4 +151,5 @@ def read_parquet(path: Any, **options: Any) -> Dataset:
     from ..loading import dataset_from_tables
 
     folder = Path(path)
-    return dataset_from_tables(read_tables(folder), what="from_parquet", **options)
+    with no_gc():  # see io.extra.no_gc: GC passes over the loaded rows grew the cost per sequence
+        return dataset_from_tables(read_tables(folder), what="from_parquet", **options)

@@ -6,8 +6,9 @@ their category and the frames they appear on (``{"videos": {seq: {"objects": {"1
 5th frame of a 30 fps video), and a name's frame index is its position in the sorted JPEGImages
 listing (or in the sorted names of meta.json and Annotations when there are no images).
 
-The export paints non-void entities as 1..N in entity order (later ones win where masks overlap)
-and writes a PNG only for frames holding a mask. YouTube-VOS has no void: void entities stay out
+The export paints non-void entities with their DAVIS ids (a name "1".."254" keeps its id, others take
+the smallest free ids; the higher id wins where masks overlap) and writes a PNG only for frames
+holding a mask. YouTube-VOS has no void: void entities stay out
 of the PNGs, and, like masks that lost pixels to an overlap, travel whole in the "vidlabel" facts
 of meta.json (see io.extra), so that a round trip is exact. Read without those facts, a 255 pixel
 value is a void entity, as in DAVIS.
@@ -36,13 +37,14 @@ from .davis import VOID, progress_bar, read_index_png, select
 from .extra import (
     KEY,
     VERSION,
+    ExportView,
     add_entity,
     dataset_for,
-    entity_facts,
     fields_facts,
     folder_names,
     frame_stems,
     is_folder_name,
+    no_gc,
     pick_sequences,
     sequence_facts,
     sequence_kwargs,
@@ -70,19 +72,20 @@ def write_youtube_vos(
     else ``00000``, ``00001``, ...; JPEGs are written for sequences with pixels when ``images``.
     """
     target = Path(root)
-    check_target(target, "to_youtube_vos", overwrite=overwrite, folder=True)
+    check_target(target, "to_youtube_vos", overwrite=overwrite, kind="youtube_vos")
     seq_ids = pick_sequences(ds, sequences)
     names = folder_names(ds, seq_ids, "to_youtube_vos")
     orders = {seq: dx.object_values(ds, seq, void=None) for seq in seq_ids}
+    snap = ExportView(ds)
     videos: dict[str, Any] = {}
     facts: dict[str, Any] = {}
-    with staged(target) as tmp:
+    with no_gc(), staged(target, "youtube_vos", overwrite=overwrite, what="to_youtube_vos") as tmp:
         for seq in progress_bar(seq_ids, "YouTube-VOS export", enabled=progress):
             name = names[seq]
             with ds.snapshot():  # one consistent view of the sequence
                 stems = frame_stems(ds, seq)
-                rles = dx.snapshot_rles(ds, seq)
-                ents = [entity_facts(ds, seq, e) for e in ds.entity_ids(seq)]
+                rles = snap.frame_rles(seq, len(stems))
+                ents = [snap.facts(seq, e) for e in snap.entity_ids(seq)]
                 facts[name] = sequence_facts(ds, seq, stems)
             size = (facts[name]["height"], facts[name]["width"])
             inexact = dx.write_index_pngs(
@@ -125,6 +128,17 @@ def read_youtube_vos(
     With ``dataset`` everything is added as one undoable step, all or nothing; otherwise a new
     dataset is returned.
     """
+    with no_gc():  # see extra.no_gc: GC passes over the new rows grew the cost per mask
+        return _read_youtube_vos(root, sequences=sequences, dataset=dataset, progress=progress)
+
+
+def _read_youtube_vos(
+    root: str | os.PathLike[str],
+    *,
+    sequences: str | Iterable[str] | None = None,
+    dataset: Dataset | None = None,
+    progress: bool = True,
+) -> Dataset:
     base = Path(root)
     if not base.is_dir():
         raise ValidationError(f"YouTube-VOS root {os.fspath(root)!r} is not a folder")
