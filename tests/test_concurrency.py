@@ -147,7 +147,7 @@ def test_undo_and_redo_stay_available_to_others_while_a_run_is_open() -> None:
 
 def test_undo_does_not_delete_an_entity_a_running_propagation_annotated() -> None:
     """Add entity b, start a run that writes b's masks, press undo meanwhile: "add entity b" is the
-    last finished step, but the run's rows need b, so b stays (and the undo says so)."""
+    last finished step, but the run's rows need b, so the undo is refused and nothing changes."""
     ds = vl.Dataset()
     ds.add_sequence("clip", num_frames=4, width=W, height=H)
     ds.clear_history()
@@ -163,12 +163,17 @@ def test_undo_does_not_delete_an_entity_a_running_propagation_annotated() -> Non
     t = threading.Thread(target=run)
     t.start()
     assert wrote.wait(30)
-    with pytest.warns(RuntimeWarning, match="left as they are"):
-        assert ds.undo()
-    assert b in ds.entity_ids("clip") and ds.mask_frames("clip", b) == [1]
-    release.set()
-    t.join(30)
-    assert ds.history() == ["run"] and ds.undo() and ds.mask_frames("clip", b) == []
+    before = ds.tables()
+    try:
+        refused = r"'add entity b' cannot be taken back now: entity 'b' has 1"
+        with pytest.raises(vl.ValidationError, match=refused):
+            ds.undo()
+        assert all(before[n].equals(ds.table(n)) for n in before) and ds.history() == ["add entity b"]
+    finally:
+        release.set()
+        t.join(30)
+    assert ds.history() == ["add entity b", "run"] and ds.undo() and ds.mask_frames("clip", b) == []
+    assert ds.undo() and ds.entity_ids("clip") == []  # now nothing needs it
 
 
 def test_history_is_bounded_and_says_what_it_dropped() -> None:

@@ -14,7 +14,7 @@ repaired around what was skipped.
 from __future__ import annotations
 
 import functools
-import itertools
+import secrets
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -28,7 +28,7 @@ import pyarrow as pa
 from . import schema as sch
 from .errors import ValidationError
 from .history import History, HistoryView, Step
-from .reverting import revert
+from .reverting import apply_rebase, rebase_plan, revert
 from .tracklets import TrackletKeeper
 from .versions import Draft, Key, MapVersion, Op, Row, Snapshot, TableVersion, collapse
 
@@ -72,6 +72,18 @@ class Sink(Protocol):
     def record(self, kind: str, label: str, ops: list[Op], extra: dict[str, Any], *, wait: bool) -> int: ...
     def durable(self) -> int: ...
     def wait(self, ticket: int | None = None) -> None: ...
+    def last(self) -> int: ...
+
+
+@dataclass
+class Captured:
+    """What a checkpoint writes, taken at one instant: ``with captured.snapshot:`` pins the version."""
+
+    snapshot: Snapshot
+    undo: list[Step]
+    redo: list[Step]
+    groups: list[tuple[int, str, list[Op]]]  # runs going on: (group number, label, rows so far)
+    journal: int  # the number of the last journal record this version holds
 
 
 def reads(fn: _F) -> _F:
@@ -152,7 +164,6 @@ class Core:
         self._local = threading.local()
         self._history = History(history_bytes, history_steps)
         self._group_ids: dict[Any, int] = {}
-        self._group_serial = itertools.count(1)
         self._observers: list[Callable[[Change], None]] = []
         self._sink: Sink | None = None
         self._refuse: str | None = None  # why edits are refused (a read-only snapshot), if they are
@@ -299,7 +310,7 @@ class Core:
         owner = threading.get_ident()
         with self._wlock:
             if self._history.open_group(owner, label):
-                self._group_ids[owner] = next(self._group_serial)
+                self._group_ids[owner] = secrets.randbits(62)  # unique across sessions of one journal
         try:
             yield
         finally:
@@ -364,13 +375,14 @@ class Core:
             draft = Draft(self._state)
             self._local.draft = draft
             try:
-                skipped = self._revert(draft, step)
+                skipped, plan = revert(draft, step, self._history, self._tracklets, kind)
             finally:
                 self._local.draft = None
             applied = collapse(draft.ops)
-            if self._sink is not None:
-                extra = {"depth": len(stack) - 1 - pos}
+            if self._sink is not None:  # durable first; the history changes only once it is
+                extra = {"depth": len(stack) - 1 - pos, "kept": [[s, list(k)] for s, k in skipped]}
                 self._local.ticket = self._sink.record(kind, step.label, applied, extra, wait=True)
+            apply_rebase(plan)
             (self._history.undone if kind == "undo" else self._history.redone)(step, applied)
             self._state = draft.publish()
             self._notify(step.label, kind, applied, skipped)
@@ -381,9 +393,6 @@ class Core:
                 stacklevel=3,
             )
         return True
-
-    def _revert(self, draft: Draft, step: Step) -> list[tuple[str, Key]]:
-        return revert(draft, step, self._history, self._tracklets)
 
     @property
     def can_undo(self) -> bool:
@@ -432,19 +441,43 @@ class Core:
         with self._wlock:
             self._refuse = reason
 
-    def capture(self) -> tuple[Snapshot, list[Step], list[Step]]:
-        """The current version with the undo and redo steps that go with it, taken at one instant
-        (a checkpoint writes them while edits go on)."""
+    def capture(self) -> Captured:
+        """The current version with the history that goes with it and the journal number it is at,
+        all taken at one instant (a checkpoint writes them while edits go on)."""
         with self._wlock:
-            return self._state, list(self._history.undo), list(self._history.redo)
+            h = self._history
+            groups = [
+                (gid, h.groups[owner].label, list(h.groups[owner].ops))
+                for owner, gid in self._group_ids.items()
+                if owner in h.groups
+            ]
+            groups += [
+                (owner[1], g.label, list(g.ops))
+                for owner, g in h.groups.items()
+                if isinstance(owner, tuple) and owner[:1] == ("replay",)
+            ]
+            return Captured(
+                self._state.frozen(pin=_Pins(self._local)),
+                list(h.undo),
+                list(h.redo),
+                groups,
+                self._sink.last() if self._sink is not None else 0,
+            )
 
-    def restore_history(self, undo: list[Step], redo: list[Step]) -> None:
-        """Put back the undo and redo steps a checkpoint kept (a reopen)."""
+    def restore_history(
+        self, undo: list[Step], redo: list[Step], groups: list[tuple[int, str, list[Op]]]
+    ) -> None:
+        """Put back the undo and redo steps a checkpoint kept, and the runs that were going on (a reopen)."""
         with self._wlock:
-            self._history.undo[:] = undo
-            self._history.redo[:] = redo
-            self._history.nbytes = sum(s.nbytes for s in (*undo, *redo))
-            self._history.trim()
+            h = self._history
+            h.undo[:] = undo
+            h.redo[:] = redo
+            for gid, label, ops in groups:
+                owner = ("replay", gid)
+                h.groups[owner] = Step.of(label, ops, owner)
+                h.depth[owner] = 1
+            h.nbytes = sum(s.nbytes for s in (*undo, *redo, *h.groups.values()))
+            h.trim()
 
     def replay(self, kind: str, label: str, ops: list[Op], extra: Mapping[str, Any]) -> None:
         """Apply one journal record again (a reopen): its rows, and what it did to the history.
@@ -470,23 +503,32 @@ class Core:
             elif kind == "group_close":
                 owner = ("replay", extra.get("group"))
                 if owner in h.groups:
+                    if extra.get("cut_off"):
+                        h.groups[owner].label += " (cut off)"
+                    h.depth[owner] = 1
                     h.close_group(owner)
             elif kind in ("undo", "redo"):
                 stack = h.undo if kind == "undo" else h.redo
                 depth = int(extra.get("depth", 0))
                 if 0 <= depth < len(stack):
-                    (h.undone if kind == "undo" else h.redone)(stack[-1 - depth], list(ops))
+                    step = stack[-1 - depth]
+                    kept = {(str(s), tuple(k)) for s, k in extra.get("kept", [])}
+                    apply_rebase(rebase_plan(h, step, [op for op in step.ops if (op[0], op[1]) in kept]))
+                    (h.undone if kind == "undo" else h.redone)(step, list(ops))
             elif kind == "clear_history":
                 h.clear()
 
-    def finish_replay(self) -> None:
-        """End a reopen's replay: groups the journal never saw closed become steps, marked cut off."""
+    def finish_replay(self) -> list[int]:
+        """End a reopen's replay: runs the journal never saw closed (the kernel died during them)
+        become steps, marked cut off. Returns their group numbers (the project journals their end)."""
         with self._wlock:
             h = self._history
-            for owner in [o for o in h.groups if isinstance(o, tuple) and o[:1] == ("replay",)]:
+            cut = [o for o in h.groups if isinstance(o, tuple) and o[:1] == ("replay",)]
+            for owner in cut:
                 h.groups[owner].label += " (cut off)"
                 h.depth[owner] = 1
                 h.close_group(owner)
+            return [int(o[1]) for o in cut]
 
     # ------------------------------------------------------------------ durability
     def commit_ticket(self) -> int:

@@ -501,8 +501,9 @@ class Dataset(TemporalMixin):
 
     @reads
     def equals(self, other: Dataset) -> bool:
-        """Same tables (content and schema), frame pixels aside."""
-        return all(self.table(n).equals(other.table(n)) for n in sch.TABLES)
+        """Same tables (content and schema), frame pixels aside; each side read at one version."""
+        with other.snapshot():
+            return all(self.table(n).equals(other.table(n)) for n in sch.TABLES)
 
     @reads
     def __len__(self) -> int:
@@ -578,8 +579,14 @@ class Dataset(TemporalMixin):
             target = Path(path)
             if target.exists() and (not target.is_dir() or any(target.iterdir())):
                 raise ValidationError(f"save_as: {str(target)!r} exists and is not empty; give a new folder")
-            self.attach_sink(None)
-            Project.create(target, self, checkpoint_bytes=limit)
+            self.attach_sink(None)  # the frames copied into the new folder are not the old folder's news
+            try:
+                Project.create(target, self, checkpoint_bytes=limit)
+            except BaseException:
+                self.project = old  # still the old folder's: its journal takes every edit again
+                if old is not None and not old.readonly:
+                    self.attach_sink(old)
+                raise
             self.refuse_edits(None)
             if old is not None:
                 old.release()
@@ -600,7 +607,8 @@ class Dataset(TemporalMixin):
         """The frame with its masks (and boxes) painted on, as a PIL image; see render.render_frame."""
         from .render import render_frame
 
-        return render_frame(self, seq, frame, **options)
+        with self.snapshot():  # entities, masks and boxes of one version
+            return render_frame(self, seq, frame, **options)
 
 
 _COLOR = re.compile(r"#[0-9a-fA-F]{6}")

@@ -10,6 +10,7 @@ dataset's job, in ``Dataset.undo``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from .versions import Op
 
 DEFAULT_MAX_BYTES = 256 * 2**20
+_LOADING = threading.Lock()
 DEFAULT_MAX_STEPS = 10_000
 _ROW_OVERHEAD = 160  # bytes a row dict costs beyond its payload, roughly
 
@@ -59,8 +61,10 @@ class Step:
     @property
     def ops(self) -> list[Op]:
         if self._ops is None:
-            self._ops = self._load() if self._load is not None else []
-            self._load = None
+            with _LOADING:  # a checkpoint thread and an undo may ask at once: one list, loaded once
+                if self._ops is None:
+                    self._ops = self._load() if self._load is not None else []
+                    self._load = None
         return self._ops
 
     @ops.setter

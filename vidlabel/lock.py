@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import socket
+import stat
 import weakref
 from pathlib import Path
 
@@ -57,9 +58,13 @@ class ProjectLock:
         try:
             # O_CLOEXEC: a child process (a video decoder, a notebook kernel's subprocess) must not
             # inherit the fd, or it would keep the project locked after we closed it
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            # O_NOFOLLOW: a folder from someone else may hold a link named "lock" to a file of yours
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
         except OSError as e:
             raise ValidationError(f"project {self.folder}: cannot open {self.path} ({e.strerror})") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise ValidationError(f"project {self.folder}: {self.path} is not a regular file")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

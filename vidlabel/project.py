@@ -109,6 +109,8 @@ class Project:
         self._last = 0  # the journal number of the last record appended
         self._since = 0  # bytes journaled since the last checkpoint, roughly
         self._checkpointing = threading.Lock()
+        self._groups: list[tuple[int, str, list[Op]]] = []  # runs a checkpoint caught going on
+        self.base_meta: bytes | None = None  # the checkpoint's journal number, as read at open
         self._auto: threading.Thread | None = None
         self.closed = False
 
@@ -137,6 +139,28 @@ class Project:
 
     @classmethod
     def reopen(cls, folder: Path, *, readonly: bool, checkpoint_bytes: int, **options: Any) -> Dataset:
+        if not readonly:
+            return cls._reopen(folder, readonly=False, checkpoint_bytes=checkpoint_bytes, **options)
+        # a read-only open races the writer's checkpoints: if one landed while we read (the journal
+        # moved past the checkpoint we loaded, or that checkpoint went), read again
+        for attempt in range(5):
+            try:
+                ds = cls._reopen(folder, readonly=True, checkpoint_bytes=checkpoint_bytes, **options)
+            except ValidationError:
+                if attempt == 4:
+                    raise
+                continue
+            project = ds.project
+            with Journal(folder / "journal.sqlite", readonly=True) as now:
+                if now.meta().get("seq") == project.base_meta:
+                    return ds
+            project.journal.close()
+        raise ValidationError(
+            f"open: project {str(folder)!r} kept changing under a read-only open; try again"
+        )
+
+    @classmethod
+    def _reopen(cls, folder: Path, *, readonly: bool, checkpoint_bytes: int, **options: Any) -> Dataset:
         from .io.parquet import read_tables
         from .loading import dataset_from_tables
 
@@ -163,7 +187,8 @@ class Project:
             project = cls(folder, journal, lock, checkpoint_bytes=checkpoint_bytes)
             project._ds = ds
             undo, redo = project._read_history(ckpt / "history.bin")
-            ds.restore_history(undo, redo)
+            ds.restore_history(undo, redo, project._groups)
+            project.base_meta = meta.get("seq")
             base = int(meta.get("seq", b"0"))
             project._last = base
             reopened: set[str] = set()
@@ -174,7 +199,7 @@ class Project:
                 reopened |= {op[1][0] for op in ops if op[0] == "sources" and op[3] is not None}
                 ds.replay(rec.kind, rec.label, ops, rec.extra)
                 project._last = seq
-            ds.finish_replay()
+            cut = ds.finish_replay()
             if replayed:  # the journal's rows pass the same checks as a checkpoint's
                 from .validation import validate_tables
 
@@ -183,6 +208,9 @@ class Project:
                 )
             project._reopen_sources(sorted(reopened))
             project._bind(ds)
+            for gid in cut:  # later opens close these runs here too, before what comes next
+                if not readonly:
+                    project.record("group_close", "", [], {"group": gid, "cut_off": True}, wait=True)
         except BaseException:
             if lock is not None:
                 lock.release()
@@ -238,6 +266,9 @@ class Project:
     def durable(self) -> int:
         return self.journal.durable_seq
 
+    def last(self) -> int:
+        return self._last
+
     def wait(self, ticket: int | None = None) -> None:
         self.journal.wait(ticket)
 
@@ -283,8 +314,15 @@ class Project:
         return v
 
     def _decode_op(self, op: Any) -> Op:
-        store, key, before, after = op
-        return (store, tuple(key), self._decode(store, key, before), self._decode(store, key, after))
+        """A journal op back as the dataset's, checked: its checksum only says it is what was written."""
+        try:
+            store, key, before, after = op
+            key = tuple(key)
+        except (TypeError, ValueError):
+            raise ValidationError(f"open: project {str(self.folder)!r}: a journal op is malformed") from None
+        for row in (before, after):
+            _check_row(self.folder, store, key, row, self._ds)
+        return (store, key, self._decode(store, key, before), self._decode(store, key, after))
 
     def _decode(self, store: str, key: Any, v: Any) -> Any:
         if v is None:
@@ -307,10 +345,10 @@ class Project:
         if self.readonly:
             raise ValidationError(f"checkpoint: project {str(self.folder)!r} was opened read-only")
         with self._checkpointing:
-            snap, undo, redo = ds.capture()
-            upto = self._last
+            cap = ds.capture()  # version, history and journal number from one instant
+            upto = cap.journal
             self.journal.wait(upto)
-            with snap:
+            with cap.snapshot:
                 tables = ds.tables()
             tables = self._relative_tables(tables)
             root = self.folder / "checkpoints"
@@ -321,7 +359,14 @@ class Project:
                 tmp.mkdir()
                 try:
                     write_tables(tables, ds.custom_fields, tmp)
-                    history = [self._encode_step(s) for s in undo], [self._encode_step(s) for s in redo]
+                    history = (
+                        [self._encode_step(s) for s in cap.undo],
+                        [self._encode_step(s) for s in cap.redo],
+                        [
+                            [g, label, encode_value([self._encode_op(op) for op in ops])]
+                            for g, label, ops in cap.groups
+                        ],
+                    )
                     with open(tmp / "history.bin", "wb") as fh:
                         fh.write(encode_value(history))
                         fh.flush()
@@ -334,8 +379,12 @@ class Project:
                     raise
             old = self.journal.meta().get("checkpoint", b"").decode()
             self.journal.truncate(upto, {"checkpoint": final.name.encode(), "seq": str(upto).encode()})
-            for stale in root.iterdir():  # older checkpoints and temps a crash left behind
-                if stale.name != final.name and (stale.name == old or stale.name.startswith((".tmp-", "0"))):
+            # older checkpoints and temps a crash left behind go; the one before this stays for a
+            # read-only open that may be loading it right now
+            for stale in root.iterdir():
+                if stale.name in (final.name, old) or stale.is_symlink() or not stale.is_dir():
+                    continue
+                if stale.name.startswith(".tmp-") or (stale.name.isdigit() and len(stale.name) == 12):
                     shutil.rmtree(stale, ignore_errors=True)
             self._since = 0
             return final
@@ -358,10 +407,14 @@ class Project:
         if not file.is_file():
             return [], []
         try:
-            undo, redo = decode_value(file.read_bytes())
+            undo, redo, *more = decode_value(file.read_bytes())
             parts = [
                 [self._lazy_step(str(label), int(nbytes), bytes(blob)) for label, nbytes, blob in p]
                 for p in (undo, redo)
+            ]
+            self._groups = [
+                (int(gid), str(label), [self._decode_op(op) for op in decode_value(bytes(blob))])
+                for gid, label, blob in (more[0] if more else [])
             ]
         except (ValidationError, ValueError, TypeError) as exc:
             warnings.warn(
@@ -498,6 +551,35 @@ class _PendingSource:
 
     def __hash__(self) -> int:
         return hash(self.seq)
+
+
+def _check_row(folder: Path, store: Any, key: tuple[Any, ...], row: Any, ds: Any) -> None:
+    """A journaled row must be one the dataset could hold: a known store, a key of the right shape,
+    and for tables exactly the schema's columns with the key's values (validation.py checks the rest)."""
+    from . import schema as sch
+
+    where = f"open: project {str(folder)!r}: journal row of {store!r} at {key!r}"
+    if store in ("frames", "sources"):
+        if len(key) != 1 or not isinstance(key[0], str):
+            raise ValidationError(f"{where}: malformed key")
+        if (
+            store == "frames"
+            and row is not None
+            and (not isinstance(row, dict) or set(row) != {"timestamps", "uris"})
+        ):
+            raise ValidationError(f"{where}: malformed frame list")
+        return
+    if store not in sch.KEYS or store == "frames":
+        raise ValidationError(f"{where}: unknown table")
+    if row is None:
+        return
+    names = ds.schema(store).names if ds is not None else None
+    if not isinstance(row, dict) or (names is not None and list(row) != names and set(row) != set(names)):
+        raise ValidationError(f"{where}: its columns are not the table's")
+    if tuple(row.get(k) for k in sch.KEYS[store]) != key:
+        raise ValidationError(
+            f"{where}: the row's key columns say {tuple(row.get(k) for k in sch.KEYS[store])!r}"
+        )
 
 
 def _op_bytes(op: Op) -> int:

@@ -145,9 +145,11 @@ class TrackletKeeper:
             if (new_start, new_end) != (start, end):
                 self.write(row, new_start, new_end)
 
-    def repair(self, seq_id: str, eid: str) -> None:
-        """Make the entity's tracklets whole again after a partial undo: overlapping ones merged,
-        every annotation inside a tracklet that names it, ends trimmed to annotations, empty ones gone."""
+    def repair(self, seq_id: str, eid: str, *, trim: bool = False) -> None:
+        """Make the entity's tracklets whole again after an undo or redo: overlapping ones merged,
+        every annotation inside a tracklet that names it, empty ones gone (with ``trim``, after a
+        partial undo, ends without annotations too). A consistent entity is left exactly as it is,
+        so undoing in order stays exact."""
         rows = self.rows(seq_id, eid)
         merged: list[dict[str, Any]] = []
         for r in rows:
@@ -174,4 +176,7 @@ class TrackletKeeper:
                     continue
             self._put(table, key, {**row, "tracklet_id": self.claim(seq_id, key[1], eid)})
         for r in self.rows(seq_id, eid):
-            self.released_many(seq_id, eid, (r["start_frame"], r["end_frame"]))
+            if trim:  # ends that lost their annotations to a partial undo go, as when erasing
+                self.released_many(seq_id, eid, (r["start_frame"], r["end_frame"]))
+            elif not self.annotated_frames(seq_id, eid, r["start_frame"], r["end_frame"]):
+                self._put("tracklets", (r["id"],), None)  # nothing left in it; a span as set stays
