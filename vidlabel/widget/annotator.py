@@ -400,8 +400,10 @@ class Annotator(TemporalEdits, anywidget.AnyWidget):
         def work() -> dict[str, Any]:
             # On the worker: finding the keyframes reads the entities' tracks, and the session may
             # have to be built (SAM2 encodes frames); the message thread keeps answering meanwhile.
+            self._flush()  # the track bars are current: they say who has keyframes, without a scan
+            tracks = self.tracks if seq == self.sequence else {}
             ids = self._ds.entity_ids(seq) if chosen is None else chosen
-            eids = [e for e in ids if self._keyframes(seq, e)]
+            eids = [e for e in ids if (tracks[e]["keyframes"] if e in tracks else self._keyframes(seq, e))]
             if not eids:
                 raise ValidationError(
                     "propagate: nothing to propagate; click on an object first to give it a mask on some frame"
