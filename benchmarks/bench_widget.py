@@ -32,10 +32,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_dataset import blob, paired, report, unique_rles
-
-import numpy as np
 
 import vidlabel as vl
 
@@ -123,7 +123,8 @@ def bench_cell_edits(quick: bool, n_frames: int | None = None, n_ent: int = 8) -
     def edits(ds: vl.Dataset, key: str, n: int) -> None:
         for _ in range(n):
             k = state[key] = state[key] + 1
-            ds.set_mask(seq, (k * 37) % n_frames, ents[k % n_ent], masks[k % len(masks)], keyframe=bool(k % 2))
+            mask = masks[k % len(masks)]
+            ds.set_mask(seq, (k * 37) % n_frames, ents[k % n_ent], mask, keyframe=bool(k % 2))
 
     def candidate() -> None:
         edits(shown, "c", burst)
@@ -136,7 +137,8 @@ def bench_cell_edits(quick: bool, n_frames: int | None = None, n_ent: int = 8) -
         candidate()
         baseline()
     cand, base = paired(candidate, baseline, repeats)
-    ok = report(f"a burst of {burst} set_mask, widget open vs none (per edit)", cand / burst, base / burst, 1.3)
+    name = f"a burst of {burst} set_mask, widget open vs none (per edit)"
+    ok = report(name, cand / burst, base / burst, 1.3)
 
     def lone() -> None:
         edits(shown, "c", 1)
@@ -155,7 +157,7 @@ def bench_scaling(quick: bool) -> bool:
     n_frames, n_ent, repeats = (1000 if quick else 10_000), 10, (50 if quick else 200)
     rng = np.random.default_rng(1)
     rles = unique_rles(n_frames * n_ent, rng)
-    big, seq, ents = _keyed_dataset(n_frames, n_ent, rles)
+    big, _, ents = _keyed_dataset(n_frames, n_ent, rles)
     twin, _, _ = _keyed_dataset(n_frames, n_ent, rles)
     small, _, sents = _keyed_dataset(16, n_ent, rles)
     print(f"{n_frames:,} frames x {n_ent} entities, every mask a keyframe ({n_frames * n_ent:,} masks)")
@@ -180,7 +182,8 @@ def bench_scaling(quick: bool) -> bool:
             x._flush()
 
     cand, base = paired(lambda: rename(big, ents[0], w), lambda: rename(small, sents[0], ws), repeats)
-    ok = report(f"rename an entity + the widget's flush, {n_frames * n_ent:,} vs 160 masks", cand, base, 1.2) and ok
+    name = f"rename an entity + the widget's flush, {n_frames * n_ent:,} vs 160 masks"
+    ok = report(name, cand, base, 1.2) and ok
     cand, base = paired(lambda: rename(big, ents[0], w), lambda: rename(twin, ents[0], None), repeats)
     print(
         f"{'  the same vs the rename with no widget (not targeted)':<58} {cand * 1e3:9.3f} ms vs "
@@ -188,7 +191,6 @@ def bench_scaling(quick: bool) -> bool:
     )
     w.close()
     ws.close()
-    del big, twin, small
     return bench_cell_edits(quick, n_frames, n_ent) and ok
 
 

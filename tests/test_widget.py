@@ -278,7 +278,12 @@ def test_cell_edits_show_up_in_an_open_widget(ds: vl.Dataset, widget: Any) -> No
         "frames": [7],
         "revision": w.revision,
         "tracks": {
-            c: {"tracklets": [[7, 7]], "ids": [f"{c}#1"], "interpolate": [True], "keyframes": {"add": [7], "remove": []}}
+            c: {
+                "tracklets": [[7, 7]],
+                "ids": [f"{c}#1"],
+                "interpolate": [True],
+                "keyframes": {"add": [7], "remove": []},
+            }
         },
     }
     assert w.revision == rev + 1

@@ -126,18 +126,20 @@ def test_a_burst_of_cell_edits_reaches_the_widget_as_one_message(big: vl.Dataset
 
 
 def test_renaming_an_entity_rereads_no_track(big: vl.Dataset, monkeypatch: Any) -> None:
-    import vidlabel.widget.annotator as annotator_module
+    import vidlabel.widget.follow as follow_module
 
     w = vl.Annotator(big, engine=None)
     rec = Recorder(w)
     a = big.entity("a", "long")["id"]
     read: list[str] = []
-    real = annotator_module.full_track
-    monkeypatch.setattr(annotator_module, "full_track", lambda ds, s, e, f: read.append(e) or real(ds, s, e, f))
+    real = follow_module.full_track
+    monkeypatch.setattr(
+        follow_module, "full_track", lambda ds, s, e, f: read.append(e) or real(ds, s, e, f)
+    )
     big.set_entity(a, name="bear", color="#123456")
     w.wait()
     assert read == []
-    assert [e["name"] for e in w.entities][0] == "bear" and w.entities[0]["color"] == "#123456"
+    assert w.entities[0]["name"] == "bear" and w.entities[0]["color"] == "#123456"
     d = big.add_entity("long", "d")
     w.wait()
     assert read == [d] and rec.custom("changed")[-1]["tracks"] == {d: w.tracks[d]}
@@ -155,7 +157,7 @@ def test_flag_runs_are_kept_in_place() -> None:
         assert spans == runs(sorted(frames))
 
 
-# ---------------------------------------------------------------------- engine sessions off the message thread
+# ------------------------------------------------------------------ engine sessions off the message thread
 class SlowEngine(PaintEngine):
     """Building a session waits for ``go`` (SAM2 encodes frames there); records the building threads."""
 
@@ -185,7 +187,8 @@ def test_the_first_prompt_builds_the_session_on_the_worker(ds: vl.Dataset) -> No
     eng = SlowEngine()
     w = vl.Annotator(ds, engine=eng)
     rec = Recorder(w)
-    w._on_msg(w, {"kind": "prompt", "id": 1, "frame": 4, "entity": a, "points": [[30, 20]], "labels": [1]}, [])
+    prompt = {"kind": "prompt", "id": 1, "frame": 4, "entity": a, "points": [[30, 20]], "labels": [1]}
+    w._on_msg(w, prompt, [])
     assert eng.building.wait(20)
     # the session is still being built: the message thread answers frames meanwhile, and says why it waits
     w._on_msg(w, {"kind": "frames", "id": 2, "start": 0, "stop": 2}, [])
@@ -198,7 +201,7 @@ def test_the_first_prompt_builds_the_session_on_the_worker(ds: vl.Dataset) -> No
     w.close()
 
 
-def test_propagate_builds_its_session_on_the_worker_and_refusals_still_reach_the_browser(ds: vl.Dataset) -> None:
+def test_propagate_builds_its_session_on_the_worker_and_still_refuses(ds: vl.Dataset) -> None:
     a = ds.add_entity("clip", "a")
     ds.set_mask("clip", 0, a, disc(48, 64, 20, 30, 5))
     eng = SlowEngine()

@@ -137,7 +137,8 @@ def test_annotator_with_sam2_in_jupyterlab(app_session: AppSession) -> None:
         )
         seen = page.evaluate(JS_WATCH_STOP, "progress")
         assert r["frames"][eid] == list(range(N)), f"propagation left frames out: {r['frames'][eid]}"
-        assert r["progress"]["done"] == r["progress"]["total"] == N and not r["progress"]["cancelled"]  # frame 0 too
+        p = r["progress"]
+        assert p["done"] == p["total"] == N and not p["cancelled"], p  # frame 0 counts too
         assert seen["seen"] > 0, f"the progress display never showed during the run ({seen})"
         d = nb.run_json(3, timeout=600)
         assert d["prompts"] == [0] and d["compared"] == list(range(N)), d

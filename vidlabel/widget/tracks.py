@@ -106,7 +106,8 @@ def _is_flagged(ds: Dataset, seq: str, frame: int, eid: str, names: tuple[str, .
 
 def _update_keys(keys: list[int], frames: Iterable[int], want: Any) -> dict[str, list[int]] | None:
     """Insert or drop each frame in the sorted ``keys`` as ``want(frame)`` says; the add/remove delta."""
-    add, remove = [], []
+    add: list[int] = []
+    remove: list[int] = []
     for f in sorted(frames):
         i = bisect_left(keys, f)
         have = i < len(keys) and keys[i] == f
@@ -122,7 +123,8 @@ def _update_keys(keys: list[int], frames: Iterable[int], want: Any) -> dict[str,
 
 def _update_runs(spans: list[list[int]], frames: Iterable[int], want: Any) -> dict[str, Any] | None:
     """The same over inclusive runs [[start, end], ...]: the delta's add/remove are runs too."""
-    add, remove = [], []
+    add: list[int] = []
+    remove: list[int] = []
     for f in sorted(frames):
         on = want(f)
         if run_set(spans, f, on):
