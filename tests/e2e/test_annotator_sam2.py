@@ -24,7 +24,7 @@ import pytest
 
 from .annotator_page import JS_WATCH_STOP, JS_WATCH_VISIBLE, AnnotatorView, interior_point, show_widget
 from .conftest import AppSession
-from .harness import HarnessError, NotebookPage, wait_for, write_notebook
+from .harness import REPO, HarnessError, NotebookPage, wait_for, write_notebook
 
 pytestmark = pytest.mark.e2e
 
@@ -52,6 +52,7 @@ REPORT = """ents = ds.entity_ids(seq)
 print(json.dumps({
     "entities": ents, "frames": {e: ds.mask_frames(seq, e) for e in ents},
     "progress": w.progress, "busy": w.busy, "error": w.error, "history": ds.history(),
+    "module": vl.__file__,
 }))"""
 
 # The same engine, a fresh dataset and session, the prompts the widget's session holds: the masks
@@ -122,6 +123,7 @@ def test_annotator_with_sam2_in_jupyterlab(app_session: AppSession) -> None:
         view.click_image(x, y)
         r = wait_report("the SAM2 click's mask in the kernel", lambda r: any(r["frames"].values()))
         assert not r["error"], f"the widget reported an error: {r['error']}"
+        assert r["module"].startswith(str(REPO)), f"the kernel runs another checkout: {r['module']}"
         (eid,) = r["entities"]
         assert r["frames"][eid] == [0], f"the click should make a mask on frame 0 only: {r['frames']}"
         wait_for("the new mask painted", lambda: view.state()["painted"] > painted, 60)  # type: ignore[index]
