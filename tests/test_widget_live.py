@@ -241,3 +241,15 @@ def test_sessions_of_sequences_not_shown_are_released(ds: vl.Dataset, frames: np
     w.close()
     with pytest.raises(vl.ValidationError, match="keep_sessions"):
         vl.Annotator(ds, engine=None, keep_sessions=-1)
+
+
+def test_the_state_sent_to_a_new_view_is_not_patched_under_it(big: vl.Dataset) -> None:
+    w = vl.Annotator(big, engine=None)
+    a = big.entity("a", "long")["id"]
+    sent = w.get_state()["tracks"]  # what a view being created is sent (serialised later, elsewhere)
+    before = copy.deepcopy(sent)
+    big.set_mask("long", 7, a, disc(24, 32, 5, 5, 2), keyframe=False)
+    big.set_states("long", a, range(3, 9), occluded=True)
+    w.wait()
+    assert sent == before and w.tracks[a]["flags"] == [[3, 8]] and 7 not in w.tracks[a]["keyframes"]
+    w.close()

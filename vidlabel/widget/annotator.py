@@ -120,6 +120,7 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
         self._flush_interval = FLUSH_INTERVAL  # a test may lengthen it to see a burst gathered
         self._flush_due = False
         self._wake = threading.Event()
+        self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
         self._closed = False
         super().__init__()
@@ -163,12 +164,24 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
             self._closed = True
             self.cancel()
             self._unobserve()
-            self._wake.set()  # the flusher thread sees _closed and ends
+            self._stop.set()  # the flusher thread ends, even mid-wait
+            self._wake.set()
             self._jobs.shutdown(wait=True)
             for session in self._sessions.values():
                 session.close()
             self._sessions.clear()
         super().close()
+
+    def get_state(self, key: Any = None) -> dict[str, Any]:
+        """The synced state; ``tracks`` as a copy, since the flusher patches the kernel's in place."""
+        with self._flush_lock:
+            state: dict[str, Any] = super().get_state(key)
+            if "tracks" in state:
+                state["tracks"] = {
+                    e: {k: [list(x) if isinstance(x, list) else x for x in v] for k, v in tr.items()}
+                    for e, tr in state["tracks"].items()
+                }
+        return state
 
     # ------------------------------------------------------------------ traits
     @t.validate("sequence")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +37,7 @@ class DatasetFollower:
         _flush_interval: float
         _flusher: threading.Thread | None
         _wake: threading.Event
+        _stop: threading.Event
         _closed: bool
         sequence: str
         sequences: list[dict[str, Any]]
@@ -97,7 +97,8 @@ class DatasetFollower:
     def _flush_loop(self) -> None:
         while not self._closed:
             self._wake.wait()
-            time.sleep(self._flush_interval)  # let the rest of a burst (a cell's loop, a run) arrive
+            if self._stop.wait(self._flush_interval):  # meanwhile the rest of a burst arrives
+                return
             self._wake.clear()
             if self._closed:
                 return
