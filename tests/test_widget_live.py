@@ -211,6 +211,7 @@ def test_propagate_builds_its_session_on_the_worker_and_still_refuses(ds: vl.Dat
     assert eng.building.wait(20)
     w._on_msg(w, {"kind": "frames", "id": 2, "start": 0, "stop": 1}, [])
     assert rec.reply(2)[0]["ok"]
+    assert w.progress["running"] and w.progress["label"] == "paint: preparing clip"
     eng.go.set()
     w.wait(20)
     assert rec.reply(1)[0]["ok"] and ds.mask_frames("clip", a) == list(range(12))

@@ -376,8 +376,13 @@ describe("AnnotatorView (jsdom, fake model)", () => {
     expect(model.last("propagate")).toMatchObject({ direction: "forward", entities: "selected", frame: 0 });
     key("P", { shiftKey: true });
     expect(model.last("propagate")).toMatchObject({ direction: "backward" });
-    model.kernelSet("progress", { running: true, done: 3, total: 10, label: "propagate", cancelled: false });
     const bar = q<HTMLProgressElement>(".vl-progress");
+    // the engine preparing the sequence: nothing counted yet, an indeterminate bar with its label
+    model.kernelSet("progress", { running: true, done: 0, total: 0, label: "sam2: preparing bear", cancelled: false });
+    expect(bar.hidden).toBe(false);
+    expect(bar.hasAttribute("value")).toBe(false);
+    expect(q(".vl-progress-label").textContent).toBe("sam2: preparing bear…");
+    model.kernelSet("progress", { running: true, done: 3, total: 10, label: "propagate", cancelled: false });
     expect(bar.hidden).toBe(false);
     expect(bar.value).toBe(3);
     expect(bar.max).toBe(10);

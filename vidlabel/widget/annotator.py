@@ -419,6 +419,10 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
                     "propagate: nothing to propagate; click on an object first to give it a mask on "
                     "some frame"
                 )
+            if seq not in self._sessions:  # the run's progress shows while its session is built
+                name = self._require_engine().name
+                label = f"{name}: preparing {self._ds.sequence(seq)['name']}"
+                self.progress = {"running": True, "done": 0, "total": 0, "label": label, "cancelled": False}
             session = self._session(seq)
             self._sync_session(session, eids)
             legs = session.plan(frame, direction)
