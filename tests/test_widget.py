@@ -265,23 +265,38 @@ def test_cell_edits_show_up_in_an_open_widget(ds: vl.Dataset, widget: Any) -> No
     w, rec = widget
     rev = w.revision
     c = ds.add_entity("clip", "c", category="dog")
+    w.wait()  # cell edits reach the widget a moment later, gathered; wait() sends them now
     assert [e["name"] for e in w.entities] == ["a", "b", "c"]
-    assert rec.custom("changed")[-1]["frames"] is None  # entity list changed: the browser refetches all
+    # a new entity: its bar travels as a patch, the entity list as a trait; nothing to refetch
+    assert rec.custom("changed")[-1]["tracks"] == {c: w.tracks[c]}
+    assert not any("tracks" in s for s in rec.states())
     ds.set_mask("clip", 7, c, disc(48, 64, 10, 10, 4))
+    w.wait()
     assert rec.custom("changed")[-1] == {
         "kind": "changed",
         "sequence": "clip",
         "frames": [7],
         "revision": w.revision,
+        "tracks": {
+            c: {
+                "tracklets": [[7, 7]],
+                "ids": [f"{c}#1"],
+                "interpolate": [True],
+                "keyframes": {"add": [7], "remove": []},
+            }
+        },
     }
-    assert w.revision == rev + 2
+    assert w.revision == rev + 1
     assert w.tracks[c]["tracklets"] == [[7, 7]]
     assert w.can_undo and w.undo_label == "set mask 7"
     ds.undo()
+    w.wait()
     assert w.tracks[c]["tracklets"] == [] and w.can_redo
     w.entity = "c"
     ds.remove_entity(c)
+    w.wait()
     assert w.entity == "" and "c" not in [e["name"] for e in w.entities]
+    assert rec.custom("changed")[-1]["tracks"] == {c: None}
     w.close()
     n = len(rec.msgs)
     ds.add_entity("clip", "d")  # a closed widget no longer follows
@@ -487,14 +502,10 @@ def test_the_wheel_ships_the_bundle(tmp_path: Path) -> None:
     assert shipped == (root / "vidlabel" / "static" / "widget.js").read_bytes()
 
 
-def test_an_edit_redraws_only_the_track_bars_it_touched(
-    ds: vl.Dataset, widget: Any, monkeypatch: Any
-) -> None:
-    w, _ = widget
-    a = ds.entity("a", "clip")["id"]
-    computed: list[str] = []
-    track = w._track
-    monkeypatch.setattr(w, "_track", lambda eid: computed.append(eid) or track(eid))
+def test_an_edit_redraws_only_the_track_bars_it_touched(ds: vl.Dataset, widget: Any) -> None:
+    w, rec = widget
+    a, b = ds.entity("a", "clip")["id"], ds.entity("b", "clip")["id"]
     ds.set_mask("clip", 2, a, disc(48, 64, 20, 20, 5))
-    assert computed == [a]
-    assert w.tracks[a]["tracklets"] == [[2, 2]] and w.tracks[ds.entity("b", "clip")["id"]]["tracklets"] == []
+    w.wait()
+    assert list(rec.custom("changed")[-1]["tracks"]) == [a]
+    assert w.tracks[a]["tracklets"] == [[2, 2]] and w.tracks[b]["tracklets"] == []

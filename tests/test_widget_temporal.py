@@ -32,6 +32,7 @@ def test_tracks_carry_ids_switches_box_keyframes_and_flags(ds: vl.Dataset, widge
     assert w.tracks[a]["ids"] == [tid] and w.tracks[a]["interpolate"] == [True]
     ds.set_states("clip", a, [2, 3, 5], occluded=True)
     ds.set_box("clip", 4, a, (1, 1, 5, 5))
+    w.wait()
     assert w.tracks[a]["flags"] == [[2, 3], [5, 5]]
     assert w.tracks[a]["box_keyframes"] == [4]
 
@@ -91,6 +92,7 @@ def test_state_panel_follows_selection_and_edits_ranges(ds: vl.Dataset, widget: 
     w.frame = 3
     assert w.state == {"occluded": True, "visibility": None}
     ds.set_state("clip", 3, a, visibility=0.75)  # from a cell
+    w.wait()
     assert w.state["visibility"] == 0.75
 
 

@@ -120,10 +120,19 @@ export class TimelineView {
     this.redrawTracks();
   }
 
-  /** Canvases are sized to their CSS width in device pixels, then drawn. */
-  redrawTracks(): void {
+  /** Some entities' bars changed (a `changed` event's patch): only theirs are redrawn. */
+  patchTracks(tracks: Tracks, ids: readonly string[]): void {
+    this.tracks = tracks;
+    const d = this.drag;
+    if (d && tracks[d.entity]?.ids?.[d.index] !== d.id) this.cancelDrag(); // edited under the drag
+    this.redrawTracks(new Set(ids));
+  }
+
+  /** Canvases are sized to their CSS width in device pixels, then drawn (all, or those of `only`). */
+  redrawTracks(only?: ReadonlySet<string>): void {
     const dpr = globalThis.devicePixelRatio || 1;
     for (const e of this.entities) {
+      if (only && !only.has(e.id)) continue;
       const canvas = this.rows.get(e.id);
       if (!canvas) continue;
       const w = canvas.clientWidth || 300;

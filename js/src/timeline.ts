@@ -16,6 +16,63 @@ export interface Track {
 
 export type Tracks = Record<string, Track>;
 
+/** Frames (or, for `flags`, inclusive runs) to add and remove: a `changed` event's track delta. */
+export interface SetDelta<T> {
+  add: T[];
+  remove: T[];
+}
+
+/** One entity's part of a `changed` event's `tracks`: a field given as an array replaces the
+ *  field, one given as `{add, remove}` edits it; a null entry means the entity is gone. */
+export type TrackPatch = Record<string, unknown[] | SetDelta<number> | SetDelta<[number, number]>>;
+
+/** Apply a `changed` event's `tracks` to `tracks` in place; the ids of the entities it touched.
+ *  Idempotent (every view of a model applies the same event to the same object). */
+export function applyTracksPatch(tracks: Tracks, patch: Record<string, TrackPatch | null>): string[] {
+  const touched: string[] = [];
+  for (const [id, p] of Object.entries(patch)) {
+    touched.push(id);
+    if (p === null) {
+      delete tracks[id];
+      continue;
+    }
+    const t: Record<string, unknown> = { ...(tracks[id] ?? { tracklets: [], keyframes: [] }) };
+    for (const [name, v] of Object.entries(p)) {
+      if (Array.isArray(v)) t[name] = v;
+      else if (name === "flags") t[name] = editRuns((t[name] as [number, number][]) ?? [], v as SetDelta<[number, number]>);
+      else t[name] = editFrames((t[name] as number[]) ?? [], v as SetDelta<number>);
+    }
+    tracks[id] = t as unknown as Track;
+  }
+  return touched;
+}
+
+function editFrames(frames: readonly number[], d: SetDelta<number>): number[] {
+  const out = new Set(frames);
+  for (const f of d.add) out.add(f);
+  for (const f of d.remove) out.delete(f);
+  return [...out].sort((a, b) => a - b);
+}
+
+function editRuns(spans: readonly [number, number][], d: SetDelta<[number, number]>): [number, number][] {
+  const on = new Set<number>();
+  for (const [s, e] of spans) for (let f = s; f <= e; f++) on.add(f);
+  for (const [s, e] of d.add) for (let f = s; f <= e; f++) on.add(f);
+  for (const [s, e] of d.remove) for (let f = s; f <= e; f++) on.delete(f);
+  return framesToRuns([...on].sort((a, b) => a - b));
+}
+
+/** Sorted frames as inclusive runs. */
+export function framesToRuns(frames: readonly number[]): [number, number][] {
+  const out: [number, number][] = [];
+  for (const f of frames) {
+    const last = out[out.length - 1];
+    if (last && last[1] === f - 1) last[1] = f;
+    else out.push([f, f]);
+  }
+  return out;
+}
+
 export function frameLeft(frame: number, count: number, width: number): number {
   return count > 0 ? (frame * width) / count : 0;
 }
@@ -54,6 +111,16 @@ export function nextKeyframe(keyframes: readonly number[], frame: number): numbe
   let best: number | null = null;
   for (const k of keyframes) if (k > frame && (best === null || k < best)) best = k;
   return best;
+}
+
+export const KEY_STRIP = "rgba(255,255,255,0.95)";
+
+/** Rows of the dense keyframe strip: from the top edge down to just above the tracklet body
+ *  (which spans the middle 44% of the bar), never over it. */
+export function keyStrip(height: number): { y: number; h: number } {
+  const bodyTop = height / 2 - height * 0.22;
+  const y = Math.max(0, Math.floor(height * 0.06));
+  return { y, h: Math.max(1, Math.floor(bodyTop) - y) };
 }
 
 /** Inclusive runs as pixel rects across the bar, clamped to the sequence (unsorted is fine). */
@@ -117,9 +184,11 @@ export function drawTrack(ctx: CanvasRenderingContext2D, width: number, height: 
   drawBoxKeys(ctx, p.track?.box_keyframes ?? [], p.count, width, height, cell);
   const keys = p.track?.keyframes ?? [];
   if (cell < 2 * r + 2) {
-    // too dense for dots: one tick per keyframe, so a fully keyed track still reads as keyed
-    ctx.fillStyle = "rgba(255,255,255,0.9)";
-    for (const k of keys) ctx.fillRect(Math.floor(frameLeft(k, p.count, width)), mid - height * 0.35, Math.max(1, cell * 0.5), height * 0.7);
+    // Too dense for dots: runs of keyframes become a white strip along the bar's top edge, above
+    // the coloured body, so a fully keyed track reads as keyed and still shows its colour.
+    ctx.fillStyle = KEY_STRIP;
+    const band = keyStrip(height);
+    for (const { x, w } of runRects(framesToRuns(keys), p.count, width)) ctx.fillRect(x, band.y, w, band.h);
   } else {
     for (const k of keys) {
       ctx.beginPath();
@@ -159,14 +228,21 @@ function drawHatch(ctx: CanvasRenderingContext2D, rects: { x: number; w: number 
 function drawBoxKeys(ctx: CanvasRenderingContext2D, keys: readonly number[], count: number, width: number, height: number, cell: number): void {
   if (!keys.length) return;
   const side = Math.max(3, Math.min(height * 0.5, 7));
+  if (cell < side + 1) {
+    // too dense for squares: runs of box keyframes as a strip along the bottom edge, under the body
+    const band = keyStrip(height);
+    ctx.fillStyle = KEY_STRIP;
+    for (const { x, w } of runRects(framesToRuns(keys), count, width)) ctx.fillRect(x, height - band.y - band.h, w, band.h);
+    return;
+  }
   ctx.fillStyle = "#fff";
   ctx.strokeStyle = "rgba(0,0,0,0.85)";
   ctx.lineWidth = 1;
   for (const k of keys) {
-    const w = cell < side + 1 ? Math.max(1, cell * 0.6) : side;
+    const w = side;
     const x = Math.round(frameCenter(k, count, width) - w / 2) + 0.5;
     const y = Math.round(height - side - 0.5) + 0.5;
     ctx.fillRect(x, y, w, side);
-    if (w >= 3) ctx.strokeRect(x, y, w, side);
+    ctx.strokeRect(x, y, w, side);
   }
 }

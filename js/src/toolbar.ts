@@ -216,6 +216,12 @@ export class Toolbar {
     }
     this.progress.hidden = false;
     this.progress.max = Math.max(1, p.total);
+    if (running && p.total === 0) {
+      // nothing counted yet (the engine is preparing the sequence): an indeterminate bar, the label alone
+      this.progress.removeAttribute("value");
+      this.progressLabel.textContent = `${p.label}…`;
+      return;
+    }
     this.progress.value = Math.min(p.done, p.total);
     const tail = running ? "" : p.cancelled ? " (cancelled)" : " (done)";
     this.progressLabel.textContent = `${p.label ? p.label + " " : ""}${p.done}/${p.total}${tail}`;

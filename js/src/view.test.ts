@@ -335,6 +335,22 @@ describe("AnnotatorView (jsdom, fake model)", () => {
     expect(model.sent.slice(before).filter((m) => m.kind === "frames" && m.start <= 1 && m.stop > 1)).toHaveLength(0);
   });
 
+  it("a changed event's track patch edits the model's bars in place; keyframe jumps follow it", async () => {
+    const { model, q } = mount({ frame: 5 });
+    await flush();
+    const tracks = model.attrs.tracks;
+    const patch = { e1: { keyframes: { add: [20], remove: [0] }, tracklets: [[0, 30]] }, e2: null };
+    model.emit("msg:custom", { kind: "changed", sequence: "s1", frames: [], revision: 1, tracks: patch });
+    expect(model.attrs.tracks).toBe(tracks); // no local set of the trait: nothing would echo to the kernel
+    expect(tracks).toEqual({ e1: { tracklets: [[0, 30]], keyframes: [5, 20] } });
+    q<HTMLButtonElement>(".vl-next-key").click();
+    await flush();
+    expect(model.attrs.frame).toBe(20);
+    // a patch for another sequence (the model moved on) is not applied
+    model.emit("msg:custom", { kind: "changed", sequence: "other", frames: [], revision: 3, tracks: { e1: null } });
+    expect(tracks.e1).toBeDefined();
+  });
+
   it("entity keys, hide, outline, tool and undo state follow and write the traits", () => {
     const { model, key, q, root } = mount({ can_undo: true, undo_label: "prompt on frame 3" });
     key("2");
@@ -360,8 +376,13 @@ describe("AnnotatorView (jsdom, fake model)", () => {
     expect(model.last("propagate")).toMatchObject({ direction: "forward", entities: "selected", frame: 0 });
     key("P", { shiftKey: true });
     expect(model.last("propagate")).toMatchObject({ direction: "backward" });
-    model.kernelSet("progress", { running: true, done: 3, total: 10, label: "propagate", cancelled: false });
     const bar = q<HTMLProgressElement>(".vl-progress");
+    // the engine preparing the sequence: nothing counted yet, an indeterminate bar with its label
+    model.kernelSet("progress", { running: true, done: 0, total: 0, label: "sam2: preparing bear", cancelled: false });
+    expect(bar.hidden).toBe(false);
+    expect(bar.hasAttribute("value")).toBe(false);
+    expect(q(".vl-progress-label").textContent).toBe("sam2: preparing bear…");
+    model.kernelSet("progress", { running: true, done: 3, total: 10, label: "propagate", cancelled: false });
     expect(bar.hidden).toBe(false);
     expect(bar.value).toBe(3);
     expect(bar.max).toBe(10);

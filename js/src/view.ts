@@ -14,7 +14,7 @@ import { bindKeys } from "./keyboard";
 import type { Action } from "./shortcuts";
 import { injectStyle } from "./style";
 import { Traits, type Model } from "./sync";
-import { keyframesOf, nextKeyframe, prevKeyframe, type Tracks } from "./timeline";
+import { applyTracksPatch, keyframesOf, nextKeyframe, prevKeyframe, type TrackPatch, type Tracks } from "./timeline";
 import { TimelineView } from "./timeline-view";
 import { Toolbar, type Progress } from "./toolbar";
 import { TrackMenu } from "./trackmenu";
@@ -283,7 +283,18 @@ export class AnnotatorView {
   }
 
   private onEvent(m: Json): void {
-    if (m.kind !== "changed" || m.sequence !== this.sequence) return;
+    if (m.kind !== "changed") return;
+    const patch = m.tracks as Record<string, TrackPatch | null> | undefined;
+    const tracks = this.model.get("tracks") as Tracks | null;
+    // Track bars change by patches, applied to the model's own copy (every view of the model
+    // applies the same event: idempotent), so a view made later starts from the current bars.
+    if (patch && tracks && m.sequence === this.model.get("sequence")) {
+      const touched = applyTracksPatch(tracks, patch);
+      this.tracks = tracks;
+      this.timeline.patchTracks(tracks, touched);
+      this.readAttrs();
+    }
+    if (m.sequence !== this.sequence) return;
     const frames = Array.isArray(m.frames) ? (m.frames as number[]) : null;
     this.viewer.store.invalidate(frames, typeof m.revision === "number" ? m.revision : Infinity);
   }

@@ -156,6 +156,8 @@ class JupyterServer:
             (self.home / sub).mkdir(parents=True, exist_ok=True)
             env[var] = str(self.home / sub)
         env["PYTHONUNBUFFERED"] = "1"
+        # The kernels import this checkout's vidlabel, not whichever one is installed in the venv.
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
         return env
 
     def write_settings(self) -> None:

@@ -15,6 +15,7 @@ import logging
 import math
 import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,11 +24,11 @@ import anywidget
 import numpy as np
 import traitlets as t
 
-from ..dataset import Change, Dataset
+from ..dataset import Dataset
 from ..errors import ValidationError
-from ..palette import display_colour, hex_colour
 from . import protocol
 from .edits import TemporalEdits
+from .follow import FLUSH_INTERVAL, DatasetFollower, no_pending
 from .frames import EncodedFrames, frames_reply
 from .protocol import ProtocolError, Request
 
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("vidlabel.widget")
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-FLUSH_INTERVAL = 0.05  # seconds: changes from the worker thread are sent at most this often
 PROGRESS_INTERVAL = 0.1
 
 
@@ -45,11 +45,16 @@ class TraitRefused(ValidationError, t.TraitError):
     """A trait value that was refused. A TraitError too, so traitlets rolls back a batch it was part of."""
 
 
-class Annotator(TemporalEdits, anywidget.AnyWidget):
+class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
     """Annotate a sequence of ``ds`` in the notebook: frames, overlays, timeline, prompts, propagation.
 
     ``engine`` is an engine name (``"flow"``, ``"sam2"``; ``engine_options`` go to
-    :func:`vidlabel.segment.load`), an engine object, or None (view and edit only).
+    :func:`vidlabel.segment.load`), an engine object, or None (view and edit only). Engine
+    sessions are built on the widget's worker thread when first needed; those of sequences not
+    shown are closed, except the ``keep_sessions`` most recently used.
+
+    Edits from cells reach an open widget a moment later (``FLUSH_INTERVAL``), gathered per
+    burst; :meth:`wait` brings it up to date at once.
     """
 
     _esm = STATIC / "widget.js"
@@ -91,23 +96,32 @@ class Annotator(TemporalEdits, anywidget.AnyWidget):
         *,
         frame: int = 0,
         entity: str | None = None,
+        keep_sessions: int = 1,
         **engine_options: Any,
     ) -> None:
         if not isinstance(ds, Dataset):
             raise ValidationError(f"Annotator: expected a vidlabel.Dataset, got {type(ds).__name__}")
         if not ds.sequence_ids():
             raise ValidationError("Annotator: the dataset has no sequences; add one first")
+        if isinstance(keep_sessions, bool) or not isinstance(keep_sessions, int) or keep_sessions < 0:
+            raise ValidationError(f"Annotator.keep_sessions: expected an integer >= 0, got {keep_sessions!r}")
         self._ds = ds
         self._engine = _resolve_engine(engine, engine_options)
-        self._sessions: dict[str, Session] = {}
+        # engine sessions by sequence, least recently used first; only the worker thread touches them
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._keep_sessions = keep_sessions
         self._encoded = EncodedFrames(ds)
         self._jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vidlabel-annotator")
         self._cancel: CancelToken | None = None
         self._propagating = False
-        self._pending: dict[str, Any] = _no_pending()
+        self._pending: dict[str, Any] = no_pending()
         self._pending_lock = threading.Lock()
         self._flush_lock = threading.RLock()
-        self._timer: threading.Timer | None = None
+        self._flush_interval = FLUSH_INTERVAL  # a test may lengthen it to see a burst gathered
+        self._flush_due = False
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._flusher: threading.Thread | None = None
         self._closed = False
         super().__init__()
         self.engine_name = "" if self._engine is None else self._engine.name
@@ -150,11 +164,24 @@ class Annotator(TemporalEdits, anywidget.AnyWidget):
             self._closed = True
             self.cancel()
             self._unobserve()
+            self._stop.set()  # the flusher thread ends, even mid-wait
+            self._wake.set()
             self._jobs.shutdown(wait=True)
             for session in self._sessions.values():
                 session.close()
             self._sessions.clear()
         super().close()
+
+    def get_state(self, key: Any = None) -> dict[str, Any]:
+        """The synced state; ``tracks`` as a copy, since the flusher patches the kernel's in place."""
+        with self._flush_lock:
+            state: dict[str, Any] = super().get_state(key)
+            if "tracks" in state:
+                state["tracks"] = {
+                    e: {k: [list(x) if isinstance(x, list) else x for x in v] for k, v in tr.items()}
+                    for e, tr in state["tracks"].items()
+                }
+        return state
 
     # ------------------------------------------------------------------ traits
     @t.validate("sequence")
@@ -227,6 +254,8 @@ class Annotator(TemporalEdits, anywidget.AnyWidget):
             self.entity = ""
             self.hidden = []
             self._refresh_entities()
+        if self._sessions and not self._closed:
+            self._jobs.submit(self._release_sessions)
 
     @t.observe("frame", "entity")
     def _selection_changed(self, _change: Any) -> None:
@@ -279,6 +308,8 @@ class Annotator(TemporalEdits, anywidget.AnyWidget):
         self.send({"kind": "reply", "id": request_id, "ok": False, "error": message})
 
     def _answer_frames(self, req: Request) -> None:
+        if self._flush_due:  # the browser hears of pending edits before a reply that shows them
+            self._flush()
         seq = self.sequence
         start, stop = req.fields["start"], req.fields["stop"]
         n = self._ds.num_frames(seq)
@@ -348,12 +379,13 @@ class Annotator(TemporalEdits, anywidget.AnyWidget):
                 raise ValidationError(
                     f"prompt.points: ({x:g}, {y:g}) is outside the {info['width']}x{info['height']} frame"
                 )
-        session = self._session(seq)
+        self._require_engine()
         points = np.asarray(f["points"], np.float32) if f["points"] else None
         labels = np.asarray(f["labels"], np.int32) if f["labels"] else None
         box = None if f["box"] is None else np.asarray(f["box"], np.float32)
 
         def work() -> dict[str, Any]:
+            session = self._session(seq)  # here, on the worker: a first SAM2 prompt encodes frames
             _mask, score = session.prompt(frame, eid, points, labels, box=box, clear=f["clear"])
             return {"frame": frame, "entity": eid, "score": float(score)}
 
@@ -366,20 +398,32 @@ class Annotator(TemporalEdits, anywidget.AnyWidget):
         if f["entities"] == "selected":
             if not self.entity:
                 raise ValidationError("propagate: no entity is selected; pick one, or propagate all")
-            eids = [self.entity]
+            chosen: list[str] | None = [self.entity]
         else:
-            eids = [e for e in self._ds.entity_ids(seq) if self._keyframes(seq, e)]
-        if not any(self._keyframes(seq, e) for e in eids):
-            raise ValidationError(
-                "propagate: nothing to propagate; click on an object first to give it a mask on some frame"
-            )
-        session = self._session(seq)
+            chosen = None
+        self._require_engine()
         direction = f["direction"]
         from ..segment.base import CancelToken
 
         token = self._cancel = CancelToken()
 
         def work() -> dict[str, Any]:
+            # On the worker: finding the keyframes reads the entities' tracks, and the session may
+            # have to be built (SAM2 encodes frames); the message thread keeps answering meanwhile.
+            self._flush()  # the track bars are current: they say who has keyframes, without a scan
+            tracks = self.tracks if seq == self.sequence else {}
+            ids = self._ds.entity_ids(seq) if chosen is None else chosen
+            eids = [e for e in ids if (tracks[e]["keyframes"] if e in tracks else self._keyframes(seq, e))]
+            if not eids:
+                raise ValidationError(
+                    "propagate: nothing to propagate; click on an object first to give it a mask on "
+                    "some frame"
+                )
+            if seq not in self._sessions:  # the run's progress shows while its session is built
+                name = self._require_engine().name
+                label = f"{name}: preparing {self._ds.sequence(seq)['name']}"
+                self.progress = {"running": True, "done": 0, "total": 0, "label": label, "cancelled": False}
+            session = self._session(seq)
             self._sync_session(session, eids)
             legs = session.plan(frame, direction)
             total = len({i for leg in legs for i in leg.frames})
@@ -463,13 +507,38 @@ class Annotator(TemporalEdits, anywidget.AnyWidget):
         return lambda: {"done": self._ds.redo()}
 
     # ------------------------------------------------------------------ engine sessions
-    def _session(self, seq: str) -> Session:
+    def _require_engine(self) -> Engine:
         if self._engine is None:
             raise ValidationError("Annotator: no engine; create it with engine='flow' or engine='sam2'")
+        return self._engine
+
+    def _session(self, seq: str) -> Session:
+        """The sequence's engine session, built on first use. Worker thread only, like every session call."""
         session = self._sessions.get(seq)
         if session is None:
-            session = self._sessions[seq] = self._engine.session(self._ds, seq)
+            engine = self._require_engine()
+            before = self.busy
+            self.busy = f"preparing {engine.name}"
+            try:
+                session = engine.session(self._ds, seq)
+            finally:
+                self.busy = before
+            self._sessions[seq] = session
+        self._sessions.move_to_end(seq)
+        self._release_sessions()
         return session
+
+    def _release_sessions(self) -> None:
+        """Close the least recently used sessions of sequences not shown, past ``keep_sessions`` of them.
+
+        Worker thread only: a session is never closed while a job uses it."""
+        others = [s for s in self._sessions if s != self.sequence]
+        for seq in others[: max(0, len(others) - self._keep_sessions)]:
+            session = self._sessions.pop(seq)
+            try:
+                session.close()
+            except Exception:  # a failed close must not keep the next one open
+                log.exception("Annotator: closing the session of %r failed", seq)
 
     def _keyframes(self, seq: str, eid: str) -> list[int]:
         store = self._ds.snapshot()["masks"]
@@ -491,148 +560,6 @@ class Annotator(TemporalEdits, anywidget.AnyWidget):
                 session.remove(eid)
             for i, mask in keys.items():
                 session.prompt(i, eid, mask=mask, write=False)
-
-    # ------------------------------------------------------------------ following the dataset
-    def _on_change(self, change: Change) -> None:
-        with self._pending_lock:
-            p = self._pending
-            p["history"] = True
-            if change.tables & {"sequences", "frames", "sources"}:
-                p["sequences"] = True
-                if "sources" in change.tables:
-                    self._encoded.clear()
-            seq = self.sequence
-            if seq in change.sequences:
-                if change.tables & {"entities", "sequences", "sources"}:
-                    p["all"] = True
-                p["tracks"] |= change.entities.get(seq, set())
-                p["frames"] |= change.frames.get(seq, set())
-        if threading.current_thread() is threading.main_thread():
-            self._flush()
-        else:
-            with self._pending_lock:
-                if self._timer is None:
-                    self._timer = threading.Timer(FLUSH_INTERVAL, self._flush)
-                    self._timer.daemon = True
-                    self._timer.start()
-
-    def _flush(self) -> None:
-        """Send what changed since the last flush: history, entity list, track bars, changed frames."""
-        with self._flush_lock:
-            with self._pending_lock:
-                p, self._pending = self._pending, _no_pending()
-                if self._timer is not None:
-                    self._timer.cancel()
-                    self._timer = None
-            if self._closed:
-                return
-            with self.hold_sync():
-                if p["history"]:
-                    self._refresh_history()
-                if p["sequences"]:
-                    self.sequences = self._sequence_list()
-                    if self.sequence not in self._ds.sequence_ids():
-                        self.sequence = self._ds.sequence_ids()[0]
-                        p["all"] = True
-                if p["all"]:
-                    self._refresh_entities()
-                elif p["tracks"]:
-                    self._refresh_tracks(p["tracks"])
-                if p["all"] or p["frames"]:
-                    self.revision += 1
-                if p["all"] or self.frame in p["frames"]:
-                    self._refresh_state()
-            if p["all"] or p["frames"]:
-                frames = None if p["all"] else sorted(p["frames"])
-                self.send(
-                    {
-                        "kind": "changed",
-                        "sequence": self.sequence,
-                        "frames": frames,
-                        "revision": self.revision,
-                    }
-                )
-
-    def _refresh_history(self) -> None:
-        ds = self._ds
-        self.can_undo, self.can_redo = ds.can_undo, ds.can_redo
-        self.undo_label, self.redo_label = ds.undo_label, ds.redo_label
-
-    def _sequence_list(self) -> list[dict[str, Any]]:
-        ds = self._ds
-        return [
-            {"id": s, "name": ds.sequence(s)["name"], "num_frames": ds.num_frames(s)}
-            for s in ds.sequence_ids()
-        ]
-
-    def _track(self, eid: str) -> dict[str, list[Any]]:
-        seq = self.sequence
-        rows = self._ds.tracklets(seq, eid)
-        boxes = self._ds.snapshot()["boxes"]
-        return {
-            "tracklets": [[tr["start_frame"], tr["end_frame"]] for tr in rows],
-            "ids": [tr["id"] for tr in rows],
-            "interpolate": [tr["interpolate"] is not False for tr in rows],
-            "keyframes": self._keyframes(seq, eid),
-            "box_keyframes": sorted(
-                k[1] for k in boxes.lookup("by_entity", (seq, eid)) if boxes.value(k, "keyframe")
-            ),
-            "flags": _runs(self._flagged(seq, eid)),
-        }
-
-    def _flagged(self, seq: str, eid: str) -> list[int]:
-        """Frames where any boolean state field of the entity is true (occluded, say): hatched on its bar."""
-        names = tuple(f["name"] for f in self.state_fields if f["type"] == "bool")
-        if not names:
-            return []
-        store = self._ds.snapshot()["states"]
-        out = []
-        for key in store.lookup("by_entity", (seq, eid)):
-            values = store.values(key, names)
-            if values is not None and any(v is True for v in values):
-                out.append(key[1])
-        return sorted(out)
-
-    def _refresh_tracks(self, eids: set[str]) -> None:
-        """Only the touched entities' bars: an edit costs what it touched, not the whole sequence."""
-        tracks = dict(self.tracks)
-        for eid in eids & tracks.keys():
-            tracks[eid] = self._track(eid)
-        self.tracks = tracks
-
-    def _refresh_entities(self) -> None:
-        ds, seq = self._ds, self.sequence
-        ents, tracks = [], {}
-        for i, eid in enumerate(ds.entity_ids(seq), start=1):
-            row = ds.entity(eid)
-            ents.append(
-                {
-                    "id": eid,
-                    "name": row["name"],
-                    "category": row["category"],
-                    "color": hex_colour(display_colour(row, i)),
-                    "index": i,
-                }
-            )
-            tracks[eid] = self._track(eid)
-        self.entities, self.tracks = ents, tracks
-        ids = {e["id"] for e in ents}
-        if self.entity and self.entity not in ids:
-            self.entity = ""
-        if any(h not in ids for h in self.hidden):
-            self.hidden = [h for h in self.hidden if h in ids]
-
-
-def _runs(frames: list[int]) -> list[list[int]]:
-    """Sorted frames as inclusive [start, end] runs."""
-    out: list[list[int]] = []
-    for f in frames:
-        if out and out[-1][1] == f - 1:
-            out[-1][1] = f
-        else:
-            out.append([f, f])
-    return out
-
 
 def _field_kind(typ: Any) -> str:
     import pyarrow as pa
@@ -661,8 +588,6 @@ def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     return a is not None and b is not None and np.array_equal(a, b)
 
 
-def _no_pending() -> dict[str, Any]:
-    return {"history": False, "sequences": False, "tracks": set(), "all": False, "frames": set()}
 
 
 def _resolve_engine(engine: Any, options: dict[str, Any]) -> Engine | None:
