@@ -37,11 +37,11 @@ def make_ops(seed: int) -> list[tuple[int, Callable[[vl.Dataset, Ack], None]]]:
         ack(0)
         for i, name in enumerate(("a", "b", "c")):
             ds.add_entity("clip", name)
-            ack(1 + i) if i < 2 else None
+            ack(1 + i)
         ds.clear_history()  # later undos take back annotations, never the entities the ops name
-        ack(3)
+        ack(4)
 
-    ops.append((4, setup))
+    ops.append((5, setup))
     for _ in range(40):
         kind = int(rng.integers(9))
         f = int(rng.integers(FRAMES))
@@ -88,6 +88,34 @@ def digest(ds: vl.Dataset) -> str:
     return h.hexdigest()
 
 
+def history_of(ds: vl.Dataset) -> tuple[list[str], list[str], list[str]]:
+    """Undo labels, redo labels, runs going on."""
+    h = ds.history
+    return list(h.undo), list(h.redo), list(h.running)
+
+
+def expected_histories(seed: int) -> list[list[tuple[list[str], list[str], list[str]]]]:
+    """The history after each commit point of each op, run in memory."""
+    import warnings
+
+    ds = vl.Dataset()
+    out: list[list[tuple[list[str], list[str], list[str]]]] = []
+    for points, op in make_ops(seed):
+        seen: list[tuple[list[str], list[str], list[str]]] = [([], [], [])] * points
+
+        def ack(i: int, seen: list = seen) -> None:
+            seen[i] = history_of(ds)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                op(ds, ack)
+            except vl.ValidationError:
+                ack(0)
+        out.append(seen)
+    return out
+
+
 def expected_states(seed: int) -> list[list[str]]:
     """digest after each commit point of each op, run in memory."""
     import warnings
@@ -114,6 +142,18 @@ def child(folder: str, seed: int) -> None:
     import warnings
 
     warnings.simplefilter("ignore")
+    from vidlabel.project import Project
+
+    real = Project.checkpoint
+
+    def checkpoint(self: Project) -> Path:  # say when one runs: the test counts kills inside one
+        print("checkpoint-begin", flush=True)
+        try:
+            return real(self)
+        finally:
+            print("checkpoint-end", flush=True)
+
+    Project.checkpoint = checkpoint  # type: ignore[method-assign]
     ds = vl.open(folder, checkpoint_bytes=6_000)  # small: automatic checkpoints happen mid-run
     for k, (points, op) in enumerate(make_ops(seed)):
         print(f"begin {k} {points}", flush=True)
