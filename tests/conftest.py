@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -18,16 +21,32 @@ def frames() -> np.ndarray:
     return rng.integers(0, 255, size=(12, 48, 64, 3), dtype=np.uint8)
 
 
-@pytest.fixture
-def ds(frames: np.ndarray) -> vl.Dataset:
-    d = vl.Dataset(
-        sequence_fields={"weather": pa.string()},
-        entity_fields={"difficulty": pa.int32()},
-        state_fields={"occluded": pa.bool_(), "visibility": pa.float32()},
-    )
+FIELDS = {
+    "sequence_fields": {"weather": pa.string()},
+    "entity_fields": {"difficulty": pa.int32()},
+    "state_fields": {"occluded": pa.bool_(), "visibility": pa.float32()},
+}
+
+
+def make_ds(frames: np.ndarray, project: Path | None = None) -> vl.Dataset:
+    """The test dataset, in memory, or in a project folder (every edit journaled) at ``project``."""
+    d = vl.open(project, **FIELDS) if project is not None else vl.Dataset(**FIELDS)  # type: ignore[arg-type]
     d.add_sequence("clip", frames=frames, fps=12)
     d.clear_history()
     return d
+
+
+@pytest.fixture
+def ds(frames: np.ndarray) -> vl.Dataset:
+    return make_ds(frames)
+
+
+@pytest.fixture(params=["memory", "project"])
+def either_ds(request: pytest.FixtureRequest, frames: np.ndarray, tmp_path: Path) -> Iterator[vl.Dataset]:
+    """The test dataset in memory and, a second time, backed by a project folder."""
+    d = make_ds(frames, tmp_path / "widget.vlproj" if request.param == "project" else None)
+    yield d
+    d.close()
 
 
 def snapshot(d: vl.Dataset) -> dict[str, pa.Table]:

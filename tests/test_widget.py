@@ -509,3 +509,9 @@ def test_an_edit_redraws_only_the_track_bars_it_touched(ds: vl.Dataset, widget: 
     w.wait()
     assert list(rec.custom("changed")[-1]["tracks"]) == [a]
     assert w.tracks[a]["tracklets"] == [[2, 2]] and w.tracks[b]["tracklets"] == []
+
+
+@pytest.fixture
+def ds(either_ds: vl.Dataset) -> vl.Dataset:
+    """Every test here runs on an in-memory dataset and on a project-backed one."""
+    return either_ds

@@ -254,3 +254,9 @@ def test_the_state_sent_to_a_new_view_is_not_patched_under_it(big: vl.Dataset) -
     w.wait()
     assert sent == before and w.tracks[a]["flags"] == [[3, 8]] and 7 not in w.tracks[a]["keyframes"]
     w.close()
+
+
+@pytest.fixture
+def ds(either_ds: vl.Dataset) -> vl.Dataset:
+    """Every test here runs on an in-memory dataset and on a project-backed one."""
+    return either_ds

@@ -156,3 +156,9 @@ def test_a_tracklet_of_another_sequence_is_refused(ds: vl.Dataset, widget: Any, 
     reply = ask(w, rec, 1, "delete_tracklet", tracklet=tid)
     assert not reply["ok"] and "belongs to sequence 'other'" in reply["error"]
     assert ds.tracklets("other")[0]["id"] == tid
+
+
+@pytest.fixture
+def ds(either_ds: vl.Dataset) -> vl.Dataset:
+    """Every test here runs on an in-memory dataset and on a project-backed one."""
+    return either_ds
