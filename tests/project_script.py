@@ -138,6 +138,16 @@ def expected_states(seed: int) -> list[list[str]]:
     return out
 
 
+_SAY = __import__("threading").Lock()
+
+
+def say(line: str) -> None:
+    """One whole line to the pipe: the checkpoint thread writes too, and print() is two writes."""
+    with _SAY:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
 def child(folder: str, seed: int) -> None:
     import warnings
 
@@ -147,18 +157,18 @@ def child(folder: str, seed: int) -> None:
     real = Project.checkpoint
 
     def checkpoint(self: Project) -> Path:  # say when one runs: the test counts kills inside one
-        print("checkpoint-begin", flush=True)
+        say("checkpoint-begin")
         try:
             return real(self)
         finally:
-            print("checkpoint-end", flush=True)
+            say("checkpoint-end")
 
     Project.checkpoint = checkpoint  # type: ignore[method-assign]
     ds = vl.open(folder, checkpoint_bytes=6_000)  # small: automatic checkpoints happen mid-run
     for k, (points, op) in enumerate(make_ops(seed)):
-        print(f"begin {k} {points}", flush=True)
-        op(ds, lambda i, k=k: print(f"ack {k} {i}", flush=True))
-    print("done", flush=True)
+        say(f"begin {k} {points}")
+        op(ds, lambda i, k=k: say(f"ack {k} {i}"))
+    say("done")
 
 
 if __name__ == "__main__":
