@@ -350,3 +350,27 @@ def test_entity_edits_take_the_sequence_first_and_the_old_order_warns(ds: vl.Dat
     assert ds.entity_ids("clip") == []
     with pytest.raises(vl.ValidationError, match="unknown sequence"):
         ds.remove_entity("nope", "neither")
+
+
+def test_rows_read_from_a_compacted_base_equal_arrows_own_values() -> None:
+    """Reads from a compacted base go through numpy views of its buffers: every cell, nulls and
+    float32 included, must be what Arrow itself gives."""
+    d = vl.Dataset(
+        entity_fields={"difficulty": pa.int32(), "tags": pa.list_(pa.string()), "w": pa.float32()},
+        state_fields={"occluded": pa.bool_(), "visibility": pa.float32(), "note": pa.string()},
+    )
+    s = d.add_sequence("s", num_frames=20, width=16, height=16)
+    rng = np.random.default_rng(0)
+    for k in range(5):
+        e = d.add_entity(s, difficulty=None if k == 2 else k, tags=["a", "b"][: k % 3], w=0.1 * k)
+        for f in range(0, 20, 3):
+            d.set_mask(s, f, e, rng.random((16, 16)) > 0.7, score=None if f % 2 else 0.3)
+            d.set_state(s, f, e, occluded=None if f == 3 else bool(f % 2), visibility=f / 7, note=None if k else "x")
+    snap = d.snapshot()
+    for name in ("entities", "masks", "states", "tracklets"):
+        table = snap.table(name)  # compacts: the reads below come from the base
+        base = snap[name].compacted()
+        for row in table.to_pylist():
+            key = tuple(row[k] for k in base.key)
+            assert base.get(key) == row
+            assert base.values(key, tuple(row)) == tuple(row.values())

@@ -24,12 +24,14 @@ _ROW_OVERHEAD = 160  # bytes a row dict costs beyond its payload, roughly
 
 
 def op_bytes(op: Op) -> int:
+    """What a row change holds in memory, roughly: its rows, their mask counts (the big part) counted."""
     n = 64
     for row in (op[2], op[3]):
-        if isinstance(row, dict):
-            n += _ROW_OVERHEAD + sum(len(v) for v in row.values() if isinstance(v, (bytes, str)))
-        elif row is not None:
+        if row is not None:
             n += _ROW_OVERHEAD
+            counts = row.get("counts") if isinstance(row, dict) else None
+            if counts is not None:
+                n += len(counts)
     return n
 
 

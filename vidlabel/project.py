@@ -34,7 +34,7 @@ import pyarrow as pa
 
 from .core import FrameInfo
 from .errors import ValidationError
-from .history import Step
+from .history import Step, op_bytes
 from .journal import Journal, Record, decode_value, encode_value
 from .lock import ProjectLock
 from .versions import Op
@@ -254,7 +254,7 @@ class Project:
     def record(self, kind: str, label: str, ops: list[Op], extra: dict[str, Any], *, wait: bool) -> int:
         rec = Record(kind, label, [self._encode_op(op) for op in ops], extra)
         self._last = self.journal.append(rec, wait=wait)
-        self._since += sum(_op_bytes(op) for op in ops)
+        self._since += sum(op_bytes(op) for op in ops)
         if self._since > self.checkpoint_bytes and (self._auto is None or not self._auto.is_alive()):
             self._since = 0
             self._auto = threading.Thread(
@@ -580,14 +580,6 @@ def _check_row(folder: Path, store: Any, key: tuple[Any, ...], row: Any, ds: Any
         raise ValidationError(
             f"{where}: the row's key columns say {tuple(row.get(k) for k in sch.KEYS[store])!r}"
         )
-
-
-def _op_bytes(op: Op) -> int:
-    n = 64
-    for row in (op[2], op[3]):
-        if isinstance(row, dict):
-            n += 160 + sum(len(v) for v in row.values() if isinstance(v, (bytes, str)))
-    return n
 
 
 def _safe_name(seq_id: str) -> str:

@@ -74,9 +74,9 @@ def frames_reply(
             buffers.append(data)
         if masks:
             out = item["masks"]
-            for key in sorted(store.lookup("by_frame", (seq, f))):
-                row = store.values(key, _MASK_COLUMNS)
-                if row is None:  # removed by another thread since the lookup
+            keys = sorted(store.lookup("by_frame", (seq, f)))
+            for key, row in zip(keys, store.values_many(keys, _MASK_COLUMNS)):
+                if row is None:  # (one version: cannot happen, kept for safety)
                     continue
                 counts, source, score, keyframe = row
                 out.append(
@@ -103,8 +103,8 @@ _BOX_COLUMNS = ("x", "y", "w", "h", "source", "keyframe")
 def _boxes(snap: Snapshot, seq: str, frame: int) -> list[dict[str, Any]]:
     store = snap["boxes"]
     out = []
-    for key in sorted(store.lookup("by_frame", (seq, frame))):
-        row = store.values(key, _BOX_COLUMNS)
+    keys = sorted(store.lookup("by_frame", (seq, frame)))
+    for key, row in zip(keys, store.values_many(keys, _BOX_COLUMNS)):
         if row is None:
             continue
         x, y, w, h, source, keyframe = row
