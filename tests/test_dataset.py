@@ -365,7 +365,9 @@ def test_rows_read_from_a_compacted_base_equal_arrows_own_values() -> None:
         e = d.add_entity(s, difficulty=None if k == 2 else k, tags=["a", "b"][: k % 3], w=0.1 * k)
         for f in range(0, 20, 3):
             d.set_mask(s, f, e, rng.random((16, 16)) > 0.7, score=None if f % 2 else 0.3)
-            d.set_state(s, f, e, occluded=None if f == 3 else bool(f % 2), visibility=f / 7, note=None if k else "x")
+            d.set_state(
+                s, f, e, occluded=None if f == 3 else bool(f % 2), visibility=f / 7, note=None if k else "x"
+            )
     snap = d.snapshot()
     for name in ("entities", "masks", "states", "tracklets"):
         table = snap.table(name)  # compacts: the reads below come from the base

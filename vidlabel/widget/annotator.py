@@ -561,6 +561,7 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
             for i, mask in keys.items():
                 session.prompt(i, eid, mask=mask, write=False)
 
+
 def _field_kind(typ: Any) -> str:
     import pyarrow as pa
 
@@ -586,8 +587,6 @@ def _jsonable(value: Any) -> Any:
 
 def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     return a is not None and b is not None and np.array_equal(a, b)
-
-
 
 
 def _resolve_engine(engine: Any, options: dict[str, Any]) -> Engine | None:
