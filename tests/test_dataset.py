@@ -376,3 +376,31 @@ def test_rows_read_from_a_compacted_base_equal_arrows_own_values() -> None:
             key = tuple(row[k] for k in base.key)
             assert base.get(key) == row
             assert base.values(key, tuple(row)) == tuple(row.values())
+
+
+def test_attach_frames_takes_what_add_sequence_takes(tmp_path) -> None:
+    import cv2
+
+    d = vl.Dataset()
+    d.add_sequence("s", num_frames=3, width=8, height=6)
+    imgs = np.random.default_rng(0).integers(0, 255, (3, 6, 8, 3), dtype=np.uint8)
+    for i, img in enumerate(imgs):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), img[..., ::-1])
+    d.attach_frames("s", str(tmp_path / "*.png"))  # a glob, as add_sequence takes
+    assert np.array_equal(d.frame("s", 2), imgs[2])
+    with pytest.raises(vl.ValidationError, match="frames"):
+        d.attach_frames("s", imgs[:2])  # two frames for a three-frame sequence
+    with pytest.raises(vl.ValidationError):
+        d.attach_frames("s", 42)
+
+
+def test_exports_spell_out_their_parameters() -> None:
+    import inspect
+
+    for name, wanted in (
+        ("to_davis", {"sequences", "resolution", "images", "overwrite", "progress"}),
+        ("to_coco", {"sequences", "overwrite"}),
+        ("to_youtube_vos", {"sequences", "images", "overwrite", "progress"}),
+    ):
+        params = inspect.signature(getattr(vl.Dataset, name)).parameters
+        assert wanted <= set(params) and not any(p.kind is p.VAR_KEYWORD for p in params.values()), name

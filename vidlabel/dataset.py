@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -192,10 +192,14 @@ class Dataset(TemporalMixin):
             self._put("sequences", (seq_id,), None)
 
     @writes
-    def attach_frames(self, seq: str, source: FrameSource) -> None:
-        """Give a sequence pixels (a frame source of the same length and size), e.g. after a move."""
+    def attach_frames(self, seq: str, frames: Any) -> None:
+        """Give a sequence pixels, e.g. after a move: what ``add_sequence`` takes (a glob, a folder, a
+        list of image paths, a video file, arrays) or a frame source, of the same length and size."""
+        from .frames import open_source
+
         seq_id = self._seq(seq)
         row = self.sequence(seq_id)
+        source = open_source(frames, fps=row["fps"], cache=self.frame_cache)
         if len(source) != row["num_frames"] or tuple(source.size) != (row["width"], row["height"]):
             raise ValidationError(
                 f"frames: source has {len(source)} frames of {source.size}, sequence {seq_id!r} "
@@ -529,23 +533,57 @@ class Dataset(TemporalMixin):
 
         write_parquet(self, path, overwrite=overwrite, embed_frames=embed_frames)
 
-    def to_davis(self, root: Any, *, overwrite: bool = False, **options: Any) -> Path:
-        """DAVIS 2017 folder: palette PNGs per frame, JPEG frames, ImageSets (atomic; see io.davis_export)."""
+    def to_davis(
+        self,
+        root: Any,
+        *,
+        sequences: str | Iterable[str] | None = None,
+        resolution: str = "480p",
+        images: bool = True,
+        overwrite: bool = False,
+        progress: bool = True,
+    ) -> Path:
+        """DAVIS 2017 folder: palette PNGs per frame (object ids kept from entity names "1".."254",
+        others numbered and named in vidlabel.json), JPEG frames when ``images``, ImageSets.
+        ``sequences``: some of them (all by default). Atomic; ``overwrite`` replaces only an empty
+        folder or an earlier DAVIS export (see io.davis_export, io.atomic)."""
         from .io.davis_export import write_davis
 
-        return write_davis(self, root, overwrite=overwrite, **options)
+        return write_davis(
+            self,
+            root,
+            sequences=sequences,
+            resolution=resolution,
+            images=images,
+            overwrite=overwrite,
+            progress=progress,
+        )
 
-    def to_coco(self, path: Any, *, overwrite: bool = False, **options: Any) -> Path:
-        """One YouTube-VIS style JSON file: videos, categories, per-frame RLE (atomic; see io.coco)."""
+    def to_coco(
+        self, path: Any, *, sequences: str | Iterable[str] | None = None, overwrite: bool = False
+    ) -> Path:
+        """One YouTube-VIS style JSON file: videos, categories, per-frame RLE and boxes (``x, y, w, h``).
+        Atomic; ``overwrite`` replaces only an empty file or an earlier vidlabel COCO export."""
         from .io.coco import write_coco
 
-        return write_coco(self, path, overwrite=overwrite, **options)
+        return write_coco(self, path, sequences=sequences, overwrite=overwrite)
 
-    def to_youtube_vos(self, root: Any, *, overwrite: bool = False, **options: Any) -> Path:
-        """YouTube-VOS folder: JPEGImages, palette PNG Annotations, meta.json (atomic; see io.youtube_vos)."""
+    def to_youtube_vos(
+        self,
+        root: Any,
+        *,
+        sequences: str | Iterable[str] | None = None,
+        images: bool = True,
+        overwrite: bool = False,
+        progress: bool = True,
+    ) -> Path:
+        """YouTube-VOS folder: JPEGImages (when ``images``), palette PNG Annotations, meta.json.
+        Atomic; ``overwrite`` replaces only an empty folder or an earlier YouTube-VOS export."""
         from .io.youtube_vos import write_youtube_vos
 
-        return write_youtube_vos(self, root, overwrite=overwrite, **options)
+        return write_youtube_vos(
+            self, root, sequences=sequences, images=images, overwrite=overwrite, progress=progress
+        )
 
     @classmethod
     def from_parquet(cls, path: Any) -> Dataset:

@@ -115,7 +115,7 @@ class Project:
         self.closed = False
 
     def __repr__(self) -> str:
-        mode = "read-only" if self.readonly else "writer"
+        mode = "closed" if self.closed else "read-only" if self.readonly else "writer"
         return f"<vidlabel.Project {str(self.folder)!r} ({mode}, journal at {self._last})>"
 
     # ------------------------------------------------------------------ making and opening
