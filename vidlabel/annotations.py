@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 
 from . import rle as rlemod
+from . import schema as sch
 from .core import ANNOTATIONS, Core, reads, writes
 from .errors import ValidationError
 from .interpolation import lerp_box
 from .naming import natural_key
-from .versions import Key
+from .versions import Key, Row
 
 __all__ = ["ANNOTATIONS", "INTERPOLATED", "AnnotationsMixin"]
 
@@ -25,6 +26,66 @@ INTERPOLATED = "interpolated"  # the `source` of boxes and masks filled in betwe
 
 
 class AnnotationsMixin(Core):
+    # ------------------------------------------------------------------ resolving references
+    def resolve_sequence(self, seq: Any) -> str:
+        """The id of a sequence, or a ValidationError naming what is unknown."""
+        if isinstance(seq, str) and (seq,) in self._view()["sequences"]:
+            return seq
+        raise ValidationError(f"sequences.id: unknown sequence {seq!r}")
+
+    def resolve_entity(self, seq_id: str, entity: Any) -> str:
+        """The id of an entity of ``seq_id`` given by id or by name."""
+        ents = self._view()["entities"]
+        if isinstance(entity, str):
+            row = ents.get((entity,))
+            if row is not None:
+                if row["sequence_id"] != seq_id:
+                    raise ValidationError(
+                        f"entities.id: entity {entity!r} belongs to sequence "
+                        f"{row['sequence_id']!r}, not {seq_id!r}"
+                    )
+                return entity
+            found = ents.lookup("by_name", (seq_id, entity))
+            if found:
+                return str(next(iter(found))[0])
+        raise ValidationError(f"entities.id: unknown entity {entity!r} in sequence {seq_id!r}")
+
+    def resolve_frame(self, seq_id: str, frame: Any) -> int:
+        """A frame index of ``seq_id``, checked to be an integer in range."""
+        if isinstance(frame, (bool, np.bool_)) or not isinstance(frame, (int, np.integer)):
+            raise ValidationError(
+                f"frames.frame_index: expected an integer, got {type(frame).__name__} {frame!r}"
+            )
+        n = len(self._view().frame_info(seq_id).uris)
+        if not 0 <= int(frame) < n:
+            raise ValidationError(
+                f"frames.frame_index: frame {int(frame)} is out of range for sequence "
+                f"{seq_id!r} with {n} frames"
+            )
+        return int(frame)
+
+    def check_fields(
+        self, table: str, values: Mapping[str, Any], *, partial_of: Row | None = None
+    ) -> dict[str, Any]:
+        """Custom field values checked against their declared types (all declared fields, others None)."""
+        fields = {f.name: f for f in self.custom_fields[table]}
+        unknown = set(values) - set(fields)
+        if unknown:
+            declared = ", ".join(fields) or "none"
+            raise ValidationError(
+                f"{table}: unknown field(s) {', '.join(sorted(unknown))} (declared: {declared})"
+            )
+        out = {name: (partial_of or {}).get(name) for name in fields}
+        for name, value in values.items():
+            out[name] = sch.coerce_value(table, fields[name], value)
+        return out
+
+    # the short names the dataset's own modules use
+    _seq = resolve_sequence
+    _entity = resolve_entity
+    _frame = resolve_frame
+    _custom = check_fields
+
     # ------------------------------------------------------------------ masks
     @writes
     def set_mask(

@@ -19,7 +19,6 @@ Paths inside the folder are stored relative to it, so the folder can be moved.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import threading
@@ -37,6 +36,7 @@ from .errors import ValidationError
 from .history import Step, op_bytes
 from .journal import Journal, Record, decode_value, encode_value
 from .lock import ProjectLock
+from .project_files import PendingSource, check_row, fsync_dir, read_json, safe_name, write_json
 from .versions import Op
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ class Project:
         folder.mkdir(parents=True, exist_ok=True)
         lock = ProjectLock(folder).acquire()
         try:
-            _write_json(folder / "project.json", {"format": FORMAT, "version": FORMAT_VERSION})
+            write_json(folder / "project.json", {"format": FORMAT, "version": FORMAT_VERSION})
             journal = Journal(folder / "journal.sqlite")
             project = cls(folder, journal, lock, checkpoint_bytes=checkpoint_bytes)
             project._ds = ds
@@ -164,7 +164,7 @@ class Project:
         from .io.parquet import read_tables
         from .loading import dataset_from_tables
 
-        info = _read_json(folder / "project.json")
+        info = read_json(folder / "project.json")
         if info.get("format") != FORMAT or info.get("version") != FORMAT_VERSION:
             raise ValidationError(
                 f"open: {str(folder)!r}: project.json is not a vidlabel project of version 1"
@@ -321,7 +321,7 @@ class Project:
         except (TypeError, ValueError):
             raise ValidationError(f"open: project {str(self.folder)!r}: a journal op is malformed") from None
         for row in (before, after):
-            _check_row(self.folder, store, key, row, self._ds)
+            check_row(self.folder, store, key, row, self._ds)
         return (store, key, self._decode(store, key, before), self._decode(store, key, after))
 
     def _decode(self, store: str, key: Any, v: Any) -> Any:
@@ -330,7 +330,7 @@ class Project:
         if store == "frames":
             return FrameInfo(np.asarray(v["timestamps"], np.float64), [self._abs(u) for u in v["uris"]])
         if store == "sources":
-            return _PendingSource(key[0])
+            return PendingSource(key[0])
         if store == "sequences":
             return {**v, "source_uri": self._abs(v.get("source_uri"))}
         return v
@@ -371,9 +371,9 @@ class Project:
                         fh.write(encode_value(history))
                         fh.flush()
                         os.fsync(fh.fileno())
-                    _fsync_dir(tmp)
+                    fsync_dir(tmp)
                     os.replace(tmp, final)
-                    _fsync_dir(root)
+                    fsync_dir(root)
                 except BaseException:
                     shutil.rmtree(tmp, ignore_errors=True)
                     raise
@@ -447,7 +447,7 @@ class Project:
     def _source_for(self, seq: str, v: Any, ops: list[Op]) -> Any:
         from .loading import open_frames
 
-        if not isinstance(v, _PendingSource):
+        if not isinstance(v, PendingSource):
             return v
         ds = self._ds
         assert ds is not None
@@ -475,7 +475,7 @@ class Project:
 
         root = self.folder / "frames"
         root.mkdir(exist_ok=True)
-        final = root / f"{_safe_name(seq_id)}-{uuid.uuid4().hex[:8]}"  # never reused: undo may need the old
+        final = root / f"{safe_name(seq_id)}-{uuid.uuid4().hex[:8]}"  # never reused: undo may need the old
         tmp = root / f".tmp-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
         try:
@@ -493,9 +493,9 @@ class Project:
                     fh.flush()
                     os.fsync(fh.fileno())
                 paths.append(final / f"{i:06d}.png")
-            _fsync_dir(tmp)
+            fsync_dir(tmp)
             os.replace(tmp, final)
-            _fsync_dir(root)
+            fsync_dir(root)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -538,78 +538,3 @@ class Project:
             self.journal.close()
             if self.lock is not None:
                 self.lock.release()
-
-
-class _PendingSource:
-    """A frame source named in the journal, reopened from the sequence's rows once replay is done."""
-
-    def __init__(self, seq: str) -> None:
-        self.seq = seq
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _PendingSource) and other.seq == self.seq
-
-    def __hash__(self) -> int:
-        return hash(self.seq)
-
-
-def _check_row(folder: Path, store: Any, key: tuple[Any, ...], row: Any, ds: Any) -> None:
-    """A journaled row must be one the dataset could hold: a known store, a key of the right shape,
-    and for tables exactly the schema's columns with the key's values (validation.py checks the rest)."""
-    from . import schema as sch
-
-    where = f"open: project {str(folder)!r}: journal row of {store!r} at {key!r}"
-    if store in ("frames", "sources"):
-        if len(key) != 1 or not isinstance(key[0], str):
-            raise ValidationError(f"{where}: malformed key")
-        if (
-            store == "frames"
-            and row is not None
-            and (not isinstance(row, dict) or set(row) != {"timestamps", "uris"})
-        ):
-            raise ValidationError(f"{where}: malformed frame list")
-        return
-    if store not in sch.KEYS or store == "frames":
-        raise ValidationError(f"{where}: unknown table")
-    if row is None:
-        return
-    names = ds.schema(store).names if ds is not None else None
-    if not isinstance(row, dict) or (names is not None and list(row) != names and set(row) != set(names)):
-        raise ValidationError(f"{where}: its columns are not the table's")
-    if tuple(row.get(k) for k in sch.KEYS[store]) != key:
-        raise ValidationError(
-            f"{where}: the row's key columns say {tuple(row.get(k) for k in sch.KEYS[store])!r}"
-        )
-
-
-def _safe_name(seq_id: str) -> str:
-    keep = "".join(c if c.isalnum() or c in "-_." else "_" for c in seq_id).strip(".") or "sequence"
-    return keep[:64]
-
-
-def _write_json(path: Path, value: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as fh:
-        json.dump(value, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ValidationError(f"open: {str(path)!r} is unreadable: {exc}") from None
-    if not isinstance(value, dict):
-        raise ValidationError(f"open: {str(path)!r} is not a vidlabel project file")
-    return value
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
