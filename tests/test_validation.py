@@ -612,3 +612,39 @@ def test_davis_frames_and_mask_pngs_over_the_bound_are_refused(
     assert_same(before, ds)  # the half-imported sequence is rolled back
     with pytest.raises(vl.ValidationError, match=r"00000.png: size 6x8 .* over the bound"):
         read_index_png(png)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("project") / "p.vlproj"
+    ds = _dataset()
+    ds.save_as(folder)
+    ds.close()
+    return folder
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(damage=corruption())
+def test_corrupted_project_checkpoints_are_always_refused(project: Path, damage: tuple[str, Any]) -> None:
+    """The same damage in a project folder's checkpoint: reopening refuses it, never loads garbage."""
+    kind, apply = damage
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "p.vlproj"
+        shutil.copytree(project, folder)
+        ckpt = max(p for p in (folder / "checkpoints").iterdir() if p.name.isdigit())
+        tables = {n: pq.read_table(ckpt / f"{n}.parquet") for n in sch.TABLES}
+        before = tables["masks"]
+        apply(ckpt, tables)
+        for name, t in tables.items():
+            pq.write_table(t, ckpt / f"{name}.parquet")
+        if kind in ("flip", "truncate"):
+            (counts, pixels), *_ = [
+                (r["counts"], r["height"] * r["width"])
+                for r, o in zip(tables["masks"].to_pylist(), before.to_pylist())
+                if r["counts"] != o["counts"]
+            ]
+            if _reference_runs(counts, pixels) is not None:  # still a valid RLE: the project opens
+                vl.open(folder).close()
+                return
+        with pytest.raises(vl.ValidationError, match="checkpoint"):
+            vl.open(folder)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import sqlite3
 import struct
 import threading
+import time
 import warnings
 import weakref
 import zlib
@@ -105,7 +106,9 @@ CREATE TABLE state (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO state VALUES ('base', 0);
 """
 _CHUNK = 256  # records fetched per query while iterating
-_MAX_PENDING_BYTES = 64 << 20  # wait=False appends block beyond this much unwritten data
+_MAX_PENDING_BYTES = 64 << 20
+_LINGER = 0.004  # seconds a commit of records nobody waits for may wait for more
+_LINGER_RECORDS = 512  # wait=False appends block beyond this much unwritten data
 
 
 def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
@@ -150,6 +153,7 @@ class _Writer:
         self.next_seq = last_seq + 1
         self.durable = last_seq
         self.commits = 0
+        self.waiters = 0  # threads blocked until some record is durable
         self.error: JournalError | None = None
         self.stopping = False
         self.closed = False
@@ -163,6 +167,14 @@ class _Writer:
                     self.cv.wait()
                 if not self.queue:
                     return  # stopping, and everything appended is written
+                # Nobody waits for these (a propagation's frames): linger a moment so that more
+                # frames share one commit; fewer commits, less of this thread competing for the GIL.
+                deadline = time.monotonic() + _LINGER
+                while not (self.stopping or self.waiters) and len(self.queue) < _LINGER_RECORDS:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self.cv.wait(left)
                 batch, self.queue, self.pending_bytes = self.queue, [], 0
                 self.busy = True
                 self.cv.notify_all()  # appends blocked on pending_bytes may go on
@@ -231,10 +243,15 @@ class _Writer:
         return seq
 
     def _wait(self, seq: int) -> None:  # holds cv
-        while self.durable < seq:
-            if self.error is not None:
-                raise self.error
-            self.cv.wait()
+        self.waiters += 1
+        self.cv.notify_all()  # a lingering writer commits now
+        try:
+            while self.durable < seq:
+                if self.error is not None:
+                    raise self.error
+                self.cv.wait()
+        finally:
+            self.waiters -= 1
 
     def wait(self, seq: int | None) -> None:
         with self.cv:
