@@ -26,18 +26,9 @@ from pathlib import Path
 
 import numpy as np
 import pycocotools.mask as cocomask
+from bench_dataset import H, W, blob
 
 from vidlabel.journal import Journal, Record, encode_value
-
-H, W = 480, 854
-
-
-def blob(rng: np.random.Generator) -> np.ndarray:
-    yy, xx = np.mgrid[:H, :W]
-    cy, cx = rng.uniform(100, 380), rng.uniform(150, 700)
-    ry, rx = rng.uniform(30, 120), rng.uniform(30, 200)
-    wobble = 1 + 0.15 * np.sin(np.arctan2(yy - cy, xx - cx) * rng.integers(3, 9))
-    return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= wobble
 
 
 def interleaved(fns: list[Callable[[], object]], repeats: int) -> list[float]:

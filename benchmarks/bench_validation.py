@@ -22,19 +22,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pycocotools.mask as cocomask
+from bench_dataset import H, W, blob
 
 from vidlabel import schema as sch
 from vidlabel.validation import validate_tables
-
-H, W = 480, 854
-
-
-def blob(rng: np.random.Generator) -> np.ndarray:
-    yy, xx = np.mgrid[:H, :W]
-    cy, cx = rng.uniform(100, 380), rng.uniform(150, 700)
-    ry, rx = rng.uniform(30, 120), rng.uniform(30, 200)
-    wobble = 1 + 0.15 * np.sin(np.arctan2(yy - cy, xx - cx) * rng.integers(3, 9))
-    return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= wobble
 
 
 def build(n_masks: int) -> dict[str, pa.Table]:

@@ -36,7 +36,15 @@ from .errors import ValidationError
 from .history import Step, op_bytes
 from .journal import Journal, Record, decode_value, encode_value
 from .lock import ProjectLock
-from .project_files import PendingSource, check_row, fsync_dir, read_json, safe_name, write_json
+from .project_files import (
+    PendingSource,
+    check_row,
+    new_folder,
+    read_json,
+    safe_name,
+    write_durably,
+    write_json,
+)
 from .versions import Op
 
 if TYPE_CHECKING:
@@ -355,9 +363,7 @@ class Project:
             root.mkdir(exist_ok=True)
             final = root / f"{upto:012d}"
             if not final.exists():
-                tmp = root / f".tmp-{uuid.uuid4().hex[:8]}"
-                tmp.mkdir()
-                try:
+                with new_folder(final) as tmp:
                     write_tables(tables, ds.custom_fields, tmp)
                     history = (
                         [self._encode_step(s) for s in cap.undo],
@@ -367,16 +373,7 @@ class Project:
                             for g, label, ops in cap.groups
                         ],
                     )
-                    with open(tmp / "history.bin", "wb") as fh:
-                        fh.write(encode_value(history))
-                        fh.flush()
-                        os.fsync(fh.fileno())
-                    fsync_dir(tmp)
-                    os.replace(tmp, final)
-                    fsync_dir(root)
-                except BaseException:
-                    shutil.rmtree(tmp, ignore_errors=True)
-                    raise
+                    write_durably(tmp / "history.bin", encode_value(history))
             old = self.journal.meta().get("checkpoint", b"").decode()
             self.journal.truncate(upto, {"checkpoint": final.name.encode(), "seq": str(upto).encode()})
             # older checkpoints and temps a crash left behind go; the one before this stays for a
@@ -476,10 +473,8 @@ class Project:
         root = self.folder / "frames"
         root.mkdir(exist_ok=True)
         final = root / f"{safe_name(seq_id)}-{uuid.uuid4().hex[:8]}"  # never reused: undo may need the old
-        tmp = root / f".tmp-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir()
-        try:
-            paths = []
+        paths = []
+        with new_folder(final) as tmp:
             for i in range(len(source)):
                 ok, png = cv2.imencode(
                     ".png",
@@ -488,17 +483,8 @@ class Project:
                 )
                 if not ok:
                     raise ValidationError(f"frames: could not encode frame {i} of {seq_id!r} as PNG")
-                with open(tmp / f"{i:06d}.png", "wb") as fh:
-                    fh.write(png.tobytes())
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                write_durably(tmp / f"{i:06d}.png", png.tobytes())
                 paths.append(final / f"{i:06d}.png")
-            fsync_dir(tmp)
-            os.replace(tmp, final)
-            fsync_dir(root)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return open_source(
             [str(p) for p in paths], fps=source.fps, cache=self._ds.frame_cache if self._ds else None
         )
