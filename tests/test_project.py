@@ -284,3 +284,49 @@ def test_a_project_opened_by_a_relative_path_finds_its_frames(
         warnings.simplefilter("error")
         back = vl.open("out/rel.vlproj")
     assert np.array_equal(back.frame("clip", 2), _frames(3)[2])
+
+
+def test_undoing_a_run_that_wrote_a_row_twice_rebases_the_later_step_onto_the_start(tmp_path: Path) -> None:
+    """A run wrote box 0 twice, a later step once more; undoing the run keeps the later box, and
+    undoing that goes back to the box before the run, live and after a reopen alike."""
+    for reopen in (False, True):
+        path = tmp_path / f"p{reopen}.vlproj"
+        ds = vl.open(path)
+        seq = ds.add_sequence("s", num_frames=4, width=W, height=H)
+        e = ds.add_entity(seq, "a")
+        ds.set_box(seq, 0, e, (1, 1, 5, 5))
+        with ds.undo_group("grp"):
+            ds.set_box(seq, 0, e, (2, 2, 6, 6))
+            ds.set_box(seq, 0, e, (3, 3, 7, 7))
+        ds.set_box(seq, 0, e, (4, 4, 8, 8))
+        with pytest.warns(RuntimeWarning, match="left as they are"):
+            ds.undo("grp")
+        if reopen:
+            ds.project.release()  # a dead kernel: the reopen replays the undo from the journal
+            ds = vl.open(path)
+        assert ds.box(seq, 0, e) == (4, 4, 8, 8)
+        ds.undo()
+        assert ds.box(seq, 0, e) == (1, 1, 5, 5)
+        ds.close()
+
+
+def test_a_rebased_step_trims_its_tracklets_after_a_checkpoint_too(tmp_path: Path) -> None:
+    spans = []
+    for reopen in (False, True):
+        ds = vl.open(tmp_path / f"p{reopen}.vlproj")
+        seq = ds.add_sequence("s", num_frames=6, width=W, height=H)
+        e = ds.add_entity(seq, "a")
+        for f in range(3):
+            ds.set_box(seq, f, e, (1, 1, 5, 5))
+        ds.set_box(seq, 3, e, (2, 2, 6, 6))
+        ds.set_box(seq, 3, e, (3, 3, 7, 7))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds.undo(-2)  # the first box on 3: kept (the second changed it), the second step rebased
+        if reopen:
+            ds.close()  # checkpoints: the rebased step comes back from history.bin
+            ds = vl.open(tmp_path / f"p{reopen}.vlproj")
+        ds.undo()
+        spans.append([(t["start_frame"], t["end_frame"]) for t in ds.tracklets(seq, e)])
+        ds.close()
+    assert spans[0] == spans[1] == [(0, 2)]

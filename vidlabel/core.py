@@ -513,7 +513,8 @@ class Core:
                 if 0 <= depth < len(stack):
                     step = stack[-1 - depth]
                     kept = {(str(s), tuple(k)) for s, k in extra.get("kept", [])}
-                    apply_rebase(rebase_plan(h, step, [op for op in step.ops if (op[0], op[1]) in kept]))
+                    kept_ops = collapse([op for op in step.ops if (op[0], op[1]) in kept])
+                    apply_rebase(rebase_plan(h, step, kept_ops))
                     (h.undone if kind == "undo" else h.redone)(step, list(ops))
             elif kind == "clear_history":
                 h.clear()

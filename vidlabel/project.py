@@ -152,10 +152,14 @@ class Project:
         # a read-only open races the writer's checkpoints: if one landed while we read (the journal
         # moved past the checkpoint we loaded, or that checkpoint went), read again
         for attempt in range(5):
+            with Journal(folder / "journal.sqlite", readonly=True) as before:
+                seen = before.meta().get("seq")
             try:
                 ds = cls._reopen(folder, readonly=True, checkpoint_bytes=checkpoint_bytes, **options)
             except ValidationError:
-                if attempt == 4:
+                with Journal(folder / "journal.sqlite", readonly=True) as now:
+                    moved = now.meta().get("seq") != seen
+                if attempt == 4 or not moved:  # a damaged folder stays damaged: say so at once
                     raise
                 continue
             project = ds.project
@@ -397,7 +401,8 @@ class Project:
         return out
 
     def _encode_step(self, step: Step) -> list[Any]:
-        return [step.label, step.nbytes, encode_value([self._encode_op(op) for op in step.ops])]
+        ops = encode_value([self._encode_op(op) for op in step.ops])
+        return [step.label, step.nbytes, ops, step.rebased]
 
     def _read_history(self, file: Path) -> tuple[list[Step], list[Step]]:
         """The undo and redo steps a checkpoint holds; each step's rows are decoded on first use."""
@@ -406,7 +411,10 @@ class Project:
         try:
             undo, redo, *more = decode_value(file.read_bytes())
             parts = [
-                [self._lazy_step(str(label), int(nbytes), bytes(blob)) for label, nbytes, blob in p]
+                [
+                    self._lazy_step(str(e[0]), int(e[1]), bytes(e[2]), bool(e[3]) if len(e) > 3 else False)
+                    for e in p
+                ]
                 for p in (undo, redo)
             ]
             self._groups = [
@@ -422,7 +430,7 @@ class Project:
             return [], []
         return parts[0], parts[1]
 
-    def _lazy_step(self, label: str, nbytes: int, blob: bytes) -> Step:
+    def _lazy_step(self, label: str, nbytes: int, blob: bytes, rebased: bool = False) -> Step:
         def load() -> list[Op]:
             try:
                 ops = [self._decode_op(op) for op in decode_value(blob)]
@@ -432,7 +440,9 @@ class Project:
                 ) from None
             return [self._resolve_pending(op, ops) for op in ops]
 
-        return Step(label, None, None, nbytes, load=load)
+        step = Step(label, None, None, nbytes, load=load)
+        step.rebased = rebased  # its undo trims tracklets, as it would have before the checkpoint
+        return step
 
     def _resolve_pending(self, op: Op, ops: list[Op]) -> Op:
         """A frame source in an undo step comes back as the source its own rows (or today's) describe."""

@@ -17,7 +17,7 @@ import numpy as np
 from .errors import ValidationError
 from .history import History, Step
 from .tracklets import TrackletKeeper
-from .versions import Draft, Key, Op, same
+from .versions import Draft, Key, Op, collapse, same
 
 ANNOTATIONS = ("masks", "boxes", "states")
 
@@ -51,7 +51,8 @@ def revert(
     for seq, eid in sorted(touched):
         if draft.get("entities", (eid,)) is not None:
             tracklets.repair(seq, eid, trim=partial)
-    return [(s, k) for s, k, _b, _a in kept], rebase_plan(history, step, kept)
+    kept.reverse()  # back in the step's order: collapsed, a key the step wrote twice is one op
+    return [(s, k) for s, k, _b, _a in kept], rebase_plan(history, step, collapse(kept))
 
 
 _NOT_CONTENT = {
