@@ -1,12 +1,23 @@
-"""Interactive segmentation of one frame with GrabCut: a box and/or clicks in, a mask out.
+"""Interactive segmentation of one frame: a box and/or clicks in, a mask out.
 
-GrabCut (iterated graph cuts on colour mixture models) runs on a crop around the box or the
-clicks, downscaled to at most ``side`` pixels, so a prompt costs tens of milliseconds at 480p
-whatever the object's size. The box is the probable object, outside it is background; positive
-clicks pin small discs to the object, negative ones pin discs (and the like-coloured region
-around them) to the background. With clicks alone, a region around the positive clicks is the
-first guess, widened while the object runs into the crop's edge. The component(s) holding the
-positive clicks are kept, and small holes filled. Used by the ``flow`` engine for prompts.
+Two steps. Geodesic distances (``geodesic.py``) from the positive clicks and from the background
+seeds (the frame's border, or what lies outside the box, and the negative clicks) say which
+pixels are surely the object, surely background, or in between: a pixel is sure when its
+distance to one side is ``_CONF`` times its distance to the other. This finds the extent of a
+large, low-contrast object from one click, where a colour model learnt from a disc around the
+click finds only the part of the object coloured like the disc. GrabCut (iterated graph cuts on
+colour mixture models) then places the boundary in the uncertain band, on a crop around the
+object downscaled to at most ``side`` pixels, so a prompt costs tens of milliseconds at 480p.
+
+A box alone is plain GrabCut: outside the box is background, inside probably the object. When
+GrabCut's colour models collapse (nothing left inside the box) the cut is redone with the
+box's pixels whose colours are commoner outside the box starting as background, and failing
+that those colour statistics alone give the mask, so a box never gives an empty mask.
+
+Positive click pixels are in the mask and negative ones out; the component(s) holding the
+positive clicks (or the main ones, for a box alone) are kept and small holes filled. The score
+is the colour separation of object and surroundings (Bhattacharyya distance of their colour
+histograms), times, for clicks, the agreement (IoU) of the geodesic guess and the cut.
 """
 
 from __future__ import annotations
@@ -16,10 +27,13 @@ import numpy as np
 
 from ..errors import ValidationError
 from .base import Prompt, Result
+from .geodesic import Costs
 
 _DISC = 0.012  # radius of a click's pinned disc, as a share of the crop's long side
-_LIKE = 24  # colour difference (per channel) within which a negative click's region spreads
-_CLICK_REACH = 0.08  # with clicks alone, the object is first guessed this share of the short side around them
+_CONF = 2.0  # a pixel is surely one side's when the other side is this many times farther away
+_BG_CONF = 8.0
+_MARGIN = 0.25  # the crop around the box or the guessed object, as a share of its long side
+_COLLAPSED = 0.02  # a cut keeping less than this share of its box has lost its colour model
 
 
 def _disc_radius(side: int) -> int:
@@ -45,53 +59,50 @@ def fill_holes(fg: np.ndarray, max_area: float, keep_open: np.ndarray | None = N
     return fg | fill[labels] if fill.any() else fg
 
 
-def _grabcut(
-    img: np.ndarray,
-    rect: tuple[int, int, int, int] | None,
-    reach: float,
-    pos: np.ndarray,
-    neg: np.ndarray,
-    iters: int,
-) -> np.ndarray:
-    """GrabCut on ``img`` (the downscaled crop): a bool mask.
+def _geodesic_labels(
+    costs: Costs, box: tuple[float, float, float, float] | None, evidence: np.ndarray, neg: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """GrabCut labels at working size from geodesic distances, and the guessed object.
 
-    ``rect`` (x0, y0, x1, y1) is a box: outside it is background for sure, inside probably the
-    object. Without one, discs of radius ``reach`` around the positive clicks are probably the
-    object and the rest probably background, so the object may grow beyond them where its
-    colours go.
+    ``evidence`` (working size, bool) is what is known to be the object: the positive clicks, or
+    for a box with negative clicks only, the box's own answer away from them. The background
+    seeds are the negative clicks and the frame's border (without a box) or the box's outside.
+    Sure object where the evidence is ``_CONF`` times nearer than the background seeds, sure
+    background the other way round; in between the nearer side is the probable label, except
+    that inside a box everything not nearer a negative click stays probably the object (the
+    box says so).
     """
-    h, w = img.shape[:2]
-    if rect is not None:
-        mask = np.full((h, w), cv2.GC_BGD, np.uint8)
-        x0, y0, x1, y1 = rect
-        mask[y0:y1, x0:x1] = cv2.GC_PR_FGD
+    h, w = costs.shape
+    outside = np.ones((h, w), bool)
+    if box is not None:
+        s = costs.scale
+        x0, y0 = max(0, int(box[0] * s)), max(0, int(box[1] * s))
+        outside[y0 : int(np.ceil(box[3] * s)), x0 : int(np.ceil(box[2] * s))] = False
     else:
-        mask = np.full((h, w), cv2.GC_PR_BGD, np.uint8)
-        for x, y in pos:
-            cv2.circle(mask, (round(float(x)), round(float(y))), max(2, round(reach)), cv2.GC_PR_FGD, -1)
-    for x, y in neg:
-        # A negative click means the region it is on, not a dot: what is connected to it in like
-        # colours is probably background, so the colour model learns it.
-        seed = (min(w - 1, max(0, round(float(x)))), min(h - 1, max(0, round(float(y)))))
-        region = np.zeros((h + 2, w + 2), np.uint8)
-        flags = 4 | cv2.FLOODFILL_FIXED_RANGE | cv2.FLOODFILL_MASK_ONLY | (1 << 8)
-        cv2.floodFill(img, region, seed, (0, 0, 0), (_LIKE,) * 3, (_LIKE,) * 3, flags)
-        mask[(region[1:-1, 1:-1] > 0) & (mask == cv2.GC_PR_FGD)] = cv2.GC_PR_BGD
-    r = _disc_radius(max(h, w))
-    for (x, y), value in [*((p, cv2.GC_FGD) for p in pos), *((p, cv2.GC_BGD) for p in neg)]:
-        cv2.circle(mask, (round(float(x)), round(float(y))), r, int(value), -1)
-    kinds = np.bincount(mask.ravel(), minlength=4)
-    if not kinds[cv2.GC_BGD] + kinds[cv2.GC_PR_BGD]:
-        # A box over the whole crop (the whole frame) leaves no background to learn from: its
-        # rim becomes probable background.
-        rim = np.zeros((h, w), bool)
-        rim[[0, -1], :] = rim[:, [0, -1]] = True
-        mask[rim & (mask != cv2.GC_FGD)] = cv2.GC_PR_BGD
-    if not (mask == cv2.GC_FGD).any() and not (mask == cv2.GC_PR_FGD).any():
-        return np.zeros((h, w), bool)
-    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.grabCut(img, mask, (0, 0, 0, 0), bgd, fgd, iters, cv2.GC_INIT_WITH_MASK)
-    return (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
+        outside[1:-1, 1:-1] = False  # the frame's border: mostly background in a framed shot
+    negs = np.zeros((h, w), bool)
+    if len(neg):
+        negs[costs.to_work(neg)] = True
+    dp, db = costs.distance(evidence), costs.distance(outside | negs)
+    guess = dp < db
+    if box is None:
+        labels = np.where(guess, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    else:
+        labels = np.full((h, w), cv2.GC_PR_FGD, np.uint8)
+        if len(neg):
+            labels[costs.distance(negs) < dp] = cv2.GC_PR_BGD
+    labels[dp * _CONF < db] = cv2.GC_FGD
+    labels[db * _BG_CONF < dp] = cv2.GC_BGD
+    return labels, guess
+
+
+def _colour_ratio(img: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """Per pixel: how much commoner its colour (8 levels a channel) is inside ``inner`` than outside."""
+    q = (img >> 5).astype(np.int32)
+    idx = (q[..., 0] << 6) | (q[..., 1] << 3) | q[..., 2]
+    hi = np.bincount(idx[inner], minlength=512) + 1.0
+    ho = np.bincount(idx[~inner], minlength=512) + 1.0
+    return ((hi / hi.sum()) / (ho / ho.sum()))[idx]
 
 
 def _separation(img: np.ndarray, fg: np.ndarray) -> float:
@@ -105,58 +116,96 @@ def _separation(img: np.ndarray, fg: np.ndarray) -> float:
     return float(np.clip(cv2.compareHist(hf, hb, cv2.HISTCMP_BHATTACHARYYA), 0.0, 1.0))
 
 
+def _cut(img: np.ndarray, mask: np.ndarray, iters: int) -> np.ndarray:
+    """GrabCut from the labels in ``mask`` (changed in place): the object, as a bool mask."""
+    kinds = np.bincount(mask.ravel(), minlength=4)
+    if not kinds[cv2.GC_FGD] + kinds[cv2.GC_PR_FGD]:
+        return np.zeros(mask.shape, bool)
+    if not kinds[cv2.GC_BGD] + kinds[cv2.GC_PR_BGD]:
+        # A box over the whole frame leaves no background to learn from: its rim becomes
+        # probable background.
+        rim = np.zeros(mask.shape, bool)
+        rim[[0, -1], :] = rim[:, [0, -1]] = True
+        mask[rim & (mask != cv2.GC_FGD)] = cv2.GC_PR_BGD
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(0)  # GrabCut seeds its colour models with k-means++: the same prompt, the same mask
+    cv2.grabCut(img, mask, (0, 0, 0, 0), bgd, fgd, iters, cv2.GC_INIT_WITH_MASK)
+    return (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
+
+
 def segment_prompt(rgb: np.ndarray, prompt: Prompt, *, side: int, iters: int, min_area: float) -> Result:
-    """The mask (HxW bool) and score that GrabCut gives for a box and/or clicks on ``rgb``."""
+    """The mask (HxW bool) and score for a box and/or clicks on ``rgb``."""
     h, w = rgb.shape[:2]
     pos = prompt.points[prompt.labels == 1].astype(np.float64)
     neg = prompt.points[prompt.labels == 0].astype(np.float64)
-    reach = _CLICK_REACH * min(h, w)
-    if prompt.box is not None:
-        bx0, by0, bx1, by1 = (float(v) for v in prompt.box)
-    elif len(pos):
-        bx0, by0 = pos.min(axis=0) - reach
-        bx1, by1 = pos.max(axis=0) + reach
-    else:
+    box = None if prompt.box is None else tuple(float(v) for v in prompt.box)
+    if box is None and not len(pos):
         raise ValidationError("prompt: negative clicks alone select nothing; add a positive click or a box")
-    for attempt in range(2):
-        # The crop: the region plus background for GrabCut to learn from; with clicks alone, room
-        # for an object bigger than the first guess to grow into.
-        bw, bh = bx1 - bx0, by1 - by0
-        margin = 0.25 * max(bw, bh) + 8 if prompt.box is not None else (3 + 2 * attempt) * reach
-        cx0, cy0 = max(0, int(bx0 - margin)), max(0, int(by0 - margin))
-        cx1, cy1 = min(w, int(np.ceil(bx1 + margin))), min(h, int(np.ceil(by1 + margin)))
-        s = min(1.0, side / max(cx1 - cx0, cy1 - cy0))
-        sw, sh = max(1, round((cx1 - cx0) * s)), max(1, round((cy1 - cy0) * s))
-        crop = rgb[cy0:cy1, cx0:cx1]
-        small = np.array(crop)  # its own writable copy: OpenCV's flood fill wants one
-        if s < 1:
-            small = np.asarray(cv2.resize(small, (sw, sh), interpolation=cv2.INTER_AREA))
-        sx, sy = sw / (cx1 - cx0), sh / (cy1 - cy0)
-
-        spos, sneg = (pos - (cx0, cy0)) * (sx, sy), (neg - (cx0, cy0)) * (sx, sy)
-        if prompt.box is not None:
-            region = (
-                max(0, int((bx0 - cx0) * sx)),
-                max(0, int((by0 - cy0) * sy)),
-                min(sw, int(np.ceil((bx1 - cx0) * sx))),
-                min(sh, int(np.ceil((by1 - cy0) * sy))),
-            )
-            fg = _grabcut(small, region, 0.0, spos, sneg, iters)
+    labels, guess = None, None
+    if len(pos) or len(neg):
+        costs = Costs(rgb)
+        evidence = np.zeros(costs.shape, bool)
+        if len(pos):
+            evidence[costs.to_work(pos)] = True
         else:
-            fg = _grabcut(small, None, reach * sx, spos, sneg, iters)
-        fg = _clean_prompt(fg, spos, sneg, min_area * sx * sy)
-        if prompt.box is not None or attempt == 1:
-            break
-        # Clicks alone: an object that runs into a crop edge inside the frame is bigger than the
-        # crop; widen it and cut again.
-        touches = (
-            (cx0 > 0 and fg[:, 0].any())
-            or (cy0 > 0 and fg[0].any())
-            or (cx1 < w and fg[:, -1].any())
-            or (cy1 < h and fg[-1].any())
-        )
-        if not touches:
-            break
+            # A box with negative clicks only: the object is what the box alone gives, away from
+            # the clicks (its half farther from them); what the clicks touch is what is nearer to
+            # them than to that.
+            alone = Prompt(np.zeros((0, 2), np.float32), np.zeros(0, np.int32), box=prompt.box)
+            first = segment_prompt(rgb, alone, side=side, iters=iters, min_area=min_area)[0]
+            first = cv2.resize(first.view(np.uint8), costs.shape[::-1], interpolation=cv2.INTER_AREA) > 0
+            if first.any():
+                negs = np.zeros(costs.shape, bool)
+                negs[costs.to_work(neg)] = True
+                dn = costs.distance(negs)
+                evidence = first & (dn >= np.median(dn[first]))
+        if evidence.any():
+            work, guess_work = _geodesic_labels(costs, box, evidence, neg)  # type: ignore[arg-type]
+            labels = cv2.resize(work, (w, h), interpolation=cv2.INTER_NEAREST)
+            if box is None:
+                guess = cv2.resize(guess_work.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+                guess[np.clip(pos[:, 1].astype(int), 0, h - 1), np.clip(pos[:, 0].astype(int), 0, w - 1)] = True
+                guess = _keep_clicked(guess, pos)
+    if box is not None:
+        bx0, by0, bx1, by1 = box
+    else:
+        assert guess is not None
+        ys, xs = np.nonzero(guess)
+        bx0, by0 = min(xs.min(), pos[:, 0].min()), min(ys.min(), pos[:, 1].min())
+        bx1, by1 = max(xs.max() + 1, pos[:, 0].max() + 1), max(ys.max() + 1, pos[:, 1].max() + 1)
+    # The crop: the box or the guess, and background around it for GrabCut to learn from.
+    margin = _MARGIN * max(bx1 - bx0, by1 - by0) + 8
+    cx0, cy0 = max(0, int(bx0 - margin)), max(0, int(by0 - margin))
+    cx1, cy1 = min(w, int(np.ceil(bx1 + margin))), min(h, int(np.ceil(by1 + margin)))
+    s = min(1.0, side / max(cx1 - cx0, cy1 - cy0))
+    sw, sh = max(1, round((cx1 - cx0) * s)), max(1, round((cy1 - cy0) * s))
+    small = np.ascontiguousarray(rgb[cy0:cy1, cx0:cx1])
+    if s < 1:
+        small = np.asarray(cv2.resize(small, (sw, sh), interpolation=cv2.INTER_AREA))
+    sx, sy = sw / (cx1 - cx0), sh / (cy1 - cy0)
+
+    def to_crop(a: np.ndarray) -> np.ndarray:
+        return np.asarray(cv2.resize(a[cy0:cy1, cx0:cx1], (sw, sh), interpolation=cv2.INTER_NEAREST))
+
+    if labels is not None:
+        mask = to_crop(labels)
+    else:
+        mask = np.full((sh, sw), cv2.GC_PR_FGD, np.uint8)
+    inner = np.zeros((sh, sw), bool)
+    if box is not None:
+        ix0, iy0 = max(0, int((bx0 - cx0) * sx)), max(0, int((by0 - cy0) * sy))
+        ix1, iy1 = min(sw, int(np.ceil((bx1 - cx0) * sx))), min(sh, int(np.ceil((by1 - cy0) * sy)))
+        inner[iy0:iy1, ix0:ix1] = True
+        mask[~inner] = cv2.GC_BGD
+    spos, sneg = (pos - (cx0, cy0)) * (sx, sy), (neg - (cx0, cy0)) * (sx, sy)
+    r = _disc_radius(max(sh, sw))
+    for (x, y), value in [*((p, cv2.GC_FGD) for p in spos), *((p, cv2.GC_BGD) for p in sneg)]:
+        cv2.circle(mask, (round(float(x)), round(float(y))), r, int(value), -1)
+    start = mask.copy()
+    fg = _cut(small, mask, iters)
+    if box is not None and not len(pos) and np.count_nonzero(fg & inner) < _COLLAPSED * np.count_nonzero(inner):
+        fg = _recut(small, start, inner, iters)
+    fg = _clean_prompt(fg, spos, sneg, min_area * sx * sy)
     score = _separation(small, fg)
     out = np.zeros((h, w), bool)
     if s < 1:
@@ -168,7 +217,30 @@ def segment_prompt(rgb: np.ndarray, prompt: Prompt, *, side: int, iters: int, mi
     # resampling did at the edges.
     for (x, y), value in [*((p, True) for p in pos), *((p, False) for p in neg)]:
         out[min(int(y), h - 1), min(int(x), w - 1)] = value
-    return out, score if out.any() else 0.0
+    return out, float(score) if out.any() else 0.0
+
+
+def _recut(img: np.ndarray, start: np.ndarray, inner: np.ndarray, iters: int) -> np.ndarray:
+    """A box whose cut collapsed: start again with the box's colours commoner outside as background,
+    and if that collapses too, answer with those colour statistics alone."""
+    ratio = _colour_ratio(img, inner)
+    mask = start.copy()
+    mask[inner & (ratio < 1) & (mask == cv2.GC_PR_FGD)] = cv2.GC_PR_BGD
+    fg = _cut(img, mask, iters)
+    if np.count_nonzero(fg & inner) >= _COLLAPSED * np.count_nonzero(inner):
+        return fg
+    likely = inner & (ratio >= 1) & (start != cv2.GC_BGD)
+    return likely if likely.any() else inner & (start != cv2.GC_BGD)
+
+
+def _keep_clicked(fg: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """The components of ``fg`` holding a positive click."""
+    n, labels, _ = components(fg)
+    h, w = fg.shape
+    keep = np.zeros(n, bool)
+    keep[labels[np.clip(pos[:, 1].astype(int), 0, h - 1), np.clip(pos[:, 0].astype(int), 0, w - 1)]] = True
+    keep[0] = False
+    return keep[labels]
 
 
 def _clean_prompt(fg: np.ndarray, pos: np.ndarray, neg: np.ndarray, min_area: float) -> np.ndarray:
