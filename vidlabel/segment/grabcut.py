@@ -89,10 +89,14 @@ def _geodesic_labels(
         labels = np.where(guess, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
     else:
         labels = np.full((h, w), cv2.GC_PR_FGD, np.uint8)
-        if len(neg):
-            labels[costs.distance(negs) < dp] = cv2.GC_PR_BGD
     labels[dp * _CONF < db] = cv2.GC_FGD
     labels[db * _BG_CONF < dp] = cv2.GC_BGD
+    if len(neg):
+        # A click is as strong evidence whichever its sign: what is nearer the negative clicks than
+        # the object is probably background, and surely so where _CONF times nearer.
+        dn = costs.distance(negs)
+        labels[dn < dp] = cv2.GC_BGD
+        labels[dn * _CONF < dp] = cv2.GC_BGD
     return labels, guess
 
 
@@ -157,8 +161,14 @@ def segment_prompt(rgb: np.ndarray, prompt: Prompt, *, side: int, iters: int, mi
             if first.any():
                 negs = np.zeros(costs.shape, bool)
                 negs[costs.to_work(neg)] = True
-                dn = costs.distance(negs)
-                evidence = first & (dn >= np.median(dn[first]))
+                n, parts, _ = components(first)
+                clicked = np.unique(parts[negs])
+                evidence = first & ~np.isin(parts, clicked[clicked > 0])
+                if not evidence.any():
+                    # The clicks are on the box's only part: its half farther from them is the
+                    # object's evidence.
+                    dn = costs.distance(negs)
+                    evidence = first & (dn >= np.median(dn[first]))
         if evidence.any():
             work, guess_work = _geodesic_labels(costs, box, evidence, neg)  # type: ignore[arg-type]
             labels = cv2.resize(work, (w, h), interpolation=cv2.INTER_NEAREST)
