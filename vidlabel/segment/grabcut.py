@@ -223,6 +223,10 @@ def segment_prompt(rgb: np.ndarray, prompt: Prompt, *, side: int, iters: int, mi
         out[cy0:cy1, cx0:cx1] = np.asarray(up) > 127
     else:
         out[cy0:cy1, cx0:cx1] = fg
+    if box is not None:  # a box bounds the mask, whatever the upsampling smoothed over its edge
+        keep = np.zeros((h, w), bool)
+        keep[max(0, int(by0)) : int(np.ceil(by1)), max(0, int(bx0)) : int(np.ceil(bx1))] = True
+        out &= keep
     # Clicks are promises: a positive click is in the mask and a negative one is not, whatever the
     # resampling did at the edges.
     for (x, y), value in [*((p, True) for p in pos), *((p, False) for p in neg)]:
