@@ -38,7 +38,9 @@ def cases() -> list[Case]:
         n = len(jpgs)
         for f in (0, n // 2, n - 1):
             rgb = np.asarray(Image.open(jpgs[f]).convert("RGB"))
-            gt = np.asarray(Image.open(DAVIS / "Annotations" / "480p" / seq / f"{jpgs[f].stem}.png").convert("L"))
+            gt = np.asarray(
+                Image.open(DAVIS / "Annotations" / "480p" / seq / f"{jpgs[f].stem}.png").convert("L")
+            )
             out.append((seq, f, rgb, gt > 127))
     return out
 
@@ -116,7 +118,9 @@ def negatives() -> list[tuple[str, float, float, float, bool]]:
         x, y = inside(wrong)
         after, _ = sess.prompt(0, "object", points=[(x, y)], labels=[0], clear=False, write=False)
         left = np.count_nonzero(after & wrong) / np.count_nonzero(wrong)
-        out.append((seq, vl.metrics.jaccard(before, gt), vl.metrics.jaccard(after, gt), left, not after[y, x]))
+        out.append(
+            (seq, vl.metrics.jaccard(before, gt), vl.metrics.jaccard(after, gt), left, not after[y, x])
+        )
     return out
 
 
@@ -235,12 +239,14 @@ if __name__ == "__main__":  # the figures the thresholds were set from
     print(f"       smallest mask {min(r[2] for r in b)} px; pixels outside a box {max(r[3] for r in b)}")
     n = negatives()
     print(
-        f"negative: {len(n)} cases, mean J {np.mean([r[1] for r in n]):.3f} -> {np.mean([r[2] for r in n]):.3f}, "
+        f"negative: {len(n)} cases, mean J {np.mean([r[1] for r in n]):.3f} -> "
+        f"{np.mean([r[2] for r in n]):.3f}, "
         f"share of the wrong region left {np.mean([r[3] for r in n]):.3f}; "
         f"{per_sequence([(r[0], r[3]) for r in n])}"
     )
     s = second_clicks()
     print(
         f"second click: mean J {np.mean([r[1] for r in s]):.3f} -> {np.mean([r[2] for r in s]):.3f}, "
-        f"share of the missed part added {np.mean([r[3] for r in s]):.3f}; {per_sequence([(r[0], r[2]) for r in s])}"
+        f"share of the missed part added {np.mean([r[3] for r in s]):.3f}; "
+        f"{per_sequence([(r[0], r[2]) for r in s])}"
     )

@@ -1,23 +1,27 @@
 """Interactive segmentation of one frame: a box and/or clicks in, a mask out.
 
-Two steps. Geodesic distances (``geodesic.py``) from the positive clicks and from the background
-seeds (the frame's border, or what lies outside the box, and the negative clicks) say which
-pixels are surely the object, surely background, or in between: a pixel is sure when its
-distance to one side is ``_CONF`` times its distance to the other. This finds the extent of a
-large, low-contrast object from one click, where a colour model learnt from a disc around the
-click finds only the part of the object coloured like the disc. GrabCut (iterated graph cuts on
-colour mixture models) then places the boundary in the uncertain band, on a crop around the
-object downscaled to at most ``side`` pixels, so a prompt costs tens of milliseconds at 480p.
+Two steps. Geodesic distances (``geodesic.py``) from the object's evidence (the positive clicks)
+and from the background seeds (the frame's border, or what lies outside a box, and the negative
+clicks) say which pixels are surely the object, surely background, or in between. A pixel is
+surely the object when the evidence is ``_CONF`` times nearer than the background; surely
+background when the frame's border is ``_BG_CONF`` times nearer (a much weaker hint than a
+click: a textured object's rim is far from one click) or a negative click ``_CONF`` times
+nearer. This finds the extent of a large, low-contrast object from one click, where a colour
+model learnt from a disc around the click keeps only the part coloured like the disc. GrabCut
+(iterated graph cuts on colour mixture models) then places the boundary in the uncertain band,
+on a crop around the object downscaled to at most ``side`` pixels.
 
 A box alone is plain GrabCut: outside the box is background, inside probably the object. When
-GrabCut's colour models collapse (nothing left inside the box) the cut is redone with the
-box's pixels whose colours are commoner outside the box starting as background, and failing
-that those colour statistics alone give the mask, so a box never gives an empty mask.
+GrabCut's colour models collapse (next to nothing left in the box) the cut is redone with the
+box's pixels whose colours are commoner outside it starting as background, and failing that
+those colour statistics alone give the mask: a box never gives an empty mask. A negative click
+on a box takes the box's own answer as the evidence (its parts the clicks are not on, or if
+they are on its only part, its half farther from them) and removes what is nearer the clicks.
 
 Positive click pixels are in the mask and negative ones out; the component(s) holding the
-positive clicks (or the main ones, for a box alone) are kept and small holes filled. The score
-is the colour separation of object and surroundings (Bhattacharyya distance of their colour
-histograms), times, for clicks, the agreement (IoU) of the geodesic guess and the cut.
+positive clicks (or the main ones, for a box alone) are kept and small holes filled; a box
+bounds the mask. The score is the colour separation of object and surroundings in the crop
+(Bhattacharyya distance of their colour histograms, 0..1).
 """
 
 from __future__ import annotations
@@ -30,8 +34,8 @@ from .base import Prompt, Result
 from .geodesic import Costs
 
 _DISC = 0.012  # radius of a click's pinned disc, as a share of the crop's long side
-_CONF = 2.0  # a pixel is surely one side's when the other side is this many times farther away
-_BG_CONF = 8.0
+_CONF = 2.0  # sure object (or background, for negative clicks) when the other side is this much farther
+_BG_CONF = 8.0  # sure background when the frame's border or the box's outside is this much nearer
 _MARGIN = 0.25  # the crop around the box or the guessed object, as a share of its long side
 _COLLAPSED = 0.02  # a cut keeping less than this share of its box has lost its colour model
 
@@ -68,9 +72,9 @@ def _geodesic_labels(
     for a box with negative clicks only, the box's own answer away from them. The background
     seeds are the negative clicks and the frame's border (without a box) or the box's outside.
     Sure object where the evidence is ``_CONF`` times nearer than the background seeds, sure
-    background the other way round; in between the nearer side is the probable label, except
-    that inside a box everything not nearer a negative click stays probably the object (the
-    box says so).
+    background where those are ``_BG_CONF`` times nearer, or a negative click simply nearer; in
+    between, without a box, the nearer side is the probable label (inside a box everything
+    stays probably the object: the box says so). The guess is the pixels nearer the evidence.
     """
     h, w = costs.shape
     outside = np.ones((h, w), bool)
@@ -92,11 +96,8 @@ def _geodesic_labels(
     labels[dp * _CONF < db] = cv2.GC_FGD
     labels[db * _BG_CONF < dp] = cv2.GC_BGD
     if len(neg):
-        # A click is as strong evidence whichever its sign: what is nearer the negative clicks than
-        # the object is probably background, and surely so where _CONF times nearer.
-        dn = costs.distance(negs)
-        labels[dn < dp] = cv2.GC_BGD
-        labels[dn * _CONF < dp] = cv2.GC_BGD
+        # What a negative click touches: what is nearer to it than to the object's evidence.
+        labels[costs.distance(negs) < dp] = cv2.GC_BGD
     return labels, guess
 
 
@@ -161,7 +162,7 @@ def segment_prompt(rgb: np.ndarray, prompt: Prompt, *, side: int, iters: int, mi
             if first.any():
                 negs = np.zeros(costs.shape, bool)
                 negs[costs.to_work(neg)] = True
-                n, parts, _ = components(first)
+                _, parts, _ = components(first)
                 clicked = np.unique(parts[negs])
                 evidence = first & ~np.isin(parts, clicked[clicked > 0])
                 if not evidence.any():
@@ -174,7 +175,9 @@ def segment_prompt(rgb: np.ndarray, prompt: Prompt, *, side: int, iters: int, mi
             labels = cv2.resize(work, (w, h), interpolation=cv2.INTER_NEAREST)
             if box is None:
                 guess = cv2.resize(guess_work.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-                guess[np.clip(pos[:, 1].astype(int), 0, h - 1), np.clip(pos[:, 0].astype(int), 0, w - 1)] = True
+                guess[np.clip(pos[:, 1].astype(int), 0, h - 1), np.clip(pos[:, 0].astype(int), 0, w - 1)] = (
+                    True
+                )
                 guess = _keep_clicked(guess, pos)
     if box is not None:
         bx0, by0, bx1, by1 = box
@@ -197,10 +200,7 @@ def segment_prompt(rgb: np.ndarray, prompt: Prompt, *, side: int, iters: int, mi
     def to_crop(a: np.ndarray) -> np.ndarray:
         return np.asarray(cv2.resize(a[cy0:cy1, cx0:cx1], (sw, sh), interpolation=cv2.INTER_NEAREST))
 
-    if labels is not None:
-        mask = to_crop(labels)
-    else:
-        mask = np.full((sh, sw), cv2.GC_PR_FGD, np.uint8)
+    mask = to_crop(labels) if labels is not None else np.full((sh, sw), cv2.GC_PR_FGD, np.uint8)
     inner = np.zeros((sh, sw), bool)
     if box is not None:
         ix0, iy0 = max(0, int((bx0 - cx0) * sx)), max(0, int((by0 - cy0) * sy))
@@ -213,7 +213,11 @@ def segment_prompt(rgb: np.ndarray, prompt: Prompt, *, side: int, iters: int, mi
         cv2.circle(mask, (round(float(x)), round(float(y))), r, int(value), -1)
     start = mask.copy()
     fg = _cut(small, mask, iters)
-    if box is not None and not len(pos) and np.count_nonzero(fg & inner) < _COLLAPSED * np.count_nonzero(inner):
+    if (
+        box is not None
+        and not len(pos)
+        and np.count_nonzero(fg & inner) < _COLLAPSED * np.count_nonzero(inner)
+    ):
         fg = _recut(small, start, inner, iters)
     fg = _clean_prompt(fg, spos, sneg, min_area * sx * sy)
     score = _separation(small, fg)
