@@ -41,6 +41,7 @@ import numpy as np
 
 from ..errors import ValidationError
 from .base import Engine, Pass, Prompt, Result, Session
+from .dense import DenseTracker
 from .grabcut import components, fill_holes, segment_prompt
 
 if TYPE_CHECKING:
@@ -54,20 +55,34 @@ _DIS_PRESETS = {
     "dis-medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
 }
 FLOWS = (*_DIS_PRESETS, "farneback")
+TRACKERS = ("dense", "rigid")
 
 
 @dataclass(frozen=True)
 class FlowOptions:
     """What ``load("flow", **options)`` accepts; every option has a default that suits 480p video."""
 
-    flow: str = "dis-ultrafast"  # optical flow: "dis-ultrafast", "dis-fast", "dis-medium" or "farneback"
+    tracker: str = (
+        "dense"  # "dense": flow warp refitted by a graph cut (dense.py); "rigid": layered similarities
+    )
+    flow: str = (
+        "dis-fast"  # optical flow: "dis-ultrafast", "dis-fast", "dis-medium" ("farneback": rigid only)
+    )
     max_side: int = 480  # frames are downscaled by a whole factor to at most this long side for tracking
     prompt_side: int = 160  # GrabCut runs on a crop downscaled to this long side
     grabcut_iters: int = 3  # GrabCut iterations per prompt
     min_area: int = 64  # components of a mask smaller than this many frame pixels are dropped
-    layered: bool = True  # entities propagated together occlude one another (one entity per pixel)
+    layered: bool = True  # rigid tracker: entities propagated together occlude one another
 
     def __post_init__(self) -> None:
+        if self.tracker not in TRACKERS:
+            raise ValidationError(
+                f"flow engine: tracker must be one of {', '.join(TRACKERS)}, got {self.tracker!r}"
+            )
+        if self.tracker == "dense" and self.flow == "farneback":
+            raise ValidationError(
+                "flow engine: the dense tracker takes a DIS flow; farneback is for tracker='rigid'"
+            )
         if self.flow not in FLOWS:
             raise ValidationError(f"flow engine: flow must be one of {', '.join(FLOWS)}, got {self.flow!r}")
         for name, lo in (("max_side", 32), ("prompt_side", 32), ("grabcut_iters", 1), ("min_area", 0)):
@@ -309,6 +324,7 @@ class FlowSession(Session):
         self._tracks: dict[str, _Track] = {}
         self._depth: dict[tuple[str, str], float] = {}  # (a, b) > 0: a is in front of b
         self._prev: np.ndarray | None = None
+        self._follower: DenseTracker | None = None
 
     # ------------------------------------------------------------------ hooks
     def _segment(self, frame: int, entity: str, prompt: Prompt) -> Result:
@@ -327,10 +343,12 @@ class FlowSession(Session):
         # Tracks live only as long as a pass (and no prompt or removal happens during one); the
         # prompts are the base class's.
         self._tracks.pop(entity, None)
+        if self._follower is not None:
+            self._follower.forget(entity)
 
     def _clear(self) -> None:
         self._dis = None
-        self._tracks, self._depth, self._prev = {}, {}, None
+        self._tracks, self._depth, self._prev, self._follower = {}, {}, None, None
 
     def _run_pass(self, leg: Pass, entities: list[str]) -> Generator[tuple[int, dict[str, Result]]]:
         # The next frame is read on a worker thread while this one is tracked (decoding and OpenCV
@@ -338,25 +356,33 @@ class FlowSession(Session):
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vidlabel-flow-frames")
         try:
             frames = leg.frames
-            ahead: Future[np.ndarray] = pool.submit(self._grey, frames[0])
+            dense = self.options.tracker == "dense"
+            read = self._small if dense else self._grey
+            ahead: Future[Any] = pool.submit(read, frames[0])
             for i, f in enumerate(frames):
-                grey = ahead.result()
+                image = ahead.result()
                 if i + 1 < len(frames):
-                    ahead = pool.submit(self._grey, frames[i + 1])
-                yield f, self._track(f, grey, entities, i == 0)
+                    ahead = pool.submit(read, frames[i + 1])
+                yield (
+                    f,
+                    (
+                        self._follow(f, image[0], image[1], entities, i == 0)
+                        if dense
+                        else self._track(f, image, entities, i == 0)
+                    ),
+                )
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
-            self._tracks, self._depth, self._prev = {}, {}, None
+            self._tracks, self._depth, self._prev, self._follower = {}, {}, None, None
 
-    def _track(self, f: int, grey: np.ndarray, entities: list[str], first: bool) -> dict[str, Result]:
-        """Frame ``f`` of a pass: its results, the pass's state carried on to it."""
-        tracks, prev = self._tracks, self._prev
+    def _starts(
+        self, f: int, entities: list[str], first: bool
+    ) -> tuple[dict[str, Prompt], dict[str, Result]]:
+        """The keyframes of frame ``f`` (prompts; on a pass's first frame also the dataset's masks of
+        entities not prompted there): {entity: prompt}, {entity: (mask, score)}."""
         keys = {e: p for e in entities if (p := self._prompts.get(e, {}).get(f)) and p.result is not None}
-        out: dict[str, Result] = {}
+        starts = {e: (p.result, p.score) for e, p in keys.items() if p.result is not None}
         if first:
-            tracks.clear()
-            self._depth.clear()
-            # An entity not prompted on the start frame starts from the mask the dataset holds there.
             for e in entities:
                 if e in keys:
                     continue
@@ -364,6 +390,45 @@ class FlowSession(Session):
                 if start is not None and start.any():
                     row = self.dataset.annotation("masks", self.sequence, f, e)
                     score = 1.0 if row is None or row["score"] is None else float(row["score"])
+                    starts[e] = (start, score)
+        return keys, starts
+
+    def _follow(
+        self, f: int, rgb: np.ndarray, grey: np.ndarray, entities: list[str], first: bool
+    ) -> dict[str, Result]:
+        """Frame ``f`` of a pass with the dense tracker."""
+        _, starts = self._starts(f, entities, first)
+        if first or self._follower is None:
+            self._follower = DenseTracker(self._size, _DIS_PRESETS[self.options.flow])
+        tracker = self._follower
+        tracker.step(rgb, grey, skip=frozenset(starts))
+        out: dict[str, Result] = {}
+        for e, (mask, score) in starts.items():
+            tracker.start(e, self._shrink(mask) > 0.5, rgb, score)
+            out[e] = (mask.copy(), float(score))
+        for e in entities:
+            small = tracker.mask(e)
+            if e in out or small is None:
+                continue
+            box = _bbox(small, 1)
+            full = self._upsample(small.view(np.uint8) * np.float32(1), box) if box else None
+            out[e] = (
+                (full, tracker.score(e))
+                if full is not None
+                else (np.zeros((self.height, self.width), bool), 0.0)
+            )
+        return out
+
+    def _track(self, f: int, grey: np.ndarray, entities: list[str], first: bool) -> dict[str, Result]:
+        """Frame ``f`` of a pass: its results, the pass's state carried on to it."""
+        tracks, prev = self._tracks, self._prev
+        keys, starts = self._starts(f, entities, first)
+        out: dict[str, Result] = {}
+        if first:
+            tracks.clear()
+            self._depth.clear()
+            for e, (start, score) in starts.items():
+                if e not in keys:  # an entity not prompted on the start frame starts from the dataset's mask
                     tracks[e] = self._new_track(start, grey, score)
                     out[e] = (start, score)
         elif prev is not None:
@@ -399,19 +464,37 @@ class FlowSession(Session):
             grey = cv2.resize(grey, self._size, interpolation=cv2.INTER_AREA)
         return grey
 
+    def _small(self, f: int) -> tuple[np.ndarray, np.ndarray]:
+        """Frame ``f`` at tracking scale: RGB and grey (read as ``_grey`` reads)."""
+        rgb = self.dataset.frame(self.sequence, f, cache=False)
+        if rgb.shape[1::-1] != self._size:
+            rgb = cv2.resize(rgb, self._size, interpolation=cv2.INTER_AREA)
+        return rgb, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+    def _shrink(self, mask: np.ndarray) -> np.ndarray:
+        """A frame-size mask at tracking scale, soft (float32)."""
+        small = mask.astype(np.float32)
+        if small.shape[::-1] != self._size:
+            small = np.asarray(cv2.resize(small, self._size, interpolation=cv2.INTER_AREA), np.float32)
+        return small
+
     def _full(self, tr: _Track) -> np.ndarray:
         """The visible mask at frame size (only its box is resampled)."""
-        out = np.zeros((self.height, self.width), bool)
         if not tr.area:
-            return out
-        x0, y0, x1, y1 = tr.box
+            return np.zeros((self.height, self.width), bool)
+        return self._upsample(tr.visible, tr.box)
+
+    def _upsample(self, soft: np.ndarray, box: Box) -> np.ndarray:
+        """A soft tracking-scale mask, non-zero only in ``box``, at frame size (only the box is resampled)."""
+        out = np.zeros((self.height, self.width), bool)
+        x0, y0, x1, y1 = box
         sx, sy = self._size[0] / self.width, self._size[1] / self.height
         fx0, fy0 = int(x0 / sx), int(y0 / sy)
         fx1, fy1 = min(self.width, int(np.ceil(x1 / sx))), min(self.height, int(np.ceil(y1 / sy)))
         # Frame pixel (u, v) samples the tracking-scale mask at ((u + 0.5) * sx - 0.5, ...), as resize does.
         m = np.array([[sx, 0, sx * (fx0 + 0.5) - 0.5 - x0], [0, sy, sy * (fy0 + 0.5) - 0.5 - y0]])
         up = cv2.warpAffine(
-            tr.visible[tr.roi],
+            soft[y0:y1, x0:x1],
             m,
             (fx1 - fx0, fy1 - fy0),
             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
@@ -423,9 +506,7 @@ class FlowSession(Session):
     def _new_track(
         self, mask: np.ndarray, grey: np.ndarray, score: float, old: _Track | None = None
     ) -> _Track:
-        small = mask.astype(np.float32)
-        if small.shape[::-1] != self._size:
-            small = np.asarray(cv2.resize(small, self._size, interpolation=cv2.INTER_AREA), np.float32)
+        small = self._shrink(mask)
         box = _bbox(small > 0.02, 2) or (0, 0, 0, 0)
         tr = _Track(small, small.copy(), box, score)
         tr.area = int(np.count_nonzero(small[tr.roi] > 0.5))
