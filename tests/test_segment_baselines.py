@@ -260,6 +260,8 @@ def test_evaluate_engine_runs_the_protocol_and_a_cleanup_step() -> None:
     assert df.loc["synthetic", "objects"] == 2 and df.loc["synthetic", "J&F"] == pytest.approx(
         res.summary["J&F-Mean"]
     )
+    alone = evaluate_engine(vl.segment.load("copy"), gt, sequences="synthetic", progress=False)
+    assert alone.summary == raw.summary and list(alone.sequences) == ["synthetic"]
     with pytest.raises(vl.ValidationError, match="'nope' not in the ground truth"):
         evaluate_engine(vl.segment.load("copy"), gt, sequences=["nope"], progress=False)
     with pytest.raises(vl.ValidationError, match="cleanup must be a callable"):

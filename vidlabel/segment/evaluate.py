@@ -48,7 +48,7 @@ class EngineScores:
     sequences: dict[str, dict[str, float]]  # name -> objects, frames, J-Mean, F-Mean, J&F, seconds, fps
     per_frame: dict[str, dict[str, np.ndarray]]  # name -> {object name: J on frames 1 .. T-2}
     evaluation: Evaluation  # what vidlabel.metrics.evaluate returned
-    predictions: Dataset  # the masks that were scored
+    predictions: Dataset  # the masks that were scored (after a clean-up step, the cleaned ones, in both)
     seconds: float  # propagation time, all sequences (the clean-up not included)
     frames: int  # frames propagated
     cleanup_seconds: float = 0.0
