@@ -108,10 +108,11 @@ class CleanupMixin(AnnotationsMixin):
         count as empty and a blob on one frame goes, a one-frame gap is filled. Shape: where it
         is present, a pixel is set if more than half of the window's masks set it (a tie goes to
         frame t's own mask; none on a gap). The shape is voted by the masks there are, not by
-        empty frames: at a tracklet's first and last frames and next to a gap the mask is not
-        shrunk to the intersection of its neighbours, and a tracklet's ends stay where they are
-        (a frame just outside one never has masks on more than half its window), except within
-        ``window`` frames of the sequence's ends, where the window is shorter.
+        empty frames, so a tracklet's first and last masks are not cut down to what their
+        neighbours share. A tracklet never grows past its ends (a frame just outside one, with no
+        other tracklet near, has masks on at most ``window`` of its ``2 * window + 1`` frames),
+        except within ``window`` frames of the sequence's ends, where the window is shorter; an
+        end with a gap close to it can go, as a short appearance does.
 
         Every vote reads the masks as they were before the call (keyframes among them), also on
         frames outside ``frames``, which only limits the frames written. ``entities`` and
