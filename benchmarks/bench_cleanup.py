@@ -50,7 +50,7 @@ def bench(sizes: tuple[int, int], repeats: dict[int, int]) -> bool:
     ok = True
     ratio: dict[tuple[str, int], float] = {}
     for n in sizes:
-        ds, seq, e, rles = build(n)
+        ds, seq, _, rles = build(n)
 
         def baseline(rles: list[rlemod.RLE] = rles) -> None:
             for r in rles:

@@ -272,10 +272,22 @@ def test_matches_the_documented_vote(ds: vl.Dataset, window: int) -> None:
         m |= rng.random((H, W)) < 0.02  # pixel flicker
         masks[f] = m
     e = entity(ds, masks)
-    ds.smooth_masks("clip", window=window)
+    # the same masks again, a few of them keyframes, smoothed on some frames only (the window
+    # jumps between them and starts afresh)
+    other = entity(ds, masks)
+    keys = [f for f in masks if rng.random() < 0.3]
+    ds.set_masks("clip", other, {f: masks[f] for f in keys}, keyframe=True)
+    some = sorted({int(f) for f in rng.choice(n, 5, replace=False)})
+    ds.smooth_masks("clip", e, window=window)
+    ds.smooth_masks("clip", other, some, window=window)
     expect = reference_smooth(masks, n, window)
     for f in range(n):
         got, want = ds.mask("clip", f, e), expect[f]
+        assert (got is None) == (want is None), f
+        if want is not None:
+            assert np.array_equal(got, want), f
+        got = ds.mask("clip", f, other)
+        want = expect[f] if f in some and f not in keys else masks.get(f)
         assert (got is None) == (want is None), f
         if want is not None:
             assert np.array_equal(got, want), f
