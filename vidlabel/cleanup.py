@@ -55,8 +55,9 @@ class CleanupMixin(AnnotationsMixin):
         In this order, each step skipped at 0:
 
         - ``radius``: a morphological opening (erode, then dilate) by a disc of ``radius``
-          pixels removes spurs, thin bridges and specks narrower than the disc (radius 1: a
-          3x3 disc, so one-pixel-wide lines go).
+          pixels (OpenCV's ellipse in a ``2 * radius + 1`` square; radius 1 is the 3x3 cross)
+          removes spurs, thin bridges and specks the disc does not fit in: at radius 1,
+          one-pixel-wide lines, and the corner pixel of a square corner.
         - ``min_area``: connected components (8-connected) smaller than ``min_area`` pixels go.
         - ``fill_holes``: holes (background enclosed by the mask, not reaching the frame's
           edge) smaller than ``fill_holes`` pixels are filled.
