@@ -17,12 +17,11 @@ frames whatever the window.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
-from . import morphology as morph
 from . import rle as rlemod
 from .annotations import AnnotationsMixin
 from .core import writes
@@ -73,6 +72,8 @@ class CleanupMixin(AnnotationsMixin):
         small = _count("min_area", min_area)
         holes = _count("fill_holes", fill_holes)
         _check_flags(keyframes, source)
+        from .morphology import tidy  # here: OpenCV loads on first use, `import vidlabel` stays light
+
         store = self._tables["masks"]
         edits: list[Edit] = []
         for eid in eids:
@@ -84,7 +85,7 @@ class CleanupMixin(AnnotationsMixin):
                 counts, keyframe = found
                 if keyframe and not keyframes:
                     continue
-                new = _clean_one({"size": [h, w], "counts": counts}, r, small, holes)
+                new = _clean_one({"size": [h, w], "counts": counts}, tidy, r, small, holes)
                 if new is not _SAME:
                     edits.append((key, new))
         self._apply_cleanup(seq_id, edits, source, f"clean {len(edits)} masks")
@@ -197,7 +198,9 @@ class CleanupMixin(AnnotationsMixin):
 _SAME: Any = object()  # what _clean_one gives for a mask it leaves as it is
 
 
-def _clean_one(rle: rlemod.RLE, radius: int, min_area: int, hole_area: int) -> Any:
+def _clean_one(
+    rle: rlemod.RLE, tidy: Callable[..., np.ndarray], radius: int, min_area: int, hole_area: int
+) -> Any:
     """The cleaned mask's counts, None when nothing is left, ``_SAME`` when unchanged.
 
     The work is done on the mask's box grown by ``radius + 1`` (clipped to the frame), which gives
@@ -215,7 +218,7 @@ def _clean_one(rle: rlemod.RLE, radius: int, min_area: int, hole_area: int) -> A
     full = rlemod.decode(rle)
     t = full.T  # W x H, C-contiguous
     crop = np.ascontiguousarray(t[x0:x1, y0:y1])
-    done = morph.tidy(crop, radius=radius, min_area=min_area, hole_area=hole_area)
+    done = tidy(crop, radius=radius, min_area=min_area, hole_area=hole_area)
     if np.array_equal(done, crop):
         return _SAME
     if not done.any():
