@@ -72,9 +72,9 @@ def jf_of_propagation(
 
 
 # ---------------------------------------------------------------------------------------------- quality
-# Measured when written: rigid 0.93 (its motion model is the demo's), dense 0.68 (the object at the back
-# is lost for good behind the others: the dense tracker does not follow what it cannot see).
-@pytest.mark.parametrize(("tracker", "bar"), [("dense", 0.62), ("rigid", 0.85)])
+# Measured when written (box, click): dense 0.925, 0.918; rigid 0.935, 0.924. The object at the back is
+# wholly hidden on frames 9-10: without its hidden part carried on, the dense tracker got 0.68.
+@pytest.mark.parametrize(("tracker", "bar"), [("dense", 0.85), ("rigid", 0.85)])
 @pytest.mark.parametrize("how", ["box", "click"])
 def test_one_prompt_on_frame_0_carries_through_50_frames(
     video: vl.demo.SyntheticVideo, how: str, tracker: str, bar: float

@@ -52,6 +52,8 @@ _SMOOTH = 6.0  # weight of the contrast-sensitive smoothness between neighbourin
 _RING = 0.5  # the surroundings' model is fitted in a ring this share of sqrt(area) wide (8 px at least)
 _LOSS = 0.25  # share of the refit's change (1 - IoU with the warped mask) the score loses per frame
 _MIN_AREA = 4  # a mask smaller than this (tracking pixels) is lost
+_MIN_SHOWN = 0.5  # an entity's pace is measured while at least this share of it shows
+_MAX_UNSEEN = 30  # frames an entity may stay wholly hidden behind others before it is given up
 _NODES = 12_000  # a larger graph is cut at a reduced scale: its outline moves by under a tracking pixel
 
 
@@ -131,6 +133,12 @@ class _Entity:
     mask: np.ndarray  # bool, tracking scale: what is shown
     llr: np.ndarray  # colour table from the keyframe
     score: float
+    hidden: np.ndarray | None = None  # bool: where it is behind other entities, as far as is known
+    velocity: np.ndarray | None = None  # (dx, dy) per frame of what is shown, once measured
+    unseen: int = 0  # frames in a row it has been wholly hidden
+
+    def alive(self) -> bool:
+        return bool(self.mask.any() or (self.hidden is not None and self.hidden.any()))
 
 
 def colour_table(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -169,15 +177,20 @@ class DenseTracker:
     def step(self, rgb: np.ndarray, grey: np.ndarray, skip: frozenset[str] = frozenset()) -> None:
         """Carry every entity but those in ``skip`` (restarted on this frame) from the last frame here."""
         prev, self._prev = self._prev, grey
-        moving = {k: e for k, e in self._entities.items() if k not in skip and e.mask.any()}
+        moving = {k: e for k, e in self._entities.items() if k not in skip and e.alive()}
         if prev is None or not moving:
             return
-        back = self._back_flow(prev, grey, [e.mask for e in moving.values()])
+        back = self._back_flow(
+            prev, grey, [e.mask if e.hidden is None else e.mask | e.hidden for e in moving.values()]
+        )
         idx = _colour_index(rgb)
         fits: dict[str, tuple[tuple[int, int, int, int], np.ndarray, np.ndarray]] = {}
+        before = {k: e.mask for k, e in moving.items()}
+        behind: dict[str, np.ndarray | None] = {}
         for key, e in moving.items():
             warped = cv2.remap(e.mask.view(np.uint8) * np.float32(1), *back, cv2.INTER_LINEAR) > 0.5
-            fit = self._refit(warped, rgb, idx, e.llr)
+            behind[key] = hidden = self._carry_hidden(e, warped, back)
+            fit = self._refit(warped, hidden, rgb, idx, e.llr)
             now = np.zeros_like(e.mask)
             if fit is not None:
                 fits[key] = fit
@@ -189,10 +202,44 @@ class DenseTracker:
             e.mask = now
             e.score *= 1.0 - _LOSS * (1.0 - iou)
         self._share(fits)
+        shown = np.zeros(self.size[::-1], np.uint8)
         for e in moving.values():
-            if np.count_nonzero(e.mask) < _MIN_AREA:  # lost: a new prompt brings it back
+            shown += e.mask
+        for key, e in moving.items():
+            # Behind others now: what it was expected to show (its hidden part and what it showed,
+            # moved on at its pace) where another entity shows instead.
+            expected = self._moved(before[key], e.velocity)
+            hidden = behind[key]
+            if hidden is not None:
+                expected |= hidden
+            covered = expected & ~e.mask & ((shown - e.mask) > 0)
+            small = np.count_nonzero(e.mask) < _MIN_AREA
+            if small:
                 e.mask[:] = False
-                e.score = 0.0
+            e.unseen = e.unseen + 1 if small else 0
+            e.hidden = covered if covered.any() and e.unseen <= _MAX_UNSEEN else None
+            if small:
+                e.score = e.score * (1.0 - _LOSS) if e.hidden is not None else 0.0
+
+    def _carry_hidden(
+        self, e: _Entity, warped: np.ndarray, back: tuple[np.ndarray, np.ndarray]
+    ) -> np.ndarray | None:
+        """Measure the entity's pace on what the flow carries, and move its hidden part by that pace."""
+        whole = np.count_nonzero(e.mask) + (0 if e.hidden is None else np.count_nonzero(e.hidden))
+        # Measured only while most of it shows: the pixels along an occluder move with the occluder.
+        if np.count_nonzero(warped) >= max(_MIN_AREA, _MIN_SHOWN * whole):
+            ys, xs = np.nonzero(warped)
+            pace = -np.array([np.median(back[0][ys, xs] - xs), np.median(back[1][ys, xs] - ys)])
+            e.velocity = pace if e.velocity is None else 0.5 * (e.velocity + pace)
+        if e.hidden is None:
+            return None
+        return self._moved(e.hidden, e.velocity)
+
+    def _moved(self, mask: np.ndarray, velocity: np.ndarray | None) -> np.ndarray:
+        if velocity is None or not mask.any():
+            return mask
+        shift = np.array([[1, 0, velocity[0]], [0, 1, velocity[1]]], np.float32)
+        return np.asarray(cv2.warpAffine(mask.view(np.uint8), shift, self.size) > 0)
 
     def _back_flow(
         self, prev: np.ndarray, cur: np.ndarray, masks: list[np.ndarray]
@@ -213,21 +260,27 @@ class DenseTracker:
 
     @staticmethod
     def _refit(
-        warped: np.ndarray, rgb: np.ndarray, idx: np.ndarray, llr: np.ndarray
+        warped: np.ndarray, hidden: np.ndarray | None, rgb: np.ndarray, idx: np.ndarray, llr: np.ndarray
     ) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray] | None:
-        """The graph cut near the warped mask: (box, mask in the box, object log-odds in the box)."""
-        area = np.count_nonzero(warped)
+        """The graph cut near the warped mask: (box, mask in the box, object log-odds in the box).
+
+        ``hidden`` is where the entity was last known to be behind others: there its colour alone
+        decides (what comes out from behind is taken back, what still covers it is not)."""
+        around = warped if hidden is None else warped | hidden
+        area = np.count_nonzero(around)
         if area < _MIN_AREA:
             return None
         band = max(3, round(_BAND * np.sqrt(area)))
         sigma = max(1.0, _SIGMA * np.sqrt(area))
-        box = _bbox(warped, band + 2)
+        box = _bbox(around, band + 2)
         assert box is not None
         x0, y0, x1, y1 = box
         inside = warped[y0:y1, x0:x1].view(np.uint8)
         depth_in = cv2.distanceTransform(inside, cv2.DIST_L2, 3)
         depth_out = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 3)
         depth = np.where(inside > 0, depth_in - 0.5, 0.5 - depth_out)
+        if hidden is not None:
+            depth[hidden[y0:y1, x0:x1] & (inside == 0)] = 0.0
         odds = depth / sigma + _COLOUR * llr[idx[y0:y1, x0:x1]]
         cost_obj = np.maximum(-odds, 0.0)  # what calling a pixel object costs
         cost_bg = np.maximum(odds, 0.0)
