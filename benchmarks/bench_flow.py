@@ -4,9 +4,10 @@
     python benchmarks/bench_flow.py --quick    # 3 repeats, for a smoke run
 
 Targets (issue 13: the weight-free engine on real video): propagation at least 20 frames per second on
-480p frames on this CPU (one entity and three; the dense tracker, the default), both ``propagate`` (the engine's masks, yielded) and ``propagate_into`` (what
-users run: the same pass with every mask RLE-encoded and written to the dataset, one undo step; its
-ratio to ``propagate`` is printed), and a prompt (a box, a click) in under 200 ms. The absolute
+480p frames on this CPU (one entity and three; the dense tracker, the default), both ``propagate``
+(the engine's masks, yielded) and ``propagate_into`` (what users run: the same pass with every mask
+RLE-encoded and written to the dataset, one undo step; its ratio to ``propagate`` is printed), and a
+prompt (a box, a click) in under 200 ms. The absolute
 figures are the targets; each is printed with its ratio to decoding, the baseline these machines can
 be compared by.
 

@@ -11,7 +11,22 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["components", "fill_holes", "open_disc", "tidy"]
+__all__ = ["bbox", "components", "fill_holes", "open_disc", "tidy"]
+
+
+def bbox(m: np.ndarray, pad: int) -> tuple[int, int, int, int] | None:
+    """The box (x0, y0, x1, y1, exclusive ends) of the non-zero pixels of ``m``, ``pad`` wider on each side
+    within the array, or None if there are none."""
+    ys, xs = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
+    if not len(ys):
+        return None
+    h, w = m.shape
+    return (
+        max(0, int(xs[0]) - pad),
+        max(0, int(ys[0]) - pad),
+        min(w, int(xs[-1]) + pad + 1),
+        min(h, int(ys[-1]) + pad + 1),
+    )
 
 
 def components(fg: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:

@@ -38,7 +38,15 @@ import cv2
 import maxflow
 import numpy as np
 
-__all__ = ["ColourModel", "DenseTracker"]
+from ..morphology import bbox as _bbox
+
+__all__ = ["DIS_PRESETS", "ColourModel", "DenseTracker"]
+
+DIS_PRESETS = {
+    "dis-ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "dis-fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "dis-medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
 
 _COMPONENTS = 5  # Gaussians per colour model
 _SAMPLES = 4000  # pixels a colour model is fitted on
@@ -59,14 +67,6 @@ _NODES = 12_000  # a larger graph is cut at a reduced scale: its outline moves b
 
 def _disc(r: int) -> np.ndarray:
     return np.asarray(cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-
-
-def _bbox(m: np.ndarray, pad: int) -> tuple[int, int, int, int] | None:
-    ys, xs = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
-    if not len(ys):
-        return None
-    h, w = m.shape
-    return max(0, xs[0] - pad), max(0, ys[0] - pad), min(w, xs[-1] + pad + 1), min(h, ys[-1] + pad + 1)
 
 
 def _colour_index(rgb: np.ndarray) -> np.ndarray:
@@ -164,12 +164,15 @@ class DenseTracker:
         mask = np.ascontiguousarray(mask, dtype=bool)
         self._entities[entity] = _Entity(mask, colour_table(rgb, mask), float(score))
 
-    def mask(self, entity: str) -> np.ndarray | None:
-        e = self._entities.get(entity)
-        return None if e is None else e.mask
-
-    def score(self, entity: str) -> float:
-        return self._entities[entity].score
+    def frame(
+        self, rgb: np.ndarray, grey: np.ndarray, starts: dict[str, tuple[np.ndarray, float]]
+    ) -> dict[str, tuple[np.ndarray, float]]:
+        """Carry the entities to this frame and (re)start those in ``starts`` (soft masks at tracking
+        scale, scores): the mask and score of every other entity followed."""
+        self.step(rgb, grey, skip=frozenset(starts))
+        for e, (small, score) in starts.items():
+            self.start(e, small > 0.5, rgb, score)
+        return {k: (e.mask, e.score) for k, e in self._entities.items() if k not in starts}
 
     def forget(self, entity: str) -> None:
         self._entities.pop(entity, None)
