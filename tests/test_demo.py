@@ -33,7 +33,11 @@ def test_shapes_and_dtypes() -> None:
     v = small(fps=12)
     assert v.frames.shape == (8, 96, 160, 3) and v.frames.dtype == np.uint8
     assert v.masks.shape == (8, 96, 160) and v.masks.dtype == np.uint8
-    assert len(v.categories) == v.num_objects == 4 and set(v.categories) <= set(SHAPES)
+    assert len(v.categories) == v.num_objects == 4
+    assert v.kinds == ["rigid", "articulated", "bending", "morphing"]  # the default mixes every kind
+    for category, kind in zip(v.categories, v.kinds, strict=True):
+        assert category.split()[0] == kind  # "rigid star", "bending worm", ...
+    assert v.categories[0].split()[1] in SHAPES
     assert v.fps == 12.0 and isinstance(v.fps, float)
     assert set(np.unique(v.masks)) <= set(range(5))
     assert sorted(v.depth_order) == [1, 2, 3, 4]
