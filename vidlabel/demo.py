@@ -180,6 +180,8 @@ def synthetic_video(
     categories: list[str] = []
     colours: list[tuple[int, int, int]] = []
     objects: list[list[Part]] = []
+    # Paths first: an object's path does not then depend on how many random numbers its sprites took.
+    paths = [path(rng, t, w, h) for _ in range(k_count)]
     for k in range(k_count):
         shape = SHAPES[int(rng.integers(len(SHAPES)))] if k >= len(SHAPES) else SHAPES[(k + seed) % 4]
         r = short * rng.uniform(0.15, 0.24) / max(1.0, math.sqrt(k_count / 4))
@@ -188,7 +190,7 @@ def synthetic_video(
         hue = (hue0 + k * 0.618034) % 1
         rgb = np.array(colorsys.hsv_to_rgb(hue, rng.uniform(0.65, 0.9), rng.uniform(0.85, 1.0))) * 255
         look = (TEXTURES[k % len(TEXTURES)], rgb.astype(np.float32))
-        name, parts = build(kind_of[k], rng, shape, r, look, path(rng, t, w, h))
+        name, parts = build(kind_of[k], rng, shape, r, look, paths[k])
         objects.append(parts)
         categories.append(f"{kind_of[k]} {name}")
         colours.append((int(rgb[0]), int(rgb[1]), int(rgb[2])))
