@@ -144,7 +144,7 @@ class Part:
         gx = x0 - st + (np.arange(nx) + 0.5) * st - 0.5
         gy = y0 - st + (np.arange(ny) + 0.5) * st - 0.5
         grid = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)
-        fine = self.to_sprite(t, grid).astype(np.float32).reshape(ny, nx, 2)
+        fine: np.ndarray = self.to_sprite(t, grid).astype(np.float32).reshape(ny, nx, 2)
         if st > 1:
             fine = cv2.resize(fine, (nx * st, ny * st), interpolation=cv2.INTER_LINEAR)
         fine = fine[st : st + y1 - y0, st : st + x1 - x0]
