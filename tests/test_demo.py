@@ -398,14 +398,15 @@ def test_every_kind_masks_are_its_drawn_pixels() -> None:
             edge = (cv2.dilate(m, np.ones((3, 3), np.uint8)) - cv2.erode(m, np.ones((3, 3), np.uint8))) > 0
             assert not (differ & ~edge).any(), f"object {k} ({v.kinds[k - 1]}), frame {t}"
             # ... and those only where the alpha is near the threshold: warpAffine interpolates in fixed
-            # point, and a morphing map is upsampled from every 4th pixel (off by under 0.1 px, which
-            # moves an antialiased edge's alpha by up to ~25). The parts are internals: read here.
+            # point, and non-rigid maps are upsampled from every 2nd or 4th pixel (off by up to ~0.15 px
+            # where a worm bends most, which moves an antialiased edge's alpha by up to ~40). The parts
+            # are internals: read here.
             ys, xs = np.nonzero(differ)
             pts = np.stack([xs, ys], axis=1).astype(np.float64)
             alpha = np.max(
                 [part.sprite_alpha_at(part.to_sprite(t, pts)) for part in v._objects[k - 1]], axis=0
             )
-            assert (np.abs(alpha - 128) < 25).all(), (k, t, alpha)
+            assert (np.abs(alpha - 128) < 40).all(), (k, t, alpha)
             # Each visible pixel was drawn by its object: the same point maps onto the object's shape.
             np.testing.assert_array_equal(v.masks[t] == k, full[t] & (v.masks[t] == k))
 
