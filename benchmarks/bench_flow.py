@@ -3,11 +3,12 @@
     python benchmarks/bench_flow.py            # 7 interleaved repeats
     python benchmarks/bench_flow.py --quick    # 3 repeats, for a smoke run
 
-Targets (issue: flow engine): propagation at least 30 frames per second on 480p frames on this CPU
-(one entity and three), both ``propagate`` (the engine's masks, yielded) and ``propagate_into`` (what
-users run: the same pass with every mask RLE-encoded and written to the dataset, one undo step; its
-ratio to ``propagate`` is printed), and a prompt (a box, a click) in under 200 ms, on the demo clip
-and on real 480p DAVIS-2016 frames (``../shared/data/davis2016-dev``, if present). The absolute
+Targets (issue 13: the weight-free engine on real video): propagation at least 20 frames per second on
+480p frames on this CPU (one entity and three; the dense tracker, the default), both ``propagate``
+(the engine's masks, yielded) and ``propagate_into`` (what users run: the same pass with every mask
+RLE-encoded and written to the dataset, one undo step; its ratio to ``propagate`` is printed), and a
+prompt (a box, a click) in under 200 ms, on the demo clip and on real 480p DAVIS-2016 frames
+(``../shared/data/davis2016-dev``, if present). The absolute
 figures are the targets; each is printed with its ratio to decoding, the baseline these machines can
 be compared by.
 
@@ -37,6 +38,7 @@ from PIL import Image
 import vidlabel as vl
 
 H, W = 480, 854
+TARGET_FPS = 20  # issue 13: a person waits 5 s for a 100-frame clip, one object at 480p
 
 
 def clip(tmp: Path) -> tuple[vl.Dataset, str, vl.demo.SyntheticVideo]:
@@ -116,11 +118,11 @@ def bench_propagation(ds: vl.Dataset, seq: str, video: vl.demo.SyntheticVideo, r
         for name, kept in (("propagate", yielded), ("propagate_into", written)):
             c = t[name]
             fps = n / c
-            met = fps >= 30
+            met = fps >= TARGET_FPS
             ok.append(met)
             print(
                 f"  {name:<15}{n} frames, {label}{fps:8.1f} fps  ({c * 1e3 / n:6.2f} ms/frame)  "
-                f"ratio to decoding {c / b:5.2f}  (target >= 30 fps)  {'OK' if met else 'MISSED'}  "
+                f"ratio to decoding {c / b:5.2f}  (target >= {TARGET_FPS} fps)  {'OK' if met else 'MISSED'}  "
                 f"[J&F {jf(chosen, kept):.3f}]"
             )
         print(

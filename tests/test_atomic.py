@@ -39,10 +39,14 @@ def state(root: Path) -> dict[str, tuple[str, bytes, int]]:
     out = {}
     for p in sorted(root.rglob("*")):
         st = p.stat()
-        out[str(p.relative_to(root))] = ("dir", b"", st.st_mtime_ns) if p.is_dir() else (
-            "file",
-            p.read_bytes(),
-            st.st_mtime_ns,
+        out[str(p.relative_to(root))] = (
+            ("dir", b"", st.st_mtime_ns)
+            if p.is_dir()
+            else (
+                "file",
+                p.read_bytes(),
+                st.st_mtime_ns,
+            )
         )
     return out
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vidlabel.demo import SHAPES, SyntheticVideo, synthetic, synthetic_video, write_davis
+from vidlabel.demo import KINDS, SHAPES, SyntheticVideo, synthetic, synthetic_video, write_davis
 from vidlabel.errors import ValidationError
 from vidlabel.palette import davis_palette
 
@@ -33,7 +33,11 @@ def test_shapes_and_dtypes() -> None:
     v = small(fps=12)
     assert v.frames.shape == (8, 96, 160, 3) and v.frames.dtype == np.uint8
     assert v.masks.shape == (8, 96, 160) and v.masks.dtype == np.uint8
-    assert len(v.categories) == v.num_objects == 4 and set(v.categories) <= set(SHAPES)
+    assert len(v.categories) == v.num_objects == 4
+    assert v.kinds == ["rigid", "articulated", "bending", "morphing"]  # the default mixes every kind
+    for category, kind in zip(v.categories, v.kinds, strict=True):
+        assert category.split()[0] == kind  # "rigid star", "bending worm", ...
+    assert v.categories[0].split()[1] in SHAPES
     assert v.fps == 12.0 and isinstance(v.fps, float)
     assert set(np.unique(v.masks)) <= set(range(5))
     assert sorted(v.depth_order) == [1, 2, 3, 4]
@@ -298,3 +302,218 @@ def test_synthetic_dataset_without_masks() -> None:
     assert ds.sequence_ids() == ["synthetic"] and ds.num_frames("synthetic") == 3
     assert all(not ds.masks("synthetic", t) for t in range(3))
     assert ds.entity_ids("synthetic") == [] and not ds.can_undo
+
+
+# ------------------------------------------------------------------------------------- non-rigid kinds
+NON_RIGID = [k for k in KINDS if k != "rigid"]
+
+
+def each_kind(seed: int = 0, size: int = 320, frames: int = 30) -> SyntheticVideo:
+    """Three objects of each kind, the checker- and noise-textured ones (2 and 3 of each) among them."""
+    kinds = [k for k in KINDS for _ in range(3)]
+    return synthetic_video(frames, size, size, len(kinds), seed, kinds=kinds)
+
+
+def pixels(mask: np.ndarray) -> np.ndarray:
+    ys, xs = np.nonzero(mask)
+    return np.stack([xs, ys], axis=1).astype(np.float64)
+
+
+def similarity_fit(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """2 x 3: the least-squares similarity (shift, turn, scale) taking points p to points q."""
+    x, y, one, zero = p[:, 0], p[:, 1], np.ones(len(p)), np.zeros(len(p))
+    a = np.concatenate([np.stack([x, -y, one, zero], 1), np.stack([y, x, zero, one], 1)])
+    c, s, tx, ty = np.linalg.lstsq(a, np.concatenate([q[:, 0], q[:, 1]]), rcond=None)[0]
+    return np.array([[c, -s, tx], [s, c, ty]])
+
+
+def inside_frame(mask: np.ndarray) -> bool:
+    return bool(mask.any()) and not (mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
+
+
+def test_kinds_argument() -> None:
+    assert KINDS == ("rigid", "articulated", "bending", "morphing")
+    v = small(kinds="bending")
+    assert v.kinds == ["bending"] * 4 and v.categories == ["bending worm"] * 4
+    v = small(kinds=("morphing", "rigid", "articulated", "morphing"))
+    assert v.kinds == ["morphing", "rigid", "articulated", "morphing"]
+    assert v.categories[0] == "morphing blob" and v.categories[2] == "articulated figure"
+    assert v.categories[1].startswith("rigid ") and v.categories[1].split()[1] in SHAPES
+    # The default mixes kinds, one rigid object first; bending and morphing trade places with the seed.
+    assert synthetic_video(4, 64, 48, 3, seed=0).kinds == ["rigid", "articulated", "bending"]
+    assert synthetic_video(4, 64, 48, 3, seed=1).kinds == ["rigid", "articulated", "morphing"]
+    assert small(num_objects=1).kinds == ["rigid"]
+    # Naming the default kinds gives the default video.
+    a, b = small(seed=3), small(seed=3, kinds=["rigid", "articulated", "morphing", "bending"])
+    np.testing.assert_array_equal(a.frames, b.frames)
+    np.testing.assert_array_equal(a.masks, b.masks)
+    ds = synthetic(num_frames=2, width=64, height=48, num_objects=2, kinds="articulated")
+    assert [ds.entity(e)["category"] for e in ds.entity_ids("synthetic")] == ["articulated figure"] * 2
+
+
+@pytest.mark.parametrize(
+    ("kinds", "match"),
+    [
+        ("wobbly", "kinds"),
+        (["rigid", "bending", "stretchy", "rigid"], r"kinds\[2\]"),
+        (["rigid", "bending"], "kinds"),
+        (["rigid"] * 5, "kinds"),
+        (3, "kinds"),
+        ([None] * 4, r"kinds\[0\]"),
+        ({"rigid": 1}, "kinds"),
+    ],
+)
+def test_bad_kinds(kinds: object, match: str) -> None:
+    with pytest.raises(ValidationError, match=match):
+        small(kinds=kinds)
+    with pytest.raises(ValidationError, match=match):
+        synthetic(num_frames=2, width=64, height=48, num_objects=4, kinds=kinds)  # type: ignore[arg-type]
+
+
+def test_every_kind_is_deterministic_in_seed() -> None:
+    a, b, c = each_kind(4, 160, 6), each_kind(4, 160, 6), each_kind(5, 160, 6)
+    np.testing.assert_array_equal(a.frames, b.frames)
+    np.testing.assert_array_equal(a.masks, b.masks)
+    assert a.depth_order == b.depth_order and a.categories == b.categories
+    np.testing.assert_array_equal(a.full_mask(6), b.full_mask(6))
+    pts = pixels(a.full_mask(8)[0])
+    np.testing.assert_array_equal(a.track(8, 0, pts, 5), b.track(8, 0, pts, 5))
+    assert not np.array_equal(a.masks, c.masks)
+
+
+def test_every_kind_masks_are_its_drawn_pixels() -> None:
+    """A pixel is in an object's shape exactly where its sprites' alpha, sampled through the object's
+    own map (track), is at least half: the masks are the drawn alpha, not an approximation of it."""
+    v = each_kind(seed=1, size=240, frames=12)
+    h, w = v.masks.shape[1:]
+    grid = pixels(np.ones((h, w), bool))
+    for k in range(1, v.num_objects + 1):
+        full = v.full_mask(k)
+        assert full.any(axis=(1, 2)).mean() > 0.5, f"object {k} ({v.kinds[k - 1]}) is hardly in frame"
+        for t in range(0, 12, 3):
+            on = ~np.isnan(v.track(k, t, grid, t)[:, 0]).reshape(h, w)
+            differ = on ^ full[t]
+            # Only antialiased edge pixels (alpha within rounding of 128) may fall either way.
+            m = full[t].astype(np.uint8)
+            edge = (cv2.dilate(m, np.ones((3, 3), np.uint8)) - cv2.erode(m, np.ones((3, 3), np.uint8))) > 0
+            assert not (differ & ~edge).any(), f"object {k} ({v.kinds[k - 1]}), frame {t}"
+            # ... and those only where the alpha is near the threshold: warpAffine interpolates in fixed
+            # point, and non-rigid maps are upsampled from every 2nd or 4th pixel (off by up to ~0.15 px
+            # where a worm bends most, which moves an antialiased edge's alpha by up to ~40). The parts
+            # are internals: read here.
+            ys, xs = np.nonzero(differ)
+            pts = np.stack([xs, ys], axis=1).astype(np.float64)
+            alpha = np.max(
+                [part.sprite_alpha_at(part.to_sprite(t, pts)) for part in v._objects[k - 1]], axis=0
+            )
+            assert (np.abs(alpha - 128) < 40).all(), (k, t, alpha)
+            # Each visible pixel was drawn by its object: the same point maps onto the object's shape.
+            np.testing.assert_array_equal(v.masks[t] == k, full[t] & (v.masks[t] == k))
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_every_kind_occludes_in_depth_order(seed: int) -> None:
+    """Visible masks are the full shapes minus whatever is in front, for every kind; full ⊇ visible."""
+    v = each_kind(seed=seed, size=256, frames=16)
+    full = {k: v.full_mask(k) for k in range(1, v.num_objects + 1)}
+    in_front = np.zeros_like(v.masks, dtype=bool)
+    partial = set()
+    for k in reversed(v.depth_order):
+        visible = v.object_mask(k)
+        assert not (visible & ~full[k]).any()
+        np.testing.assert_array_equal(visible, full[k] & ~in_front)
+        if (
+            (visible.sum(axis=(1, 2)) > 0) & (visible.sum(axis=(1, 2)) < 0.9 * full[k].sum(axis=(1, 2)))
+        ).any():
+            partial.add(v.kinds[k - 1])
+        in_front |= full[k]
+    assert len(partial) >= 3, f"only {partial} are ever partly hidden"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_shapes_deform_only_if_non_rigid(kind: str) -> None:
+    """Carry frame 0's shape to frame t by the best similarity fit of the object's true motion: a rigid
+    object's shape is matched, a non-rigid one's is not; the Hu moments (blind to similarity) agree."""
+    for seed in (0, 1):
+        v = synthetic_video(50, 400, 400, 1, seed, kinds=kind)
+        full = v.full_mask(1)
+        shown = [t for t in range(50) if inside_frame(full[t])]
+        assert len(shown) > 20
+        t0 = shown[0]
+        p0 = pixels(full[t0])
+        ious, hu = [], []
+        for t in shown[1:]:
+            q = v.track(1, t0, p0[::5], t)  # every 5th pixel is plenty for a fit
+            on = ~np.isnan(q[:, 0])  # all but a few antialiased edge pixels
+            m = similarity_fit(p0[::5][on], q[on])
+            moved = cv2.warpAffine(full[t0].astype(np.uint8), m, (400, 400), flags=cv2.INTER_NEAREST) > 0
+            ious.append((moved & full[t]).sum() / (moved | full[t]).sum())
+            hu.append(
+                cv2.matchShapes(full[t0].astype(np.uint8), full[t].astype(np.uint8), cv2.CONTOURS_MATCH_I2, 0)
+            )
+        if kind == "rigid":
+            assert min(ious) > 0.97 and max(hu) < 0.05, (min(ious), max(hu))
+        else:
+            assert min(ious) < 0.9 and max(hu) > 0.3, (min(ious), max(hu))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_texture_moves_with_the_material(kind: str) -> None:
+    """Dense optical flow (OpenCV DIS) measured on the frames agrees with the objects' true motion
+    (track) on interior pixels: the texture is carried by the deformation, not painted on a moving mask.
+    Object 3 has a noise texture: stripes leave DIS an aperture problem and checkers a period to slip by."""
+    v = synthetic_video(30, 400, 400, 3, 0, kinds=kind)
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    kernel = np.ones((15, 15), np.uint8)  # DIS patches straddling an edge see two motions
+    errors, grey_errors, still_errors = [], [], []
+    for t in range(0, 29, 2):
+        g0, g1 = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in v.frames[t : t + 2])
+        flow = dis.calc(g0, g1, None)
+        for k in (3,):
+            core0 = cv2.erode((v.masks[t] == k).astype(np.uint8), kernel) > 0
+            core1 = cv2.erode((v.masks[t + 1] == k).astype(np.uint8), kernel) > 0
+            p = pixels(core0)
+            q = v.track(k, t, p, t + 1)
+            assert not np.isnan(q).any(), "an interior pixel is not on its object's shape"
+            qi = np.round(q).astype(int)
+            keep = ((qi >= 0) & (qi < 400)).all(axis=1)
+            keep[keep] = core1[qi[keep, 1], qi[keep, 0]]
+            p, q = p[keep], q[keep]
+            xs, ys = p[:, 0].astype(int), p[:, 1].astype(int)
+            errors.append(np.linalg.norm(q - p - flow[ys, xs], axis=1))
+            # Brightness constancy along the true motion, against leaving the pixel where it was.
+            at = cv2.remap(
+                g1, q[:, 0].astype(np.float32)[None], q[:, 1].astype(np.float32)[None], cv2.INTER_LINEAR
+            )
+            grey_errors.append(np.abs(at.ravel().astype(np.float32) - g0[ys, xs]))
+            still_errors.append(np.abs(g1[ys, xs].astype(np.float32) - g0[ys, xs]))
+    err = np.concatenate(errors)
+    assert len(err) > 5000
+    assert np.median(err) < 0.5 and np.percentile(err, 90) < 1.5, (np.median(err), np.percentile(err, 90))
+    grey, still = np.concatenate(grey_errors).mean(), np.concatenate(still_errors).mean()
+    assert grey < 3 and still > 4 * grey, (grey, still)
+
+
+def test_track_follows_parts_and_refuses_bad_input() -> None:
+    v = small(kinds=["articulated", "bending", "morphing", "rigid"], num_frames=4)
+    for k in range(1, 5):
+        p = pixels(v.full_mask(k)[0])
+        same = v.track(k, 0, p, 0)  # to the same frame: itself (NaN only at antialiased edge pixels)
+        assert np.isnan(same[:, 0]).mean() < 0.03
+        np.testing.assert_allclose(same[~np.isnan(same[:, 0])], p[~np.isnan(same[:, 0])], atol=1e-6)
+        there = v.track(k, 0, p, 2)
+        p, there = p[~np.isnan(there[:, 0])], there[~np.isnan(there[:, 0])]
+        back = v.track(k, 2, there, 0)
+        # There and back is the identity but at antialiased edge pixels, and (for a figure) where a
+        # point went under another of its parts, which then owns the pixel.
+        assert (np.linalg.norm(back - p, axis=1) < 1e-6).mean() > 0.97  # NaN compares False
+    assert np.isnan(v.track(1, 0, [[-50.0, -50.0]], 1)).all()  # not on the shape
+    for kw, name in (
+        ({"t": 4}, "t"),
+        ({"to": -1}, "to"),
+        ({"points": [1, 2]}, "points"),
+        ({"k": 5}, "k must"),
+    ):
+        args = {"k": 1, "t": 0, "points": [[1.0, 2.0]], "to": 1, **kw}
+        with pytest.raises(ValidationError, match=name):
+            v.track(**args)  # type: ignore[arg-type]

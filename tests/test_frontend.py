@@ -32,7 +32,10 @@ def test_lock_file_is_in_sync_with_package_json(tmp_path: Path) -> None:
     assert npm, "node and npm are needed for the frontend tests"
     out = subprocess.run(
         [npm, "ci", "--dry-run", "--ignore-scripts", "--no-audit", "--no-fund"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert out.returncode == 0, out.stdout + out.stderr
 

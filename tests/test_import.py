@@ -63,8 +63,17 @@ def test_dir_lists_the_public_api_lazy_names_included() -> None:
     listed, heavy = out.stdout.splitlines()
     names = listed.split(",")
     assert heavy == ""  # listing names loads nothing
-    for name in ("Annotator", "Dataset", "ValidationError", "read_davis", "read_coco", "segment", "metrics",
-                 "demo", "rle"):
+    for name in (
+        "Annotator",
+        "Dataset",
+        "ValidationError",
+        "read_davis",
+        "read_coco",
+        "segment",
+        "metrics",
+        "demo",
+        "rle",
+    ):
         assert name in names
     assert "Any" not in names and "TYPE_CHECKING" not in names
     import vidlabel as vl

@@ -133,9 +133,7 @@ def test_renaming_an_entity_rereads_no_track(big: vl.Dataset, monkeypatch: Any) 
     a = big.entity("a", "long")["id"]
     read: list[str] = []
     real = follow_module.full_track
-    monkeypatch.setattr(
-        follow_module, "full_track", lambda ds, s, e, f: read.append(e) or real(ds, s, e, f)
-    )
+    monkeypatch.setattr(follow_module, "full_track", lambda ds, s, e, f: read.append(e) or real(ds, s, e, f))
     big.set_entity(a, name="bear", color="#123456")
     w.wait()
     assert read == []

@@ -1,11 +1,11 @@
 """Dataset: the public facade over the versioned store, the history, the journal and validation.
 
-Every change goes through a method here (or in annotations.py / temporal.py, mixed in): it is
-validated first, then applied in a transaction that publishes a new version, so an edit applies
-all or nothing and readers never see half of it (core.py). Each outermost transaction is one
-undo step and one change event for observers (an open widget, say). A dataset made with
-``vl.open(folder)`` also writes each committed transaction to its project's journal before the
-call returns (project.py).
+Every change goes through a method here (or in annotations.py, temporal.py, cleanup.py, mixed
+in): it is validated first, then applied in a transaction that publishes a new version, so an
+edit applies all or nothing and readers never see half of it (core.py). Each outermost
+transaction is one undo step and one change event for observers (an open widget, say). A
+dataset made with ``vl.open(folder)`` also writes each committed transaction to its project's
+journal before the call returns (project.py).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from . import schema as sch
 from .annotations import ANNOTATIONS as _ANNOTATIONS
+from .cleanup import CleanupMixin
 from .core import Change, FrameInfo, reads, writes
 from .errors import ValidationError
 from .files import FilesMixin
@@ -36,7 +37,7 @@ __all__ = ["Change", "Dataset", "FrameInfo"]
 _FrameInfo = FrameInfo  # the name older code imports
 
 
-class Dataset(FilesMixin):
+class Dataset(FilesMixin, CleanupMixin):
     """Sequences, frames, entities, tracklets, masks, boxes and per-frame states.
 
     >>> ds = Dataset(state_fields={"occluded": pa.bool_()})

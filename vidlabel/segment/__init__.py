@@ -1,4 +1,5 @@
-"""Segmentation engines behind one protocol: ``load("sam2", ...)`` or ``load("flow")``.
+"""Segmentation engines behind one protocol: ``load("sam2", ...)``, ``load("flow")``, and the
+baselines they are measured against, ``load("copy")`` and ``load("warp")`` (``baselines.py``).
 
 >>> eng = load("flow")                       # no weights, CPU
 >>> sess = eng.session(ds, seq)              # one session per sequence
@@ -62,5 +63,19 @@ def _load_flow(**options: Any) -> Engine:
     return FlowEngine(**options)
 
 
+def _load_copy(**options: Any) -> Engine:
+    from .baselines import CopyEngine
+
+    return CopyEngine(**options)
+
+
+def _load_warp(**options: Any) -> Engine:
+    from .baselines import WarpEngine
+
+    return WarpEngine(**options)
+
+
 register("sam2", _load_sam2)
 register("flow", _load_flow)
+register("copy", _load_copy)
+register("warp", _load_warp)

@@ -2,36 +2,25 @@
 
 Prompt -> mask: GrabCut on a crop around the box or clicks (``grabcut.py``).
 
-Propagation. Frames are tracked at a whole fraction of their size, at most ``max_side`` pixels
-long (427x240 for 854x480). Each entity is a layer with two soft masks: what is *visible*, and
-its whole *shape*, hidden parts included. Each frame, an entity's motion is a similarity (shift,
-turn, scale) chosen among candidates measured on its visible pixels: a RANSAC fit to corners
-tracked by pyramidal Lucas-Kanade (started where the last motion points, checked backward), a
-fit to the dense DIS optical flow (Farneback on request) inside it, its drift refitted, its last
-motion. The candidate that brings most of the entity's reference pixels (its look when last seen
-whole) onto like pixels wins, after a robust Gauss-Newton refinement on those pixels; a candidate
-that would make it jump is not believed. Checking against the reference rather than the
-previous frame keeps errors from adding up, and pulls a track back after an occlusion.
+Propagation: frames are tracked at a whole fraction of their size, at most ``max_side`` pixels long
+(427x240 for 854x480), by one of two trackers:
 
-The shape is moved by that motion, and layers are painted back to front: where two shapes
-overlap, the entity whose motion explains the pixels there is in front, evidence that builds up
-over frames. What is hidden keeps moving with its entity at its last pace, so an entity that
-passes behind another comes out on the other side (if it is hidden for 30 frames at most). Masks
-in view lose specks and small holes. A prompt on a frame of the pass is a keyframe: that entity
-starts again from the person's mask there. The score starts at the keyframe's and loses, each frame, a
-share of what the motion left unexplained and of any jump in area.
+- ``tracker="dense"`` (the default, ``dense.py``): the dense DIS optical flow warps each mask to the
+  next frame, pixel by pixel, and a graph cut refits it there against the keyframe's colours and the
+  image's edges, so bending and articulated objects are followed and errors do not add up; what a
+  tracked entity covers is carried on at the entity's pace and taken back when it comes out.
+- ``tracker="rigid"`` (``rigid.py``): one similarity per object layer, fitted to tracked corners and
+  checked against the object's look; right for rigid, textured objects and long occlusions.
 
-Why not warp masks along the dense flow alone: on textured objects that move ten pixels a frame
-(stripes, checks) the flow is wrong by pixels at every step and inside occluders, and the masks
-drift away within a few dozen frames; a per-object motion fitted robustly does not drift. What
-it cannot do is grow a part that was never seen (an object coming out from behind something not
-tracked, or into the frame): that takes a new prompt.
+A prompt on a frame of a pass is a keyframe: the entity starts again from the person's mask there.
+The score of a propagated mask starts at its keyframe's and falls as the frames disagree with it
+(each tracker's doc says how); it is what a review queue sorts by.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -40,34 +29,42 @@ import cv2
 import numpy as np
 
 from ..errors import ValidationError
+from ..morphology import bbox
 from .base import Engine, Pass, Prompt, Result, Session
-from .grabcut import components, fill_holes, segment_prompt
+from .dense import DIS_PRESETS, DenseTracker
+from .grabcut import segment_prompt
+from .rigid import RigidTracker
 
 if TYPE_CHECKING:
     from ..dataset import Dataset
 
 __all__ = ["FlowEngine", "FlowOptions", "FlowSession"]
 
-_DIS_PRESETS = {
-    "dis-ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-    "dis-fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-    "dis-medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
-}
-FLOWS = (*_DIS_PRESETS, "farneback")
+FLOWS = (*DIS_PRESETS, "farneback")
+TRACKERS = ("dense", "rigid")
 
 
 @dataclass(frozen=True)
 class FlowOptions:
     """What ``load("flow", **options)`` accepts; every option has a default that suits 480p video."""
 
-    flow: str = "dis-ultrafast"  # optical flow: "dis-ultrafast", "dis-fast", "dis-medium" or "farneback"
+    tracker: str = "dense"  # "dense": flow warp refitted by a graph cut; "rigid": layered similarities
+    flow: str = "dis-fast"  # "dis-ultrafast", "dis-fast", "dis-medium"; "farneback" (rigid only)
     max_side: int = 480  # frames are downscaled by a whole factor to at most this long side for tracking
     prompt_side: int = 160  # GrabCut runs on a crop downscaled to this long side
     grabcut_iters: int = 3  # GrabCut iterations per prompt
     min_area: int = 64  # components of a mask smaller than this many frame pixels are dropped
-    layered: bool = True  # entities propagated together occlude one another (one entity per pixel)
+    layered: bool = True  # rigid tracker: entities propagated together occlude one another
 
     def __post_init__(self) -> None:
+        if self.tracker not in TRACKERS:
+            raise ValidationError(
+                f"flow engine: tracker must be one of {', '.join(TRACKERS)}, got {self.tracker!r}"
+            )
+        if self.tracker == "dense" and self.flow == "farneback":
+            raise ValidationError(
+                "flow engine: the dense tracker takes a DIS flow; farneback is for tracker='rigid'"
+            )
         if self.flow not in FLOWS:
             raise ValidationError(f"flow engine: flow must be one of {', '.join(FLOWS)}, got {self.flow!r}")
         for name, lo in (("max_side", 32), ("prompt_side", 32), ("grabcut_iters", 1), ("min_area", 0)):
@@ -104,194 +101,6 @@ class FlowEngine(Engine):
         return f"FlowEngine({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
 
-# ---------------------------------------------------------------------------------------------- propagation
-# Lengths are in pixels of the tracking scale (``max_side``), grey levels in 0..255.
-_FEATURES = 80  # corners tracked per entity and frame
-_WIN = (15, 15)  # Lucas-Kanade window; with 3 pyramid levels it follows ~50 px per frame
-_LEVELS = 3
-_EDGE = 2  # corners are looked for this far around a visible mask (the outline is the best of them)
-_FEW = 40  # with fewer corners followed, an entity's motion is also fitted to the dense flow
-_MIN_FIT = 12  # matches needed to fit rotation and scale; with fewer only the drift is refitted
-_SAMPLES = 800  # pixels per entity on which motions are checked and refined
-_EXPLAINED = 12.0  # a pixel this close to its reference value is explained by a motion
-_TUKEY = 30.0  # pixels further off than this (hidden, or something else) do not pull a refinement
-_ALIGN_ITERS = 5
-_MARGIN = 0.05  # share of pixels by which a later motion candidate must beat an earlier one
-_MIN_SHOWN = 0.15  # with less of its shape in view, an entity's motion is not measured but carried on
-_MAX_JUMP = 1.0  # change of velocity (plus 20% of the speed) believable in one frame
-_FRESH = 0.85  # in view and explained at least this much, an entity's look becomes its reference
-_MAX_HIDDEN = 30  # frames an entity may stay hidden before it is given up
-_DECAY = 0.25  # how much of a frame's unexplained share comes off the running score
-
-
-def _layers(grey: np.ndarray) -> np.ndarray:
-    """``grey``, its x and y gradients, and an empty channel for what is hidden: HxWx4 float32."""
-    g = grey.astype(np.float32)
-    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
-    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
-    return np.dstack([g, gx, gy, np.zeros_like(g)])
-
-
-def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The 2x3 affine ``a`` after ``b``."""
-    return np.hstack([a[:, :2] @ b[:, :2], (a[:, :2] @ b[:, 2] + a[:, 2])[:, None]])
-
-
-def _about(linear: np.ndarray, velocity: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """The 2x3 affine that turns and scales by ``linear`` about ``c`` and moves ``c`` by ``velocity``."""
-    return np.hstack([linear, (c + velocity - linear @ c)[:, None]])
-
-
-def _sharpen(m: np.ndarray) -> np.ndarray:
-    # Repeated bilinear warping blurs a soft mask a little at every step; steepening the ramp about
-    # 0.5 keeps its edge about a pixel wide without moving it.
-    return np.clip((m - 0.5) * 2.0 + 0.5, 0.0, 1.0, out=m)
-
-
-def _bbox(m: np.ndarray, pad: int) -> tuple[int, int, int, int] | None:
-    ys, xs = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
-    if not len(ys):
-        return None
-    h, w = m.shape
-    return max(0, xs[0] - pad), max(0, ys[0] - pad), min(w, xs[-1] + pad + 1), min(h, ys[-1] + pad + 1)
-
-
-def _sample(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """Bilinear samples of ``image`` (HxWxC float32) at the (N, 2) points ``xy``: (N, C) float64."""
-    out = cv2.remap(
-        image,
-        xy[:, 0].astype(np.float32)[None],
-        xy[:, 1].astype(np.float32)[None],
-        cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REPLICATE,
-    )[0]
-    return np.asarray(out, np.float64).reshape(len(xy), -1)
-
-
-def _explained(m: np.ndarray, pts: np.ndarray, ref: np.ndarray, image: np.ndarray) -> float:
-    """Share of the reference pixels ``pts`` (values ``ref``) that ``m`` brings onto like pixels now.
-
-    ``image`` holds the frame, its gradients and what is hidden now (channels 0, 1, 2, 3); pixels
-    that land where something in front hides them are left out."""
-    now = _sample(image, pts @ m[:, :2].T + m[:, 2])
-    free = now[:, 3] < 0.5
-    if not free.any():
-        return 0.0
-    # A pixel is explained if it is within about a pixel of where the motion puts it: on an edge
-    # that allows as many grey levels as the edge's slope, so fine texture does not punish a
-    # motion a fraction of a pixel off.
-    slack = _EXPLAINED + np.hypot(now[free, 1], now[free, 2])
-    return float(np.mean(np.abs(now[free, 0] - ref[free]) < slack))
-
-
-def _align(m: np.ndarray, pts: np.ndarray, ref: np.ndarray, image: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """``m`` refined so the reference pixels land on like pixels now: robust Gauss-Newton on a similarity.
-
-    This is what keeps a track on its entity: a motion a little off (stripes fool corner trackers by
-    a period) or a drift built up while the entity was hidden is pulled back onto its look."""
-    d = pts - c
-    for _ in range(_ALIGN_ITERS):
-        now = _sample(image, pts @ m[:, :2].T + m[:, 2])
-        r = now[:, 0] - ref
-        gx, gy = now[:, 1], now[:, 2]
-        # Unknowns: a, b of the linear part [[a, -b], [b, a]] about c, and the shift of c.
-        jac = np.stack([gx * d[:, 0] + gy * d[:, 1], gy * d[:, 0] - gx * d[:, 1], gx, gy], axis=1)
-        w = (now[:, 3] < 0.5) * np.clip(1.0 - (r / _TUKEY) ** 2, 0.0, None) ** 2
-        if not w.any():
-            break
-        h = jac.T @ (jac * w[:, None]) + np.diag([1e-3, 1e-3, 1e-6, 1e-6]) * len(pts)
-        step = np.linalg.solve(h, -(jac.T @ (w * r)))
-        lin = m[:, :2] + np.array([[step[0], -step[1]], [step[1], step[0]]])
-        m = _about(lin, m[:, :2] @ c + m[:, 2] + step[2:] - c, c)
-        if np.abs(step[2:]).max() < 0.02:
-            break
-    return m
-
-
-def _plausible(m: np.ndarray, prior: np.ndarray, c: np.ndarray) -> bool:
-    """Whether going from motion ``prior`` to ``m`` is a change of pace a real entity could make."""
-    jump = np.linalg.norm((m[:, :2] - prior[:, :2]) @ c + m[:, 2] - prior[:, 2])
-    speed = np.linalg.norm(prior[:, :2] @ c + prior[:, 2] - c)
-    return bool(jump <= _MAX_JUMP + 0.2 * speed and np.abs(m[:, :2] - prior[:, :2]).max() <= 0.05)
-
-
-Box = tuple[int, int, int, int]  # x0, y0, x1, y1 at tracking scale
-
-
-@dataclass
-class _Track:
-    """One entity during a pass, at tracking scale. Its masks are zero outside ``box``, where work is done."""
-
-    visible: np.ndarray  # float32 soft mask in [0, 1]: the pixels shown
-    shape: np.ndarray  # float32 soft mask: the whole entity, hidden parts included
-    box: Box  # holds the shape
-    score: float
-    area: int = 0  # pixels shown
-    linear: np.ndarray = dataclasses.field(default_factory=lambda: np.eye(2))  # turn and scale per frame
-    velocity: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(2))  # of the centre, per frame
-    measured: bool = False  # whether that motion was measured yet (not just assumed still)
-    hidden: int = 0  # frames in a row with nothing in view
-    # Its look when last seen well: pixels (where they were then, grey values) and the motion since.
-    # Motions are checked against this rather than against the previous frame, so errors do not add up.
-    ref_pts: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 2)))
-    ref_vals: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
-    ref_pose: np.ndarray = dataclasses.field(default_factory=lambda: np.eye(2, 3))
-
-    @property
-    def roi(self) -> tuple[slice, slice]:
-        x0, y0, x1, y1 = self.box
-        return slice(y0, y1), slice(x0, x1)
-
-    def centre(self) -> np.ndarray:
-        mo = cv2.moments(self.shape[self.roi])
-        if mo["m00"] <= 1e-6:
-            return np.array([(self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2])
-        return np.array([mo["m10"] / mo["m00"] + self.box[0], mo["m01"] / mo["m00"] + self.box[1]])
-
-    def remember(self, grey: np.ndarray) -> None:
-        """Take the entity's look in ``grey`` as its reference.
-
-        Half the pixels are taken along the inside of its outline: inside a striped or plain
-        entity, a wrong motion can look right; at its outline, it cannot."""
-        seen = (self.visible[self.roi] > 0.5).view(np.uint8)
-        if not seen.any():
-            self.ref_pts, self.ref_vals, self.ref_pose = np.zeros((0, 2)), np.zeros(0), np.eye(2, 3)
-            return
-        rim = seen & (1 - np.asarray(cv2.erode(seen, np.ones((7, 7), np.uint8)), np.uint8))
-        picked = []
-        for part in (rim, seen - rim):
-            ys, xs = np.nonzero(part)
-            if len(xs) > _SAMPLES // 2:
-                pick = np.linspace(0, len(xs) - 1, _SAMPLES // 2).astype(int)
-                ys, xs = ys[pick], xs[pick]
-            picked.append((ys + self.box[1], xs + self.box[0]))
-        ys, xs = np.concatenate([p[0] for p in picked]), np.concatenate([p[1] for p in picked])
-        self.ref_pts = np.stack([xs, ys], axis=1).astype(np.float64)
-        self.ref_vals = grey[ys, xs].astype(np.float64)
-        self.ref_pose = np.eye(2, 3)
-
-
-@dataclass
-class _Motion:
-    """An entity's motion from the previous frame to this one, and what it is to carry on."""
-
-    matrix: np.ndarray  # 2x3 similarity, previous frame -> this one
-    explained: float  # share of the entity's reference pixels it explains
-    pace: np.ndarray  # 2x3: the motion to expect next (the measured part of ``matrix``)
-    measured: bool  # whether it was measured, not just carried on
-
-    def commit(self, tr: _Track) -> None:
-        c = tr.centre()
-        tr.linear, tr.velocity = self.pace[:, :2], self.pace[:, :2] @ c + self.pace[:, 2] - c
-        tr.measured = tr.measured or self.measured
-        tr.ref_pose = _compose(self.matrix, tr.ref_pose)
-
-
-def _intersect(a: Box, b: Box) -> Box | None:
-    x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
-
-
 class FlowSession(Session):
     """Prompts and propagation on one sequence with the flow engine."""
 
@@ -303,12 +112,9 @@ class FlowSession(Session):
         # Tracking scale: a whole fraction of the frame, which makes the downscale cheap and exact.
         k = -(-max(self.height, self.width) // self.options.max_side)
         self._size = (max(8, round(self.width / k)), max(8, round(self.height / k)))  # (w, h), as cv2 has it
-        self._dis: Any = None
-        # The state of the pass under way: the previous grey frame, each entity's track, and who is in
-        # front of whom. Nothing else is kept, so memory does not grow with the video.
-        self._tracks: dict[str, _Track] = {}
-        self._depth: dict[tuple[str, str], float] = {}  # (a, b) > 0: a is in front of b
-        self._prev: np.ndarray | None = None
+        # The trackers of the pass under way (one per pass: nothing outlives it, so memory does not
+        # grow with the video).
+        self._tracker: DenseTracker | RigidTracker | None = None
 
     # ------------------------------------------------------------------ hooks
     def _segment(self, frame: int, entity: str, prompt: Prompt) -> Result:
@@ -326,11 +132,17 @@ class FlowSession(Session):
     def _forget(self, entity: str) -> None:
         # Tracks live only as long as a pass (and no prompt or removal happens during one); the
         # prompts are the base class's.
-        self._tracks.pop(entity, None)
+        if self._tracker is not None:
+            self._tracker.forget(entity)
 
     def _clear(self) -> None:
-        self._dis = None
-        self._tracks, self._depth, self._prev = {}, {}, None
+        self._tracker = None
+
+    def _new_tracker(self) -> DenseTracker | RigidTracker:
+        o = self.options
+        if o.tracker == "dense":
+            return DenseTracker(self._size, DIS_PRESETS[o.flow])
+        return RigidTracker(o, self._size, o.min_area * (self._size[0] / self.width) ** 2)
 
     def _run_pass(self, leg: Pass, entities: list[str]) -> Generator[tuple[int, dict[str, Result]]]:
         # The next frame is read on a worker thread while this one is tracked (decoding and OpenCV
@@ -338,80 +150,72 @@ class FlowSession(Session):
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vidlabel-flow-frames")
         try:
             frames = leg.frames
-            ahead: Future[np.ndarray] = pool.submit(self._grey, frames[0])
+            self._tracker = tracker = self._new_tracker()
+            ahead: Future[tuple[np.ndarray, np.ndarray]] = pool.submit(self._small, frames[0])
             for i, f in enumerate(frames):
-                grey = ahead.result()
+                rgb, grey = ahead.result()
                 if i + 1 < len(frames):
-                    ahead = pool.submit(self._grey, frames[i + 1])
-                yield f, self._track(f, grey, entities, i == 0)
+                    ahead = pool.submit(self._small, frames[i + 1])
+                starts = self._starts(f, entities, i == 0)
+                shown = tracker.frame(rgb, grey, {e: (self._shrink(m), s) for e, (m, s) in starts.items()})
+                out = {e: (m.copy(), float(s)) for e, (m, s) in starts.items()}
+                for e, (small, score) in shown.items():
+                    out[e] = self._full(small, score)
+                yield f, {e: out[e] for e in entities if e in out}
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
-            self._tracks, self._depth, self._prev = {}, {}, None
+            self._tracker = None
 
-    def _track(self, f: int, grey: np.ndarray, entities: list[str], first: bool) -> dict[str, Result]:
-        """Frame ``f`` of a pass: its results, the pass's state carried on to it."""
-        tracks, prev = self._tracks, self._prev
-        keys = {e: p for e in entities if (p := self._prompts.get(e, {}).get(f)) and p.result is not None}
-        out: dict[str, Result] = {}
-        if first:
-            tracks.clear()
-            self._depth.clear()
-            # An entity not prompted on the start frame starts from the mask the dataset holds there.
-            for e in entities:
-                if e in keys:
-                    continue
+    def _starts(self, f: int, entities: list[str], first: bool) -> dict[str, Result]:
+        """The keyframes of frame ``f``: the prompts there and, on a pass's first frame, the dataset's
+        masks of entities not prompted there: {entity: (mask, score)}."""
+        starts: dict[str, Result] = {}
+        for e in entities:
+            p = self._prompts.get(e, {}).get(f)
+            if p is not None and p.result is not None:
+                starts[e] = (p.result, p.score)
+            elif first:
                 start = self.dataset.mask(self.sequence, f, e)
                 if start is not None and start.any():
                     row = self.dataset.annotation("masks", self.sequence, f, e)
                     score = 1.0 if row is None or row["score"] is None else float(row["score"])
-                    tracks[e] = self._new_track(start, grey, score)
-                    out[e] = (start, score)
-        elif prev is not None:
-            self._step(prev, grey, tracks, self._depth)
-        for e, p in keys.items():  # a prompt is a keyframe: drift stops here
-            assert p.result is not None
-            tracks[e] = self._new_track(p.result, grey, p.score, tracks.get(e))
-            out[e] = (p.result.copy(), p.score)
-        if self.options.layered and keys and not first:
-            # A person's mask on this frame outranks what was carried there.
-            for e, tr in tracks.items():
-                if e in keys:
-                    continue
-                for k in keys:
-                    both = _intersect(tr.box, tracks[k].box)
-                    if both is not None:
-                        x0, y0, x1, y1 = both
-                        tr.visible[y0:y1, x0:x1] *= 1.0 - tracks[k].visible[y0:y1, x0:x1]
-                tr.area = int(np.count_nonzero(tr.visible[tr.roi] > 0.5))
-        for e, tr in tracks.items():
-            if e not in out:
-                out[e] = (self._full(tr), float(tr.score) if tr.area else 0.0)
-        self._prev = grey
-        return {e: out[e] for e in entities if e in out}
+                    starts[e] = (start, score)
+        return starts
 
-    # ------------------------------------------------------------------ tracking
-    def _grey(self, f: int) -> np.ndarray:
+    def _small(self, f: int) -> tuple[np.ndarray, np.ndarray]:
+        """Frame ``f`` at tracking scale: RGB and grey."""
         # A pass reads each frame once: it takes what the decode cache has but adds nothing to it,
         # so the frames a person is looking at stay there.
         rgb = self.dataset.frame(self.sequence, f, cache=False)
-        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        if grey.shape[::-1] != self._size:
-            grey = cv2.resize(grey, self._size, interpolation=cv2.INTER_AREA)
-        return grey
+        if rgb.shape[1::-1] != self._size:
+            rgb = cv2.resize(rgb, self._size, interpolation=cv2.INTER_AREA)
+        return rgb, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
-    def _full(self, tr: _Track) -> np.ndarray:
-        """The visible mask at frame size (only its box is resampled)."""
+    def _shrink(self, mask: np.ndarray) -> np.ndarray:
+        """A frame-size mask at tracking scale, soft (float32)."""
+        small = mask.astype(np.float32)
+        if small.shape[::-1] != self._size:
+            small = np.asarray(cv2.resize(small, self._size, interpolation=cv2.INTER_AREA), np.float32)
+        return small
+
+    def _full(self, small: np.ndarray, score: float) -> Result:
+        """A tracker's mask (soft or bool, tracking scale) at frame size, and its score (0 when empty)."""
+        box = bbox(small > 0.5, 1)
+        if box is None:
+            return np.zeros((self.height, self.width), bool), 0.0
+        return self._upsample(np.asarray(small, np.float32), box), score
+
+    def _upsample(self, soft: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """A soft tracking-scale mask, non-zero only in ``box``, at frame size (only the box is resampled)."""
         out = np.zeros((self.height, self.width), bool)
-        if not tr.area:
-            return out
-        x0, y0, x1, y1 = tr.box
+        x0, y0, x1, y1 = box
         sx, sy = self._size[0] / self.width, self._size[1] / self.height
         fx0, fy0 = int(x0 / sx), int(y0 / sy)
         fx1, fy1 = min(self.width, int(np.ceil(x1 / sx))), min(self.height, int(np.ceil(y1 / sy)))
         # Frame pixel (u, v) samples the tracking-scale mask at ((u + 0.5) * sx - 0.5, ...), as resize does.
         m = np.array([[sx, 0, sx * (fx0 + 0.5) - 0.5 - x0], [0, sy, sy * (fy0 + 0.5) - 0.5 - y0]])
         up = cv2.warpAffine(
-            tr.visible[tr.roi],
+            soft[y0:y1, x0:x1],
             m,
             (fx1 - fx0, fy1 - fy0),
             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
@@ -419,315 +223,3 @@ class FlowSession(Session):
         )
         out[fy0:fy1, fx0:fx1] = up > 0.5
         return out
-
-    def _new_track(
-        self, mask: np.ndarray, grey: np.ndarray, score: float, old: _Track | None = None
-    ) -> _Track:
-        small = mask.astype(np.float32)
-        if small.shape[::-1] != self._size:
-            small = np.asarray(cv2.resize(small, self._size, interpolation=cv2.INTER_AREA), np.float32)
-        box = _bbox(small > 0.02, 2) or (0, 0, 0, 0)
-        tr = _Track(small, small.copy(), box, score)
-        tr.area = int(np.count_nonzero(small[tr.roi] > 0.5))
-        if old is not None:  # a keyframe resets the masks; the motion it was making carries on
-            tr.linear, tr.velocity, tr.measured = old.linear, old.velocity, old.measured
-        tr.remember(grey)
-        return tr
-
-    def _flow(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Dense flow from ``a`` to ``b``: for each pixel of ``a``, how far it moved in ``b``."""
-        if self.options.flow == "farneback":
-            out = np.zeros((*a.shape, 2), np.float32)
-            return np.asarray(cv2.calcOpticalFlowFarneback(a, b, out, 0.5, 4, 15, 3, 5, 1.2, 0))
-        if self._dis is None:
-            self._dis = cv2.DISOpticalFlow.create(_DIS_PRESETS[self.options.flow])
-        return np.asarray(self._dis.calc(a, b, None))
-
-    def _warp(self, tr: _Track, m: np.ndarray) -> tuple[np.ndarray, Box]:
-        """The shape moved by ``m`` (sharpened), and its new box."""
-        x0, y0, x1, y1 = tr.box
-        corners = np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]], np.float64) @ m[:, :2].T + m[:, 2]
-        w, h = self._size
-        nx0, ny0 = (max(0, int(v) - 2) for v in corners.min(axis=0))
-        nx1, ny1 = min(w, int(corners[:, 0].max()) + 3), min(h, int(corners[:, 1].max()) + 3)
-        out = np.zeros_like(tr.shape)
-        if nx1 <= nx0 or ny1 <= ny0:
-            return out, (0, 0, 0, 0)
-        shifted = m - np.array([[0, 0, nx0], [0, 0, ny0]])
-        patch = _sharpen(cv2.warpAffine(tr.shape, shifted, (nx1 - nx0, ny1 - ny0), flags=cv2.INTER_LINEAR))
-        tight = _bbox(patch > 0, 1)  # corners of a turning box overshoot: hold the shape, no more
-        if tight is None:
-            return out, (0, 0, 0, 0)
-        tx0, ty0, tx1, ty1 = tight
-        out[ny0 + ty0 : ny0 + ty1, nx0 + tx0 : nx0 + tx1] = patch[ty0:ty1, tx0:tx1]
-        return out, (nx0 + tx0, ny0 + ty0, nx0 + tx1, ny0 + ty1)
-
-    def _step(
-        self,
-        prev: np.ndarray,
-        cur: np.ndarray,
-        tracks: dict[str, _Track],
-        depth: dict[tuple[str, str], float],
-    ) -> None:
-        """Carry every track from the previous frame (grey ``prev``) to this one (``cur``)."""
-        live = {e: tr for e, tr in tracks.items() if tr.box[2] > tr.box[0]}
-        if not live:
-            return
-        layered = self.options.layered
-        taken = np.zeros(cur.shape, np.uint8)  # which entity shows where, in the previous frame
-        for i, tr in enumerate(live.values(), 1):
-            if layered:
-                taken[tr.roi][tr.visible[tr.roi] > 0.5] = i
-        # The dense flow is worked out only if an entity has too few corners to follow (a plain one),
-        # once for all of them.
-        dense: list[tuple[np.ndarray, int, int] | None] = []
-
-        def flow() -> tuple[np.ndarray, int, int] | None:
-            if not dense:
-                dense.append(self._dense(prev, cur, [tr for tr in live.values() if tr.area]))
-            return dense[0]
-
-        # This frame as motions are checked and refined on; channel 3 is what the entities in front
-        # cover now: no evidence for those behind.
-        image = _layers(cur)
-        index = {e: i for i, e in enumerate(live, 1)}
-        ranked = self._rank(list(live), depth)
-        motions: dict[str, _Motion] = {}
-        moved: dict[str, tuple[np.ndarray, Box]] = {}
-        for e in reversed(ranked):  # front to back, as far as is known
-            motions[e] = self._motion(prev, cur, image, flow, live[e], taken, index[e])
-            moved[e] = self._warp(live[e], motions[e].matrix)
-            if layered:
-                x0, y0, x1, y1 = moved[e][1]
-                np.maximum(image[y0:y1, x0:x1, 3], moved[e][0][y0:y1, x0:x1], out=image[y0:y1, x0:x1, 3])
-        for e, motion in motions.items():
-            motion.commit(live[e])
-        order = self._order(prev, cur, motions, moved, depth) if layered and len(live) > 1 else ranked
-
-        front = np.zeros(cur.shape, np.float32)  # visible masks of the entities in front
-        min_area = self.options.min_area * (self._size[0] / self.width) ** 2
-        for e in reversed(order):
-            tr = live[e]
-            before, (shape, box) = tr.area, moved[e]
-            tr.shape, tr.box = shape, box
-            visible = np.zeros_like(shape)
-            if box[2] <= box[0]:  # gone out of the frame: stop guessing where it went
-                tr.visible, tr.area, tr.hidden = visible, 0, tr.hidden + 1
-                continue
-            roi = tr.roi
-            visible[roi] = shape[roi] * (1.0 - front[roi]) if layered else shape[roi]
-            _clean(visible[roi], front[roi], min_area)
-            if layered:
-                np.maximum(front[roi], visible[roi], out=front[roi])
-            tr.visible, tr.area = visible, int(np.count_nonzero(visible[roi] > 0.5))
-            quality = motions[e].explained
-            if tr.area and before:
-                quality *= np.sqrt(min(tr.area, before) / max(tr.area, before))
-            tr.score *= 1.0 - _DECAY * (1.0 - quality)
-            tr.hidden = 0 if tr.area else tr.hidden + 1
-            whole = tr.area >= _FRESH * np.count_nonzero(shape[roi] > 0.5)
-            if tr.area and whole and motions[e].explained >= _FRESH:
-                tr.remember(cur)  # seen whole and well: its look now is the reference
-            if tr.hidden > _MAX_HIDDEN:
-                tr.box = (0, 0, 0, 0)  # hidden too long: stop guessing where it went
-
-    def _dense(
-        self, prev: np.ndarray, cur: np.ndarray, shown: list[_Track]
-    ) -> tuple[np.ndarray, int, int] | None:
-        """Dense flow back from this frame to the previous one, on a crop that holds every entity in
-        view and where it can go: (flow, x0, y0)."""
-        if not shown:
-            return None
-        h, w = prev.shape
-        reach = 4 * _WIN[0]
-        x0 = max(0, min(tr.box[0] for tr in shown) - reach)
-        y0 = max(0, min(tr.box[1] for tr in shown) - reach)
-        x1 = min(w, max(tr.box[2] for tr in shown) + reach)
-        y1 = min(h, max(tr.box[3] for tr in shown) + reach)
-        crop = np.s_[y0:y1, x0:x1]
-        return self._flow(np.ascontiguousarray(cur[crop]), np.ascontiguousarray(prev[crop])), x0, y0
-
-    def _motion(
-        self,
-        prev: np.ndarray,
-        cur: np.ndarray,
-        image: np.ndarray,
-        flow: Callable[[], tuple[np.ndarray, int, int] | None],
-        tr: _Track,
-        taken: np.ndarray,
-        me: int,
-    ) -> _Motion:
-        """The entity's motion from the previous frame to this one.
-
-        Candidates: a fit to corners tracked around it, a fit to the dense flow inside it, its
-        drift refitted with rotation and scale kept, its last motion. The best is also refined on
-        the pixels. The first explains most, unless a later one explains clearly more. A
-        candidate that would make the entity jump is not believed. With (almost) nothing in view,
-        the last motion carries on."""
-        c = tr.centre()
-        prior = _about(tr.linear, tr.velocity, c)
-        shown = tr.area / max(1, int(np.count_nonzero(tr.shape[tr.roi] > 0.5)))
-        if shown < _MIN_SHOWN or not len(tr.ref_pts):
-            return _Motion(prior, 1.0, prior, False)
-        pts = tr.ref_pts @ tr.ref_pose[:, :2].T + tr.ref_pose[:, 2]  # the reference pixels, a frame ago
-        scored = []
-        for raw in [*self._fits(prev, cur, flow, tr, shown, prior, taken, me), prior]:
-            if not tr.measured or _plausible(raw, prior, c):  # else it has locked onto something else
-                scored.append((_explained(raw, pts, tr.ref_vals, image), raw, raw))
-        # Refining rescues a motion a little off (stripes fool corner trackers by a period) and takes
-        # back the drift of an entity that was hidden.
-        best = max(scored, key=lambda s: s[0])[1]
-        m = _align(best, pts, tr.ref_vals, image, c)
-        scored.append((_explained(m, pts, tr.ref_vals, image), m, best))
-        explained, m, raw = scored[0]
-        for s in scored[1:]:
-            if s[0] > explained + _MARGIN:
-                explained, m, raw = s
-        # What the refinement added is mostly a correction of where the entity is, not of its
-        # pace: only half of it is carried on to the next frame.
-        return _Motion(m, explained, 0.5 * (m + raw), True)
-
-    def _fits(
-        self,
-        prev: np.ndarray,
-        cur: np.ndarray,
-        flow: Callable[[], tuple[np.ndarray, int, int] | None],
-        tr: _Track,
-        shown: float,
-        prior: np.ndarray,
-        taken: np.ndarray,
-        me: int,
-    ) -> list[np.ndarray]:
-        """Motions measured for the entity's visible mask: from corners, from the dense flow."""
-        x0, y0, x1, y1 = tr.box
-        seen = (tr.visible[y0:y1, x0:x1] > 0.5).view(np.uint8)
-        # Corners on the outline count: on a striped or plain entity they are the only ones, and
-        # those that move with the background are outvoted. Corners near another entity do not:
-        # their windows see mostly that one.
-        roi = cv2.dilate(seen, np.ones((2 * _EDGE + 1,) * 2, np.uint8))
-        others = taken[y0:y1, x0:x1]
-        others = ((others != 0) & (others != me)).view(np.uint8)
-        if others.any():
-            roi[cv2.dilate(others, np.ones(_WIN, np.uint8)) > 0] = 0
-        pairs: list[tuple[np.ndarray, np.ndarray]] = []
-        pts = cv2.goodFeaturesToTrack(prev[y0:y1, x0:x1], _FEATURES, 0.01, 3, mask=roi)
-        if pts is not None and len(pts) >= 3:
-            # Lucas-Kanade on a crop that holds where the corners can go: pyramids of a crop, not
-            # of the frame, for every entity.
-            h, w = prev.shape
-            reach = (
-                int(
-                    np.abs(
-                        prior[:, :2] @ ((x0 + x1) / 2, (y0 + y1) / 2)
-                        + prior[:, 2]
-                        - ((x0 + x1) / 2, (y0 + y1) / 2)
-                    ).max()
-                )
-                + 4 * _WIN[0]
-            )
-            cx0, cy0 = max(0, x0 - reach), max(0, y0 - reach)
-            cx1, cy1 = min(w, x1 + reach), min(h, y1 + reach)
-            pts = pts + np.array([x0 - cx0, y0 - cy0], np.float32)
-            a, b = prev[cy0:cy1, cx0:cx1], cur[cy0:cy1, cx0:cx1]
-            # Started where the last motion puts them, the corners only have a change of pace to
-            # find: fewer pyramid levels do.
-            shift = np.array([cx0, cy0], np.float32)
-            guess = ((pts[:, 0] + shift) @ prior[:, :2].T + prior[:, 2] - shift).astype(np.float32)[:, None]
-            levels = _LEVELS - 1 if tr.measured else _LEVELS
-            nxt, ok, _ = cv2.calcOpticalFlowPyrLK(
-                a, b, pts, guess.copy(), winSize=_WIN, maxLevel=levels, flags=cv2.OPTFLOW_USE_INITIAL_FLOW
-            )
-            back, ok2, _ = cv2.calcOpticalFlowPyrLK(
-                b,
-                a,
-                nxt,
-                nxt - (guess - pts),
-                winSize=_WIN,
-                maxLevel=levels,
-                flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
-            )
-            good = (ok[:, 0] == 1) & (ok2[:, 0] == 1) & (np.linalg.norm((back - pts)[:, 0], axis=1) < 1.0)
-            pairs.append((pts[good, 0] + shift, nxt[good, 0] + shift))
-        dense = flow() if sum(len(p[0]) for p in pairs) < _FEW else None
-        if dense is not None:
-            # Where the pixels inside it went by the last motion, and where the flow says they came from.
-            field, fx0, fy0 = dense
-            inner = cv2.erode(seen, np.ones((5, 5), np.uint8))
-            inner[roi == 0] = 0
-            ys, xs = np.nonzero(inner)
-            if len(xs) >= _MIN_FIT:
-                pick = np.linspace(0, len(xs) - 1, min(len(xs), 2 * _FEATURES)).astype(int)
-                here = np.stack([xs[pick] + x0, ys[pick] + y0], axis=1) @ prior[:, :2].T + prior[:, 2]
-                fh, fw = field.shape[:2]
-                u = np.clip(np.round(here[:, 0]).astype(int) - fx0, 0, fw - 1)
-                v = np.clip(np.round(here[:, 1]).astype(int) - fy0, 0, fh - 1)
-                dst = np.stack([u + fx0, v + fy0], axis=1).astype(np.float32)
-                pairs.append((dst + field[v, u], dst))
-        out: list[np.ndarray] = []
-        for src, dst in pairs:
-            if len(src) >= _MIN_FIT and shown >= 0.3:
-                m, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.0)
-                if m is not None:
-                    out.append(m)
-        if pairs and len(pairs[0][0]) >= 3:
-            # Little in view: rotation and scale as they were, the drift refitted.
-            src, dst = pairs[0]
-            drift = np.median(dst - (src.astype(np.float64) @ prior[:, :2].T + prior[:, 2]), axis=0)
-            out.append(np.hstack([prior[:, :2], (prior[:, 2] + drift)[:, None]]))
-        return out
-
-    @staticmethod
-    def _rank(ents: list[str], depth: dict[tuple[str, str], float]) -> list[str]:
-        """``ents`` back to front by the pairwise evidence in ``depth``."""
-        wins = {e: sum(np.sign(depth.get((e, o), 0.0)) for o in ents if o != e) for e in ents}
-        return sorted(ents, key=lambda e: wins[e])
-
-    def _order(
-        self,
-        prev: np.ndarray,
-        cur: np.ndarray,
-        motions: dict[str, _Motion],
-        moved: dict[str, tuple[np.ndarray, Box]],
-        depth: dict[tuple[str, str], float],
-    ) -> list[str]:
-        """Entities back to front. Where two moved shapes overlap, the one whose motion explains the
-        pixels there is in front; the evidence builds up over frames."""
-        ents = list(motions)
-        prevf = prev.astype(np.float32)[..., None]
-        for i, a in enumerate(ents):
-            for b in ents[i + 1 :]:
-                both = _intersect(moved[a][1], moved[b][1])
-                if both is None:
-                    continue
-                x0, y0, x1, y1 = both
-                ys, xs = np.nonzero((moved[a][0][y0:y1, x0:x1] > 0.5) & (moved[b][0][y0:y1, x0:x1] > 0.5))
-                if len(xs) < 16:
-                    continue
-                ys, xs = ys + y0, xs + x0
-                here = np.stack([xs, ys], axis=1).astype(np.float64)
-                now = cur[ys, xs].astype(np.float64)
-                miss = []
-                for e in (a, b):
-                    back = cv2.invertAffineTransform(motions[e].matrix)
-                    miss.append(np.abs(now - _sample(prevf, here @ back[:, :2].T + back[:, 2])[:, 0]))
-                wins = np.count_nonzero(miss[0] + 4 < miss[1]) - np.count_nonzero(miss[1] + 4 < miss[0])
-                vote = wins / len(xs)
-                total = 0.7 * depth.get((a, b), 0.0) + vote
-                depth[(a, b)], depth[(b, a)] = total, -total
-        return self._rank(ents, depth)
-
-
-def _clean(m: np.ndarray, others: np.ndarray, min_area: float) -> None:
-    """Drop specks from the soft mask ``m`` and fill small holes that nothing in front explains (in place)."""
-    fg = m > 0.5
-    n, labels, areas = components(fg)
-    if n > 1:
-        small = areas < min_area
-        small[0] = False
-        if small.any():
-            m[small[labels]] = 0.0
-            fg &= ~small[labels]
-    filled = fill_holes(fg, max(min_area, 0.02 * np.count_nonzero(fg)))
-    holes = filled & ~fg & (others <= 0.5)
-    if holes.any():
-        m[holes] = 1.0

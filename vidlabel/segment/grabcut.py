@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from ..errors import ValidationError
+from ..morphology import components, fill_holes
 from .base import Prompt, Result
 from .geodesic import Costs
 
@@ -42,25 +43,6 @@ _COLLAPSED = 0.02  # a cut keeping less than this share of its box has lost its 
 
 def _disc_radius(side: int) -> int:
     return max(2, round(_DISC * side))
-
-
-def components(fg: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg.view(np.uint8), connectivity=8)
-    return n, labels, stats[:, cv2.CC_STAT_AREA]
-
-
-def fill_holes(fg: np.ndarray, max_area: float, keep_open: np.ndarray | None = None) -> np.ndarray:
-    """``fg`` with its holes (background not connected to the border) under ``max_area`` filled."""
-    n, labels, areas = components(~fg)
-    if n <= 1:
-        return fg
-    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    fill = areas <= max_area
-    fill[0] = False
-    fill[border] = False
-    if keep_open is not None:  # holes holding a negative click were asked for
-        fill[np.unique(labels[keep_open])] = False
-    return fg | fill[labels] if fill.any() else fg
 
 
 def _geodesic_labels(

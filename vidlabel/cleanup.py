@@ -1,0 +1,304 @@
+"""Mask clean-up as dataset edits: per-mask morphology (``clean_masks``) and temporal smoothing
+(``smooth_masks``), the post-processing of a segmentation pipeline, each call one undo step.
+
+Mixed into Dataset. Both validate everything first, compute every new mask from the version they
+start from, then write only the masks that changed in one transaction: a refused call, or one that
+changes nothing, leaves no undo step. A changed mask keeps its score, keyframe flag and tracklet;
+its ``source`` becomes the operation's (``"clean"``, ``"smooth"``, or the ``source=`` given), so
+the table says what made the pixels. A mask that comes out empty is removed (the tracklets are
+trimmed as for any erase). Keyframe masks (``keyframe=True``, what a person set) are left alone
+unless ``keyframes=True``.
+
+Cost: each mask is decoded once and encoded once if it changed. Cleaning works on a crop around
+the mask's box (exact: see ``_clean_one``); smoothing keeps a running per-pixel sum over the
+window, adding the mask that enters and subtracting the one that leaves, so it is linear in the
+frames whatever the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from . import rle as rlemod
+from .annotations import AnnotationsMixin
+from .core import writes
+from .errors import ValidationError
+from .naming import natural_key
+
+__all__ = ["CleanupMixin"]
+
+Edit = tuple[tuple[str, int, str], bytes | None]  # (mask key, new counts or None to remove)
+
+
+class CleanupMixin(AnnotationsMixin):
+    """``clean_masks`` and ``smooth_masks``, built on the per-frame mask edits."""
+
+    @writes
+    def clean_masks(
+        self,
+        seq: str,
+        entities: str | Iterable[str] | None = None,
+        frames: int | Iterable[int] | None = None,
+        *,
+        min_area: int = 64,
+        fill_holes: int = 64,
+        radius: int = 1,
+        keyframes: bool = False,
+        source: str = "clean",
+    ) -> int:
+        """Tidy each mask on its own; returns how many masks changed (rewritten or removed).
+
+        In this order, each step skipped at 0:
+
+        - ``radius``: a morphological opening (erode, then dilate) by a disc of ``radius``
+          pixels (OpenCV's ellipse in a ``2 * radius + 1`` square; radius 1 is the 3x3 cross)
+          removes spurs, thin bridges and specks the disc does not fit in: at radius 1,
+          one-pixel-wide lines, and the corner pixel of a square corner.
+        - ``min_area``: connected components (8-connected) smaller than ``min_area`` pixels go.
+        - ``fill_holes``: holes (background enclosed by the mask, not reaching the frame's
+          edge) smaller than ``fill_holes`` pixels are filled.
+
+        ``entities``: an entity (id or name), several, or None for every entity of the sequence
+        but void ones (DAVIS void regions are not objects; name one to clean it). ``frames``: a
+        frame, several, or None for all. ``keyframes=True`` cleans keyframe masks too.
+        ``source``: what changed masks are marked as made by.
+        """
+        seq_id, eids, wanted = self._cleanup_scope(seq, entities, frames)
+        h, w = self._size(seq_id)
+        r = _count("radius", radius, most=max(h, w))
+        small = _count("min_area", min_area)
+        holes = _count("fill_holes", fill_holes)
+        _check_flags(keyframes, source)
+        from .morphology import tidy  # here: OpenCV loads on first use, `import vidlabel` stays light
+
+        store = self._tables["masks"]
+        edits: list[Edit] = []
+        for eid in eids:
+            keys = sorted(store.lookup("by_entity", (seq_id, eid)))
+            if wanted is not None:
+                keys = [k for k in keys if k[1] in wanted]
+            for key, found in zip(keys, store.values_many(keys, ("counts", "keyframe"))):
+                assert found is not None
+                counts, keyframe = found
+                if keyframe and not keyframes:
+                    continue
+                new = _clean_one({"size": [h, w], "counts": counts}, tidy, r, small, holes)
+                if new is not _SAME:
+                    edits.append((key, new))
+        self._apply_cleanup(seq_id, edits, source, f"clean {len(edits)} masks")
+        return len(edits)
+
+    @writes
+    def smooth_masks(
+        self,
+        seq: str,
+        entities: str | Iterable[str] | None = None,
+        frames: int | Iterable[int] | None = None,
+        *,
+        window: int = 2,
+        keyframes: bool = False,
+        source: str = "smooth",
+    ) -> int:
+        """Smooth each entity's masks in time by a majority vote over frames t - window .. t + window
+        (clipped at the sequence's ends); returns how many masks changed (written or removed).
+
+        The vote has two parts. Presence: the entity is on frame t if it has a mask on more than
+        half the window's frames (a tie goes to what frame t has), so frames without a mask
+        count as empty and a blob on one frame goes, a one-frame gap is filled. Shape: where it
+        is present, a pixel is set if more than half of the window's masks set it (a tie goes to
+        frame t's own mask; none on a gap). The shape is voted by the masks there are, not by
+        empty frames, so a tracklet's first and last masks are not cut down to what their
+        neighbours share. A tracklet never grows past its ends (a frame just outside one, with no
+        other tracklet near, has masks on at most ``window`` of its ``2 * window + 1`` frames),
+        except within ``window`` frames of the sequence's ends, where the window is shorter; an
+        end with a gap close to it can go, as a short appearance does.
+
+        Every vote reads the masks as they were before the call (keyframes among them), also on
+        frames outside ``frames``, which only limits the frames written. ``entities`` and
+        ``keyframes`` as in ``clean_masks``; masks written where there was none are
+        ``keyframe=False`` with no score.
+        """
+        seq_id, eids, wanted = self._cleanup_scope(seq, entities, frames)
+        if isinstance(window, (bool, np.bool_)) or not isinstance(window, (int, np.integer)) or window < 1:
+            raise ValidationError(f"masks: window must be an integer >= 1, got {window!r}")
+        _check_flags(keyframes, source)
+        n = len(self._tables.frame_info(seq_id).uris)
+        size = self._size(seq_id)
+        out = sorted(wanted) if wanted is not None else range(n)
+        store = self._tables["masks"]
+        edits: list[Edit] = []
+        for eid in eids:
+            keys = sorted(store.lookup("by_entity", (seq_id, eid)))
+            have = {k[1]: found for k, found in zip(keys, store.values_many(keys, ("counts", "keyframe")))}
+            for f, new in _smooth_entity(have, out, n, int(window), size, bool(keyframes)):
+                edits.append(((seq_id, f, eid), new))
+        self._apply_cleanup(seq_id, edits, source, f"smooth {len(edits)} masks")
+        return len(edits)
+
+    # ------------------------------------------------------------------ shared parts
+    def _cleanup_scope(self, seq: Any, entities: Any, frames: Any) -> tuple[str, list[str], set[int] | None]:
+        """The sequence id, the entity ids (void ones only when named) and the frames (None: all)."""
+        seq_id = self._seq(seq)
+        if entities is None:
+            ents = self._tables["entities"]
+            keys = ents.lookup("by_sequence", (seq_id,))
+            eids = sorted((k[0] for k in keys if not ents.value(k, "void")), key=natural_key)
+        elif isinstance(entities, str):
+            eids = [self._entity(seq_id, entities)]
+        elif isinstance(entities, Iterable) and not isinstance(entities, bytes):
+            eids = list(dict.fromkeys(self._entity(seq_id, e) for e in entities))
+            if not eids:
+                raise ValidationError("masks: entities is empty (None means every entity)")
+        else:
+            raise ValidationError(
+                f"masks: entities must be an entity, a list of them or None, got {entities!r}"
+            )
+        if frames is None:
+            return seq_id, eids, None
+        if isinstance(frames, (int, np.integer)) and not isinstance(frames, (bool, np.bool_)):
+            return seq_id, eids, {self._frame(seq_id, frames)}
+        if isinstance(frames, (str, bytes)) or not isinstance(frames, Iterable):
+            raise ValidationError(
+                f"masks: frames must be a frame index, a range, a list of them or None, got {frames!r}"
+            )
+        wanted = {self._frame(seq_id, f) for f in frames}
+        if not wanted:
+            raise ValidationError("masks: frames is empty (None means every frame)")
+        return seq_id, eids, wanted
+
+    def _apply_cleanup(self, seq_id: str, edits: list[Edit], source: str, label: str) -> None:
+        """Write the changed masks in one transaction: removals first (tracklets trimmed as for any
+        erase), then rewrites (same row, new pixels and source) and new masks (tracklets claimed)."""
+        if not edits:
+            return
+        h, w = self._size(seq_id)
+        gone: dict[str, list[int]] = {}
+        with self.transaction(label):
+            for key, counts in edits:
+                if counts is None:
+                    self._put("masks", key, None)
+                    gone.setdefault(key[2], []).append(key[1])
+            for eid, fs in gone.items():
+                self._tracklets.released_many(seq_id, eid, fs)
+            store = self._tables["masks"]
+            for key, counts in edits:
+                if counts is None:
+                    continue
+                row = store.get(key)
+                if row is not None:
+                    self._put("masks", key, {**row, "counts": counts, "source": source})
+                else:
+                    meta = {"source": source, "score": None, "keyframe": False}
+                    self._write_mask(seq_id, key[1], key[2], {"size": [h, w], "counts": counts}, meta)
+
+
+_SAME: Any = object()  # what _clean_one gives for a mask it leaves as it is
+
+
+def _clean_one(
+    rle: rlemod.RLE, tidy: Callable[..., np.ndarray], radius: int, min_area: int, hole_area: int
+) -> Any:
+    """The cleaned mask's counts, None when nothing is left, ``_SAME`` when unchanged.
+
+    The work is done on the mask's box grown by ``radius + 1`` (clipped to the frame), which gives
+    exactly the whole frame's answer: the opening never reaches further than ``radius`` from the
+    mask, the ring of background keeps components apart as they are, and every pixel outside the
+    box is background connected to the frame's edge, so a hole is a hole in the crop as in the
+    frame. Pycocotools decodes column-major, so the transposed array is C-contiguous for OpenCV
+    (every operation is symmetric under transposition).
+    """
+    h, w = rle["size"]
+    x, y, bw, bh = rlemod.bbox(rle)
+    m = radius + 1
+    x0, y0 = max(0, int(x) - m), max(0, int(y) - m)
+    x1, y1 = min(w, int(x + bw) + m), min(h, int(y + bh) + m)
+    full = rlemod.decode(rle)
+    t = full.T  # W x H, C-contiguous
+    crop = np.ascontiguousarray(t[x0:x1, y0:y1])
+    done = tidy(crop, radius=radius, min_area=min_area, hole_area=hole_area)
+    if np.array_equal(done, crop):
+        return _SAME
+    if not done.any():
+        return None
+    t[x0:x1, y0:y1] = done
+    return rlemod.encode(full)["counts"]
+
+
+def _smooth_entity(
+    have: dict[int, Any], out: Iterable[int], n: int, window: int, size: list[int], keyframes: bool
+) -> Iterable[tuple[int, bytes | None]]:
+    """(frame, new counts or None to remove) for each frame of ``out`` whose mask changes.
+
+    ``have``: frame -> (counts, keyframe) of the entity's masks. A running sum of the decoded masks
+    in the window follows the (ascending) frames: a mask is decoded when it enters the window and
+    dropped when it leaves; a jump past the window starts it afresh.
+    """
+    has = np.zeros(n, np.int64)
+    has[list(have)] = 1
+    cum = np.concatenate([[0], np.cumsum(has)])
+    h, w = size
+    dtype = np.min_scalar_type(min(2 * window + 1, n))
+    total = np.zeros((h, w), dtype, order="F")
+    decoded: dict[int, np.ndarray] = {}
+    lo = hi = -1  # the window the sum holds: frames lo..hi (empty at first)
+
+    def enter(f: int) -> None:
+        if f in have:
+            m = rlemod.decode({"size": size, "counts": have[f][0]})
+            decoded[f] = m
+            np.add(total, m.view(np.uint8), out=total)
+
+    def leave(f: int) -> None:
+        m = decoded.pop(f, None)
+        if m is not None:
+            np.subtract(total, m.view(np.uint8), out=total)
+
+    for t in out:
+        own = have.get(t)
+        if own is not None and own[1] and not keyframes:
+            continue
+        a, b = max(0, t - window), min(n - 1, t + window)
+        present = int(cum[b + 1] - cum[a])
+        span = b - a + 1
+        if 2 * present < span or (2 * present == span and own is None):
+            if own is not None:
+                yield t, None
+            continue
+        if a > hi:  # past the window held: start afresh
+            total.fill(0)
+            decoded.clear()
+            lo, hi = a, a - 1
+        for f in range(lo, a):
+            leave(f)
+        for f in range(hi + 1, b + 1):
+            enter(f)
+        lo, hi = a, b
+        half = present // 2
+        res = total > half
+        if present % 2 == 0 and own is not None:
+            res |= (total == half) & decoded[t]
+        if own is not None and np.array_equal(res, decoded[t]):
+            continue
+        if not res.any():
+            if own is not None:
+                yield t, None
+            continue
+        yield t, rlemod.encode(res)["counts"]
+
+
+def _count(name: str, value: Any, most: int | None = None) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValidationError(f"masks: {name} must be an integer >= 0, got {value!r}")
+    if most is not None and value > most:
+        raise ValidationError(f"masks: {name} {int(value)} is larger than the frame ({most} pixels)")
+    return int(value)
+
+
+def _check_flags(keyframes: Any, source: Any) -> None:
+    if not isinstance(keyframes, (bool, np.bool_)):
+        raise ValidationError(f"masks: keyframes must be a bool, got {keyframes!r}")
+    if not isinstance(source, str) or not source:
+        raise ValidationError(f"masks.source: expected a non-empty string, got {source!r}")
