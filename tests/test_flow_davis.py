@@ -66,13 +66,49 @@ def test_propagation_from_the_first_mask_holds_on_real_video(
 def test_the_score_follows_the_true_quality(
     propagated: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
 ) -> None:
-    """The score of a propagated frame is what a review queue sorts by: it must go with the true J.
-    Pearson correlation over every evaluated frame of the six, measured at 0.65."""
-    js, scores = [], []
+    """The score of a propagated frame is what a review queue sorts by: it must go with the true J,
+    across sequences and within each, and say more than "frames since the keyframe" does (a score
+    that only decays would do as well as 1 - t/T). Measured when written: Pearson r over every
+    evaluated frame of the six 0.78 (1 - t/T: 0.27); mean within a sequence 0.77 (1 - t/T: 0.58)."""
+
+    def r(a: list[float] | np.ndarray, b: list[float] | np.ndarray) -> float:
+        return float(np.corrcoef(a, b)[0, 1])
+
+    js: list[float] = []
+    scores: list[float] = []
+    clock: list[float] = []
+    within, within_clock = [], []
     for gt, pred, score in propagated.values():
-        for t in range(1, len(gt) - 1):
-            js.append(vl.metrics.jaccard(pred[t], gt[t]))
-            scores.append(score[t])
-    r = float(np.corrcoef(js, scores)[0, 1])
-    assert r >= 0.5, f"correlation of score and J: {r:.3f}"
+        t = np.arange(1, len(gt) - 1)
+        j = [vl.metrics.jaccard(pred[i], gt[i]) for i in t]
+        js += j
+        scores += list(score[t])
+        clock += list(1 - t / len(gt))
+        within.append(r(j, score[t]))
+        within_clock.append(r(j, 1 - t / len(gt)))
     assert all(0.0 <= s <= 1.0 for s in scores)
+    pooled, pooled_clock = r(js, scores), r(js, clock)
+    assert pooled >= 0.6 and pooled > pooled_clock + 0.2, (pooled, pooled_clock)
+    assert np.mean(within) > np.mean(within_clock) + 0.05, (within, within_clock)
+
+
+def test_a_prompt_does_not_depend_on_what_ran_before() -> None:
+    """GrabCut and k-means draw from OpenCV's random state: a prompt's answer must not change with it
+    (the same click after a propagation or another prompt gives the same mask)."""
+    import cv2
+
+    name = sequences()[3]
+    gt = truth(name)
+    ds = vl.Dataset()
+    seq = ds.add_sequence(name, frames=str(DEV / "JPEGImages" / "480p" / name))
+    e = ds.add_entity(seq, name="1")
+    sess = vl.segment.load("flow").session(ds, seq)
+    ys, xs = np.nonzero(gt[10])
+    box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    click = [(int(np.median(xs)), int(np.median(ys)))]
+    answers = []
+    for seed in (0, 7, 99):
+        cv2.setRNGSeed(seed)
+        answers.append((sess.prompt(10, e, box=box)[0], sess.prompt(10, e, points=click)[0]))
+    for got in answers[1:]:
+        assert np.array_equal(got[0], answers[0][0]) and np.array_equal(got[1], answers[0][1])

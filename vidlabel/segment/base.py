@@ -170,6 +170,27 @@ class Session(abc.ABC):
     def _clear(self) -> None:
         """Drop everything the engine holds."""
 
+    def _keyframes_at(self, frame: int, entities: list[str], first: bool) -> dict[str, Result]:
+        """What (re)starts on ``frame`` of a pass: {entity: (mask, score)}.
+
+        A prompt there is a keyframe; on the pass's first frame an entity not prompted there starts
+        from the mask the dataset holds, with its score, both read from one version of the dataset
+        (an edit from another thread between the two reads cannot pair one's mask with another's
+        score)."""
+        starts: dict[str, Result] = {}
+        with self.dataset.snapshot():
+            for e in entities:
+                p = self._prompts.get(e, {}).get(frame)
+                if p is not None and p.result is not None:
+                    starts[e] = (p.result, p.score)
+                elif first:
+                    mask = self.dataset.mask(self.sequence, frame, e)
+                    if mask is not None and mask.any():
+                        row = self.dataset.annotation("masks", self.sequence, frame, e)
+                        score = 1.0 if row is None or row["score"] is None else float(row["score"])
+                        starts[e] = (mask, score)
+        return starts
+
     # ------------------------------------------------------------------ prompts
     def prompt(
         self,

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import ValidationError
 from .base import Engine, Pass, Prompt, Result, Session
-from .grabcut import segment_prompt
+from .grabcut import answer
 
 if TYPE_CHECKING:
     from ..dataset import Dataset
@@ -109,16 +109,7 @@ class _BaselineSession(Session):
     options: CopyOptions | WarpOptions
 
     def _segment(self, frame: int, entity: str, prompt: Prompt) -> Result:
-        if prompt.mask is not None:
-            return prompt.mask.astype(bool, copy=True), 1.0
-        o = self.options
-        return segment_prompt(
-            self.dataset.frame(self.sequence, frame),
-            prompt,
-            side=o.prompt_side,
-            iters=o.grabcut_iters,
-            min_area=o.min_area,
-        )
+        return answer(lambda: self.dataset.frame(self.sequence, frame), prompt, self.options)
 
     def _forget(self, entity: str) -> None:
         pass  # nothing outlives a pass but the prompts, which are the base class's
@@ -132,18 +123,7 @@ class _BaselineSession(Session):
         On the start frame an entity not prompted there starts from the mask the dataset holds
         (with its score); on any frame a prompt is a keyframe."""
         for i, f in enumerate(leg.frames):
-            keys: dict[str, Result] = {}
-            for e in entities:
-                p = self._prompts.get(e, {}).get(f)
-                if p is not None and p.result is not None:
-                    keys[e] = (p.result, p.score)
-                elif i == 0:
-                    start = self.dataset.mask(self.sequence, f, e)
-                    if start is not None and start.any():
-                        row = self.dataset.annotation("masks", self.sequence, f, e)
-                        score = 1.0 if row is None or row["score"] is None else float(row["score"])
-                        keys[e] = (start, score)
-            yield f, keys
+            yield f, self._keyframes_at(f, entities, i == 0)
 
 
 class CopyEngine(Engine):

@@ -22,11 +22,15 @@ entity to the person's mask and refits its colour models there.
 Why this and not a rigid motion per object: real objects bend and articulate, and the warp alone
 drifts (errors of the flow add up, edges blur). The refit against the keyframe's colours pulls the
 outline back onto the object every frame; on the DAVIS-2016 dev sequences it lifts J&F from 0.40
-(the warp alone) to about 0.66 (see the engine's quality tests).
+(the warp alone) to 0.64 (see tests/test_flow_davis.py).
 
-The score starts at the keyframe's and loses, each frame, a quarter of what the refit had to change
-of the warped mask (1 - IoU): a mask the frame agrees with keeps its score; one the colours and edges
-fight loses it. It falls to 0 when the mask is lost.
+What a tracked entity covers of another is carried on at the covered entity's own pace (measured
+while most of it shows) and taken back where its colours come out again, for up to 30 frames.
+
+The score checks each frame's mask against its keyframe, so it can fall and recover: the keyframe's
+score, times the share of the mask's pixels whose colour the keyframe's models call the object's,
+times the square root of the ratio of its area to the keyframe's (a drift into the background, a
+part lost, a leak). It is 0 when the mask is lost, and shrinks while the entity is wholly hidden.
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ _COLOUR = 0.5  # weight of the colour evidence against the warped mask's
 _LLR_CLIP = 6.0  # log-likelihood ratios of colour are clipped: no colour is proof
 _SMOOTH = 6.0  # weight of the contrast-sensitive smoothness between neighbouring pixels
 _RING = 0.5  # the surroundings' model is fitted in a ring this share of sqrt(area) wide (8 px at least)
-_LOSS = 0.25  # share of the refit's change (1 - IoU with the warped mask) the score loses per frame
+_LOSS = 0.25  # share of its score an entity wholly hidden behind others loses per frame
 _MIN_AREA = 4  # a mask smaller than this (tracking pixels) is lost
 _MIN_SHOWN = 0.5  # an entity's pace is measured while at least this share of it shows
 _MAX_UNSEEN = 30  # frames an entity may stay wholly hidden behind others before it is given up
@@ -133,6 +137,8 @@ class _Entity:
     mask: np.ndarray  # bool, tracking scale: what is shown
     llr: np.ndarray  # colour table from the keyframe
     score: float
+    key_score: float  # the keyframe's
+    key_area: int  # pixels shown on the keyframe
     hidden: np.ndarray | None = None  # bool: where it is behind other entities, as far as is known
     velocity: np.ndarray | None = None  # (dx, dy) per frame of what is shown, once measured
     unseen: int = 0  # frames in a row it has been wholly hidden
@@ -162,25 +168,31 @@ class DenseTracker:
     def start(self, entity: str, mask: np.ndarray, rgb: np.ndarray, score: float) -> None:
         """(Re)start ``entity`` from a person's mask (bool, tracking scale) on this frame."""
         mask = np.ascontiguousarray(mask, dtype=bool)
-        self._entities[entity] = _Entity(mask, colour_table(rgb, mask), float(score))
+        score = float(score)
+        self._entities[entity] = _Entity(
+            mask, colour_table(rgb, mask), score, score, max(1, int(np.count_nonzero(mask)))
+        )
 
     def frame(
         self, rgb: np.ndarray, grey: np.ndarray, starts: dict[str, tuple[np.ndarray, float]]
     ) -> dict[str, tuple[np.ndarray, float]]:
         """Carry the entities to this frame and (re)start those in ``starts`` (soft masks at tracking
         scale, scores): the mask and score of every other entity followed."""
-        self.step(rgb, grey, skip=frozenset(starts))
-        for e, (small, score) in starts.items():
-            self.start(e, small > 0.5, rgb, score)
-        return {k: (e.mask, e.score) for k, e in self._entities.items() if k not in starts}
+        fixed = {e: np.asarray(small > 0.5) for e, (small, _) in starts.items()}
+        self.step(rgb, grey, fixed)
+        for e, (_, score) in starts.items():
+            self.start(e, fixed[e], rgb, score)
+        return {k: (e.mask, float(e.score)) for k, e in self._entities.items() if k not in starts}
 
     def forget(self, entity: str) -> None:
         self._entities.pop(entity, None)
 
-    def step(self, rgb: np.ndarray, grey: np.ndarray, skip: frozenset[str] = frozenset()) -> None:
-        """Carry every entity but those in ``skip`` (restarted on this frame) from the last frame here."""
+    def step(self, rgb: np.ndarray, grey: np.ndarray, fixed: dict[str, np.ndarray] | None = None) -> None:
+        """Carry every entity from the last frame here, but those ``fixed`` on this frame by a person
+        (their masks at tracking scale): those outrank what is carried onto their pixels."""
+        fixed = fixed or {}
         prev, self._prev = self._prev, grey
-        moving = {k: e for k, e in self._entities.items() if k not in skip and e.alive()}
+        moving = {k: e for k, e in self._entities.items() if k not in fixed and e.alive()}
         if prev is None or not moving:
             return
         back = self._back_flow(
@@ -200,12 +212,13 @@ class DenseTracker:
                 box, seg, _ = fit
                 x0, y0, x1, y1 = box
                 now[y0:y1, x0:x1] = seg
-            union = np.count_nonzero(now | warped)
-            iou = np.count_nonzero(now & warped) / union if union else 1.0
             e.mask = now
-            e.score *= 1.0 - _LOSS * (1.0 - iou)
         self._share(fits)
         shown = np.zeros(self.size[::-1], np.uint8)
+        for person in fixed.values():
+            for e in moving.values():
+                e.mask &= ~person
+            shown += person
         for e in moving.values():
             shown += e.mask
         for key, e in moving.items():
@@ -223,6 +236,18 @@ class DenseTracker:
             e.hidden = covered if covered.any() and e.unseen <= _MAX_UNSEEN else None
             if small:
                 e.score = e.score * (1.0 - _LOSS) if e.hidden is not None else 0.0
+            else:
+                e.score = self._checked(e, idx)
+
+    @staticmethod
+    def _checked(e: _Entity, idx: np.ndarray) -> float:
+        """The frame's mask checked against the keyframe: the share of its pixels whose colour the
+        keyframe's models call the object's, times the ratio of its size to the keyframe's (square
+        root of the areas' ratio: a drift into the background or a lost part changes the size)."""
+        area = int(np.count_nonzero(e.mask))
+        looks = float(np.mean(e.llr[idx[e.mask]] > 0.0))
+        size = float(np.sqrt(min(area, e.key_area) / max(area, e.key_area)))
+        return e.key_score * looks * size
 
     def _carry_hidden(
         self, e: _Entity, warped: np.ndarray, back: tuple[np.ndarray, np.ndarray]

@@ -32,7 +32,7 @@ from ..errors import ValidationError
 from ..morphology import bbox
 from .base import Engine, Pass, Prompt, Result, Session
 from .dense import DIS_PRESETS, DenseTracker
-from .grabcut import segment_prompt
+from .grabcut import answer
 from .rigid import RigidTracker
 
 if TYPE_CHECKING:
@@ -73,6 +73,11 @@ class FlowOptions:
                 raise ValidationError(f"flow engine: {name} must be an int >= {lo}, got {value!r}")
         if not isinstance(self.layered, (bool, np.bool_)):
             raise ValidationError(f"flow engine: layered must be a bool, got {self.layered!r}")
+        if self.tracker == "dense" and self.layered is not True:
+            raise ValidationError(
+                "flow engine: layered is an option of tracker='rigid'; the dense tracker always lets "
+                "entities hide one another"
+            )
 
 
 class FlowEngine(Engine):
@@ -118,16 +123,7 @@ class FlowSession(Session):
 
     # ------------------------------------------------------------------ hooks
     def _segment(self, frame: int, entity: str, prompt: Prompt) -> Result:
-        if prompt.mask is not None:
-            return prompt.mask.astype(bool, copy=True), 1.0
-        o = self.options
-        return segment_prompt(
-            self.dataset.frame(self.sequence, frame),
-            prompt,
-            side=o.prompt_side,
-            iters=o.grabcut_iters,
-            min_area=o.min_area,
-        )
+        return answer(lambda: self.dataset.frame(self.sequence, frame), prompt, self.options)
 
     def _forget(self, entity: str) -> None:
         # Tracks live only as long as a pass (and no prompt or removal happens during one); the
@@ -156,7 +152,7 @@ class FlowSession(Session):
                 rgb, grey = ahead.result()
                 if i + 1 < len(frames):
                     ahead = pool.submit(self._small, frames[i + 1])
-                starts = self._starts(f, entities, i == 0)
+                starts = self._keyframes_at(f, entities, i == 0)
                 shown = tracker.frame(rgb, grey, {e: (self._shrink(m), s) for e, (m, s) in starts.items()})
                 out = {e: (m.copy(), float(s)) for e, (m, s) in starts.items()}
                 for e, (small, score) in shown.items():
@@ -165,22 +161,6 @@ class FlowSession(Session):
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
             self._tracker = None
-
-    def _starts(self, f: int, entities: list[str], first: bool) -> dict[str, Result]:
-        """The keyframes of frame ``f``: the prompts there and, on a pass's first frame, the dataset's
-        masks of entities not prompted there: {entity: (mask, score)}."""
-        starts: dict[str, Result] = {}
-        for e in entities:
-            p = self._prompts.get(e, {}).get(f)
-            if p is not None and p.result is not None:
-                starts[e] = (p.result, p.score)
-            elif first:
-                start = self.dataset.mask(self.sequence, f, e)
-                if start is not None and start.any():
-                    row = self.dataset.annotation("masks", self.sequence, f, e)
-                    score = 1.0 if row is None or row["score"] is None else float(row["score"])
-                    starts[e] = (start, score)
-        return starts
 
     def _small(self, f: int) -> tuple[np.ndarray, np.ndarray]:
         """Frame ``f`` at tracking scale: RGB and grey."""

@@ -26,6 +26,9 @@ bounds the mask. The score is the colour separation of object and surroundings i
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Protocol
+
 import cv2
 import numpy as np
 
@@ -118,6 +121,26 @@ def _cut(img: np.ndarray, mask: np.ndarray, iters: int) -> np.ndarray:
     cv2.setRNGSeed(0)  # GrabCut seeds its colour models with k-means++: the same prompt, the same mask
     cv2.grabCut(img, mask, (0, 0, 0, 0), bgd, fgd, iters, cv2.GC_INIT_WITH_MASK)
     return (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
+
+
+class PromptOptions(Protocol):
+    """What an engine answering prompts with GrabCut sets: see ``FlowOptions``."""
+
+    @property
+    def prompt_side(self) -> int: ...
+    @property
+    def grabcut_iters(self) -> int: ...
+    @property
+    def min_area(self) -> int: ...
+
+
+def answer(frame: Callable[[], np.ndarray], prompt: Prompt, options: PromptOptions) -> Result:
+    """A session's prompt answered: a mask prompt as given, anything else by ``segment_prompt`` on the
+    frame (``frame()`` reads it only then)."""
+    if prompt.mask is not None:
+        return prompt.mask.astype(bool, copy=True), 1.0
+    o = options
+    return segment_prompt(frame(), prompt, side=o.prompt_side, iters=o.grabcut_iters, min_area=o.min_area)
 
 
 def segment_prompt(rgb: np.ndarray, prompt: Prompt, *, side: int, iters: int, min_area: float) -> Result:
