@@ -9,6 +9,7 @@ import pytest
 from conftest import assert_same, disc, snapshot
 
 import vidlabel as vl
+from vidlabel import rle as rlemod
 from vidlabel.morphology import fill_holes as shared_fill_holes
 from vidlabel.morphology import tidy
 from vidlabel.segment import grabcut
@@ -201,12 +202,64 @@ def test_grabcut_keeps_its_helpers() -> None:
     assert n == 2 and areas[labels[10, 4]] == ring.sum()  # the background and the ring
 
 
+def diamond(r: int, outline: bool) -> np.ndarray:
+    """|dy| + |dx| == r (an outline of diagonal steps, 8-connected) or <= r, centred in 20 x 20."""
+    yy, xx = np.mgrid[:20, :20]
+    d = np.abs(yy - 10) + np.abs(xx - 10)
+    return d == r if outline else d <= r
+
+
+def test_a_hole_closed_by_diagonal_steps_is_a_hole(ds: vl.Dataset) -> None:
+    """The outline is one 8-connected thing; its inside (13 pixels) touches the outside only
+    diagonally, so with a 4-connected background it is a hole, filled when 13 < the area given."""
+    ring, full = diamond(3, True), diamond(3, False)
+    n, _, areas = grabcut.components(ring)
+    assert n == 2 and areas[1] == ring.sum() == 12 and (full & ~ring).sum() == 13
+    assert np.array_equal(shared_fill_holes(ring, 14), full)
+    assert np.array_equal(shared_fill_holes(ring, 13), ring)  # strictly fewer pixels than given
+    assert np.array_equal(tidy(ring, radius=0, min_area=0, hole_area=14), full)
+    assert np.array_equal(tidy(ring, radius=0, min_area=0, hole_area=13), ring)
+    big = np.zeros((H, W), bool)
+    big[10:30, 20:40] = ring
+    e = entity(ds, {0: big})
+    assert ds.clean_masks("clip", radius=0, min_area=0, fill_holes=13) == 0
+    assert ds.clean_masks("clip", radius=0, min_area=0, fill_holes=14) == 1
+    assert ds.mask("clip", 0, e)[10:30, 20:40].sum() == 25
+
+
+def test_diagonal_neighbour_holes_are_two_holes() -> None:
+    """Two one-pixel holes touching at a corner are two holes of 1 pixel (not one of 2)."""
+    m = np.zeros((9, 9), bool)
+    m[1:8, 1:8] = True
+    m[3, 3] = m[4, 4] = False
+    solid = np.zeros((9, 9), bool)
+    solid[1:8, 1:8] = True
+    for fill in (shared_fill_holes(m, 2), tidy(m, radius=0, min_area=0, hole_area=2)):
+        assert np.array_equal(fill, solid)
+    for keep in (shared_fill_holes(m, 1), tidy(m, radius=0, min_area=0, hole_area=1)):
+        assert np.array_equal(keep, m)
+    kept = shared_fill_holes(m, 2, keep_open=np.eye(9, dtype=bool) & (np.arange(9) == 3)[:, None])
+    assert not kept[3, 3] and kept[4, 4]  # a kept-open hole is only the one holding the click
+
+
+def test_fill_holes_and_tidy_agree() -> None:
+    """The same holes and the same comparison: tidy's hole step is fill_holes, on random masks."""
+    rng = np.random.default_rng(5)
+    for i in range(40):
+        m = rng.random((30, 40)) < rng.uniform(0.4, 0.9)
+        for area in (1, 2, 3, 5, 9, 40):
+            want = shared_fill_holes(m, area)
+            assert np.array_equal(tidy(m, radius=0, min_area=0, hole_area=area), want), (i, area)
+
+
 # ---------------------------------------------------------------------- smooth_masks
 def moving(f: int) -> np.ndarray:
     return disc(H, W, 20, 12 + 3 * f, 8)
 
 
-def reference_smooth(masks: dict[int, np.ndarray], n: int, window: int) -> dict[int, np.ndarray | None]:
+def reference_smooth(
+    masks: dict[int, np.ndarray], n: int, window: int, fill_gaps: bool = True
+) -> dict[int, np.ndarray | None]:
     """The vote as smooth_masks documents it, computed naively from every frame of the window."""
     stack = np.zeros((n, H, W), np.int64)
     present = np.zeros(n, bool)
@@ -214,6 +267,9 @@ def reference_smooth(masks: dict[int, np.ndarray], n: int, window: int) -> dict[
         stack[f], present[f] = m, True
     out: dict[int, np.ndarray | None] = {}
     for t in range(n):
+        if not present[t] and not fill_gaps:
+            out[t] = None  # a frame without a mask is left without one
+            continue
         a, b = max(0, t - window), min(n - 1, t + window)
         span, p = b - a + 1, int(present[a : b + 1].sum())
         if 2 * p < span or (2 * p == span and not present[t]):
@@ -225,16 +281,32 @@ def reference_smooth(masks: dict[int, np.ndarray], n: int, window: int) -> dict[
     return out
 
 
-def test_one_frame_absence_filled(either_ds: vl.Dataset) -> None:
+def test_one_frame_absence_filled_when_asked(either_ds: vl.Dataset) -> None:
     ds = either_ds
     e = entity(ds, {f: body() for f in range(12) if f != 5})
     assert [(t["start_frame"], t["end_frame"]) for t in ds.tracklets("clip", e)] == [(0, 4), (6, 11)]
-    assert ds.smooth_masks("clip") == 1
+    assert ds.smooth_masks("clip", fill_gaps=True) == 1
     assert np.array_equal(ds.mask("clip", 5, e), body())
     row = ds.annotation("masks", "clip", 5, e)
     assert row is not None and (row["source"], row["score"], row["keyframe"]) == ("smooth", None, False)
     assert [(t["start_frame"], t["end_frame"]) for t in ds.tracklets("clip", e)] == [(0, 11)]  # bridged
     assert ds.history()[-1] == "smooth 1 masks"
+
+
+def test_an_erased_frame_stays_erased_by_default(either_ds: vl.Dataset) -> None:
+    """A person erases the mask on frame 5 (the object hidden there): the default vote leaves the
+    frame empty, while the blob on frame 8 still goes; fill_gaps=True fills the erased frame too."""
+    ds = either_ds
+    blob = disc(H, W, 40, 55, 4)
+    e = entity(ds, {f: body() | (blob if f == 8 else False) for f in range(12)})
+    ds.remove_mask("clip", 5, e)
+    steps = ds.history()
+    assert ds.smooth_masks("clip") == 1
+    assert ds.mask_frames("clip", e) == [f for f in range(12) if f != 5]
+    assert np.array_equal(ds.mask("clip", 8, e), body())
+    assert ds.smooth_masks("clip", frames=5) == 0 and len(ds.history()) == len(steps) + 1  # no step
+    assert ds.smooth_masks("clip", fill_gaps=True) == 1
+    assert np.array_equal(ds.mask("clip", 5, e), body())
 
 
 def test_one_frame_blob_removed(either_ds: vl.Dataset) -> None:
@@ -260,8 +332,9 @@ def test_tracklet_ends_not_eroded_or_extended(ds: vl.Dataset) -> None:
     assert ds.mask("clip", 3, e).sum() > (moving(3) & moving(4) & moving(5)).sum()
 
 
+@pytest.mark.parametrize("fill_gaps", [True, False])
 @pytest.mark.parametrize("window", [1, 2, 3, 7])
-def test_matches_the_documented_vote(ds: vl.Dataset, window: int) -> None:
+def test_matches_the_documented_vote(ds: vl.Dataset, window: int, fill_gaps: bool) -> None:
     rng = np.random.default_rng(window)
     n = ds.num_frames("clip")
     masks = {}
@@ -278,9 +351,9 @@ def test_matches_the_documented_vote(ds: vl.Dataset, window: int) -> None:
     keys = [f for f in masks if rng.random() < 0.3]
     ds.set_masks("clip", other, {f: masks[f] for f in keys}, keyframe=True)
     some = sorted({int(f) for f in rng.choice(n, 5, replace=False)})
-    ds.smooth_masks("clip", e, window=window)
-    ds.smooth_masks("clip", other, some, window=window)
-    expect = reference_smooth(masks, n, window)
+    ds.smooth_masks("clip", e, window=window, fill_gaps=fill_gaps)
+    ds.smooth_masks("clip", other, some, window=window, fill_gaps=fill_gaps)
+    expect = reference_smooth(masks, n, window, fill_gaps)
     for f in range(n):
         got, want = ds.mask("clip", f, e), expect[f]
         assert (got is None) == (want is None), f
@@ -297,7 +370,8 @@ def test_sequence_end_window_is_shorter(ds: vl.Dataset) -> None:
     """Frames past the end are not there: frame 0's window is 0..2, so masks on 1 and 2 fill it,
     while frame 5's is 3..7 with masks on two of five frames: the tracklet's end stays."""
     e = entity(ds, {f: body() for f in range(1, 5)})
-    assert ds.smooth_masks("clip", window=2) == 1
+    assert ds.smooth_masks("clip", window=2) == 0  # nothing written where there is no mask
+    assert ds.smooth_masks("clip", window=2, fill_gaps=True) == 1
     assert ds.mask_frames("clip", e) == [0, 1, 2, 3, 4]
 
 
@@ -321,7 +395,7 @@ def test_smooth_frames_limit_writes_not_votes(ds: vl.Dataset) -> None:
     masks = {f: body() | (blob if f in (2, 8) else False) for f in range(12) if f != 4}
     a = entity(ds, masks, name="a")
     b = entity(ds, masks, name="b")
-    assert ds.smooth_masks("clip", "a", range(3, 6)) == 1  # frame 4 filled; 2 and 8 not touched
+    assert ds.smooth_masks("clip", "a", range(3, 6), fill_gaps=True) == 1  # frame 4 filled; 2, 8 not
     assert ds.mask_frames("clip", a) == list(range(12))
     assert np.array_equal(ds.mask("clip", 2, a), body() | blob)
     assert ds.mask_frames("clip", b) == [f for f in range(12) if f != 4]  # not asked
@@ -374,7 +448,7 @@ def test_project_keeps_the_step_across_a_reopen(tmp_path: Path, frames: np.ndarr
     ds = make_ds(frames, folder)
     e = flickering(ds)
     before = snapshot(ds)
-    cleaned, smoothed = ds.clean_masks("clip"), ds.smooth_masks("clip")
+    cleaned, smoothed = ds.clean_masks("clip"), ds.smooth_masks("clip", fill_gaps=True)
     assert cleaned and smoothed
     after = snapshot(ds)
     ds.close()
@@ -415,6 +489,7 @@ BAD = [
     ("smooth_masks", ("clip",), {"window": 1.5}),
     ("smooth_masks", ("clip",), {"window": True}),
     ("smooth_masks", ("clip",), {"keyframes": "yes"}),
+    ("smooth_masks", ("clip",), {"fill_gaps": 1}),
     ("smooth_masks", ("clip",), {"source": None}),
 ]
 
@@ -465,7 +540,7 @@ def test_3000_frames_cleaned_and_smoothed() -> None:
     ds.set_masks(seq, e, masks, source="sam2", keyframe=False)
     ds.clear_history()
     assert ds.clean_masks(seq) == n - len(absent)
-    assert ds.smooth_masks(seq) == len(absent) + len(blobs - absent)
+    assert ds.smooth_masks(seq, fill_gaps=True) == len(absent) + len(blobs - absent)
     assert ds.history() == [
         f"clean {n - len(absent)} masks",
         f"smooth {len(absent) + len(blobs - absent)} masks",
@@ -476,3 +551,37 @@ def test_3000_frames_cleaned_and_smoothed() -> None:
     # the object moves a pixel every 100 frames: the vote still gives each frame's own position
     # (three of the five frames around a move hold it), so every frame is exactly the object
     assert wrong == []
+
+
+def test_smoothing_some_frames_reads_only_the_masks_near_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """frames=[t] reads (and decodes) the masks of t - window .. t + window only, whatever the
+    sequence's length: the rows fetched and the decodes are counted."""
+    n, h, w = 3000, 24, 32
+    ds = vl.Dataset()
+    seq = ds.add_sequence("long", num_frames=n, width=w, height=h)
+    e = ds.add_entity(seq)
+    blob = disc(h, w, 18, 26, 3)
+    obj = disc(h, w, 10, 10, 5)
+    masks = {f: obj | (blob if f == 1500 else False) for f in range(n)}
+    ds.set_masks(seq, e, masks, source="sam2", keyframe=False)
+    store = type(ds._tables["masks"])
+    read: list[int] = []
+    decoded = [0]
+    values_many, decode = store.values_many, rlemod.decode
+
+    def counted_values_many(self: object, keys: list, columns: tuple) -> list:
+        keys = list(keys)
+        read.extend(k[1] for k in keys if k[0] == seq)
+        return values_many(self, keys, columns)  # type: ignore[arg-type]
+
+    def counted_decode(rle: object) -> np.ndarray:
+        decoded[0] += 1
+        return decode(rle)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "values_many", counted_values_many)
+    monkeypatch.setattr(rlemod, "decode", counted_decode)
+    assert ds.smooth_masks(seq, frames=1500, window=2) == 1
+    monkeypatch.undo()
+    assert read and set(read) <= set(range(1498, 1503))
+    assert decoded[0] == 5  # the window's five masks, each once
+    assert np.array_equal(ds.mask(seq, 1500, e), obj)

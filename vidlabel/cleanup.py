@@ -12,11 +12,13 @@ unless ``keyframes=True``.
 Cost: each mask is decoded once and encoded once if it changed. Cleaning works on a crop around
 the mask's box (exact: see ``_clean_one``); smoothing keeps a running per-pixel sum over the
 window, adding the mask that enters and subtracting the one that leaves, so it is linear in the
-frames whatever the window.
+frames whatever the window, and with ``frames=`` it reads only the masks within the window of
+those frames.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -58,8 +60,9 @@ class CleanupMixin(AnnotationsMixin):
           removes spurs, thin bridges and specks the disc does not fit in: at radius 1,
           one-pixel-wide lines, and the corner pixel of a square corner.
         - ``min_area``: connected components (8-connected) smaller than ``min_area`` pixels go.
-        - ``fill_holes``: holes (background enclosed by the mask, not reaching the frame's
-          edge) smaller than ``fill_holes`` pixels are filled.
+        - ``fill_holes``: holes (4-connected background enclosed by the mask, not reaching the
+          frame's edge) of fewer than ``fill_holes`` pixels are filled. The background is
+          4-connected so that an outline closed by diagonal steps encloses its hole.
 
         ``entities``: an entity (id or name), several, or None for every entity of the sequence
         but void ones (DAVIS void regions are not objects; name one to clean it). ``frames``: a
@@ -99,6 +102,7 @@ class CleanupMixin(AnnotationsMixin):
         frames: int | Iterable[int] | None = None,
         *,
         window: int = 2,
+        fill_gaps: bool = False,
         keyframes: bool = False,
         source: str = "smooth",
     ) -> int:
@@ -107,33 +111,54 @@ class CleanupMixin(AnnotationsMixin):
 
         The vote has two parts. Presence: the entity is on frame t if it has a mask on more than
         half the window's frames (a tie goes to what frame t has), so frames without a mask
-        count as empty and a blob on one frame goes, a one-frame gap is filled. Shape: where it
-        is present, a pixel is set if more than half of the window's masks set it (a tie goes to
-        frame t's own mask; none on a gap). The shape is voted by the masks there are, not by
-        empty frames, so a tracklet's first and last masks are not cut down to what their
-        neighbours share. A tracklet never grows past its ends (a frame just outside one, with no
-        other tracklet near, has masks on at most ``window`` of its ``2 * window + 1`` frames),
-        except within ``window`` frames of the sequence's ends, where the window is shorter; an
-        end with a gap close to it can go, as a short appearance does.
+        count as empty and a blob on one frame goes; a one-frame gap would be filled, and is
+        with ``fill_gaps=True`` (below). Shape: where it is present, a pixel is set if more than
+        half of the window's masks set it (a tie goes to frame t's own mask; none on a gap). The
+        shape is voted by the masks there are, not by empty frames, so a tracklet's first and
+        last masks are not cut down to what their neighbours share. A tracklet never grows past
+        its ends (a frame just outside one, with no other tracklet near, has masks on at most
+        ``window`` of its ``2 * window + 1`` frames), except within ``window`` frames of the
+        sequence's ends, where the window is shorter (with ``fill_gaps=True``); an end with a gap
+        close to it can go, as a short appearance does.
+
+        ``fill_gaps``: by default a frame without a mask is never written: the vote reshapes and
+        removes masks, it does not create them. A frame without a mask may be one a person erased
+        on purpose (the object hidden for a frame), and nothing stored tells that apart from a
+        frame a model missed, so filling it is asked for: ``fill_gaps=True`` writes the vote on
+        such frames too, and then re-fills an erased frame whose neighbours hold the object (to
+        keep it, leave it out of ``frames``, or undo). It suits a model's output that no person
+        has edited yet. This is the keyframe rule applied to erasures: what a person may have
+        done is left alone unless asked.
 
         Every vote reads the masks as they were before the call (keyframes among them), also on
-        frames outside ``frames``, which only limits the frames written. ``entities`` and
-        ``keyframes`` as in ``clean_masks``; masks written where there was none are
-        ``keyframe=False`` with no score.
+        frames outside ``frames``, which only limits the frames written; only masks within
+        ``window`` frames of those written are read, so the cost follows ``frames``, not the
+        sequence's length. ``entities`` and ``keyframes`` as in ``clean_masks``; masks written
+        where there was none are ``keyframe=False`` with no score.
         """
         seq_id, eids, wanted = self._cleanup_scope(seq, entities, frames)
         if isinstance(window, (bool, np.bool_)) or not isinstance(window, (int, np.integer)) or window < 1:
             raise ValidationError(f"masks: window must be an integer >= 1, got {window!r}")
         _check_flags(keyframes, source)
+        if not isinstance(fill_gaps, (bool, np.bool_)):
+            raise ValidationError(f"masks: fill_gaps must be a bool, got {fill_gaps!r}")
         n = len(self._tables.frame_info(seq_id).uris)
         size = self._size(seq_id)
+        w = int(window)
         out = sorted(wanted) if wanted is not None else range(n)
+        near: list[int] | None = None  # the frames the votes read, when not all of them
+        if wanted is not None:
+            near = sorted({g for t in out for g in range(max(0, t - w), min(n, t + w + 1))})
         store = self._tables["masks"]
         edits: list[Edit] = []
         for eid in eids:
-            keys = sorted(store.lookup("by_entity", (seq_id, eid)))
-            have = {k[1]: found for k, found in zip(keys, store.values_many(keys, ("counts", "keyframe")))}
-            for f, new in _smooth_entity(have, out, n, int(window), size, bool(keyframes)):
+            if near is None:
+                keys = sorted(store.lookup("by_entity", (seq_id, eid)))
+            else:  # look the keys up, not the entity's every mask
+                keys = [(seq_id, g, eid) for g in near]
+            found = store.values_many(keys, ("counts", "keyframe"))
+            have = {k[1]: v for k, v in zip(keys, found) if v is not None}
+            for f, new in _smooth_entity(have, out, n, w, size, bool(keyframes), bool(fill_gaps)):
                 edits.append(((seq_id, f, eid), new))
         self._apply_cleanup(seq_id, edits, source, f"smooth {len(edits)} masks")
         return len(edits)
@@ -228,17 +253,23 @@ def _clean_one(
 
 
 def _smooth_entity(
-    have: dict[int, Any], out: Iterable[int], n: int, window: int, size: list[int], keyframes: bool
+    have: dict[int, Any],
+    out: Iterable[int],
+    n: int,
+    window: int,
+    size: list[int],
+    keyframes: bool,
+    fill_gaps: bool,
 ) -> Iterable[tuple[int, bytes | None]]:
     """(frame, new counts or None to remove) for each frame of ``out`` whose mask changes.
 
-    ``have``: frame -> (counts, keyframe) of the entity's masks. A running sum of the decoded masks
-    in the window follows the (ascending) frames: a mask is decoded when it enters the window and
-    dropped when it leaves; a jump past the window starts it afresh.
+    ``have``: frame -> (counts, keyframe) of the entity's masks, at least those within ``window``
+    of the frames of ``out``. A running sum of the decoded masks in the window follows the
+    (ascending) frames: a mask is decoded when it enters the window and dropped when it leaves; a
+    jump past the window starts it afresh. How many masks a window holds is a bisection of the
+    sorted frames of ``have``, so nothing here grows with ``n`` itself.
     """
-    has = np.zeros(n, np.int64)
-    has[list(have)] = 1
-    cum = np.concatenate([[0], np.cumsum(has)])
+    held = sorted(have)
     h, w = size
     dtype = np.min_scalar_type(min(2 * window + 1, n))
     total = np.zeros((h, w), dtype, order="F")
@@ -258,10 +289,12 @@ def _smooth_entity(
 
     for t in out:
         own = have.get(t)
+        if own is None and not fill_gaps:
+            continue
         if own is not None and own[1] and not keyframes:
             continue
         a, b = max(0, t - window), min(n - 1, t + window)
-        present = int(cum[b + 1] - cum[a])
+        present = bisect_right(held, b) - bisect_left(held, a)
         span = b - a + 1
         if 2 * present < span or (2 * present == span and own is None):
             if own is not None:

@@ -1,9 +1,13 @@
 """Binary mask morphology with OpenCV: connected components, hole filling, opening, speck removal.
 
 Shared by the GrabCut prompt (segment/grabcut.py), the flow engine and the dataset's mask
-clean-up (cleanup.py). Every operation here is symmetric under transposition (8-connectivity, a
-disc kernel), so callers may hand in the transpose of a column-major mask (a C-contiguous view
-that OpenCV takes without a copy) and get the transpose of the answer.
+clean-up (cleanup.py). The mask is 8-connected and its background 4-connected, the standard pair:
+an outline closed only by diagonal steps encloses a hole (background cannot leak between two
+diagonal neighbours of the outline), and a thing and a hole never cross each other. A hole is
+filled when it has fewer than the given number of pixels (strictly: ``area < hole_area``, in
+``fill_holes`` and ``tidy`` alike). Every operation here is symmetric under transposition (both
+connectivities and the disc kernel are), so callers may hand in the transpose of a column-major
+mask (a C-contiguous view that OpenCV takes without a copy) and get the transpose of the answer.
 """
 
 from __future__ import annotations
@@ -35,13 +39,15 @@ def components(fg: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     return n, labels, stats[:, cv2.CC_STAT_AREA]
 
 
-def fill_holes(fg: np.ndarray, max_area: float, keep_open: np.ndarray | None = None) -> np.ndarray:
-    """``fg`` with its holes (background not connected to the border) under ``max_area`` filled."""
-    n, labels, areas = components(~fg)
+def fill_holes(fg: np.ndarray, hole_area: float, keep_open: np.ndarray | None = None) -> np.ndarray:
+    """``fg`` with its holes filled: 4-connected background not reaching the array's edge, of fewer
+    than ``hole_area`` pixels. ``keep_open``: pixels whose holes stay open."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats((~fg).view(np.uint8), connectivity=4)
+    areas = stats[:, cv2.CC_STAT_AREA]
     if n <= 1:
         return fg
     border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    fill = areas <= max_area
+    fill = areas < hole_area
     fill[0] = False
     fill[border] = False
     if keep_open is not None:  # holes holding a negative click were asked for
@@ -60,8 +66,9 @@ def open_disc(fg: np.ndarray, radius: int) -> np.ndarray:
 
 
 def tidy(fg: np.ndarray, *, radius: int, min_area: int, hole_area: int) -> np.ndarray:
-    """An opening by a disc of ``radius``, then components under ``min_area`` pixels dropped, then
-    holes under ``hole_area`` pixels filled (each step skipped at 0). ``fg`` must be C-contiguous.
+    """An opening by a disc of ``radius``, then components (8-connected) of fewer than ``min_area``
+    pixels dropped, then holes (4-connected) of fewer than ``hole_area`` pixels filled (each step
+    skipped at 0). ``fg`` must be C-contiguous.
 
     What ``components`` and ``fill_holes`` would give, from labels alone: areas are counted only
     when there is more than one component or a hole to judge (a clean mask costs two labellings
@@ -69,7 +76,7 @@ def tidy(fg: np.ndarray, *, radius: int, min_area: int, hole_area: int) -> np.nd
     full statistics cost."""
     out = open_disc(fg, radius)
     if min_area > 1 and out.any():
-        n, labels = _labels(out)
+        n, labels = _labels(out, 8)
         if n > 2:
             keep = np.bincount(labels[labels > 0], minlength=n) >= min_area  # the mask's pixels only
             keep[0] = False
@@ -78,7 +85,7 @@ def tidy(fg: np.ndarray, *, radius: int, min_area: int, hole_area: int) -> np.nd
         elif np.count_nonzero(out) < min_area:  # a single component, too small
             out = np.zeros_like(out)
     if hole_area > 1 and out.any():
-        n, labels = _labels(~out)  # label 0: the mask itself
+        n, labels = _labels(~out, 4)  # label 0: the mask itself
         inside = np.ones(n, bool)
         inside[0] = False
         inside[labels[[0, -1]]] = False  # background reaching the edge is no hole
@@ -93,7 +100,7 @@ def tidy(fg: np.ndarray, *, radius: int, min_area: int, hole_area: int) -> np.nd
     return out
 
 
-def _labels(fg: np.ndarray) -> tuple[int, np.ndarray]:
-    """8-connected labels of a bool mask and their count, the background (label 0) included."""
-    n, labels = cv2.connectedComponents(fg.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+def _labels(fg: np.ndarray, connectivity: int) -> tuple[int, np.ndarray]:
+    """Labels of a bool mask's components and their count, the background (label 0) included."""
+    n, labels = cv2.connectedComponents(fg.view(np.uint8), connectivity=connectivity, ltype=cv2.CV_32S)
     return int(n), labels

@@ -11,8 +11,10 @@ soft mask above 0.5, at frame size. A prompt on a frame of the pass resets the e
 person's mask. Its score is the keyframe's times the share of the mask's pixels whose flow is
 consistent both ways: the forward flow, from the previous frame, taken where the backward flow
 says a pixel came from, brings it back within a pixel (at tracking scale). Errors add up frame
-after frame and nothing pulls a drifting mask back: that is what the ``flow`` engine's per-object
-motion fit is for.
+after frame and nothing pulls a drifting mask back: that is what the ``flow`` engine adds. Its
+default tracker (``tracker="dense"``, ``dense.py``) also warps the mask by DIS flow, then refits
+the warped mask every frame by a graph cut against the keyframe's colour models and the image's
+edges, which pulls the outline back onto the object.
 
 Prompts (clicks, a box) are answered as the ``flow`` engine answers them, by GrabCut
 (``grabcut.segment_prompt``); a mask prompt is taken as given.

@@ -108,6 +108,16 @@ def _prediction_dataset(gt_ds: Dataset, names: dict[str, str]) -> tuple[Dataset,
     return pred, starts
 
 
+def _objects(evaluation: Evaluation, name: str) -> list[tuple[str, str]]:
+    """(key, DAVIS id) of the sequence's objects in ``evaluation``: its keys are "<sequence>_1" ..
+    "<sequence>_N", so they are built from the name and the id, never split apart ("_" may be in
+    names: "my_clip_1" is sequence "my_clip", object 1, and not sequence "my")."""
+    out: list[tuple[str, str]] = []
+    while (key := f"{name}_{len(out) + 1}") in evaluation.per_object:
+        out.append((key, str(len(out) + 1)))
+    return out
+
+
 def _scores(
     engine: str,
     evaluation: Evaluation,
@@ -120,7 +130,8 @@ def _scores(
     per_frame: dict[str, dict[str, np.ndarray]] = {}
     frames_of: dict[str, np.ndarray] = {}
     for name in names:
-        keys = [k for k in evaluation.per_object if k.rsplit("_", 1)[0] == name]
+        objects = _objects(evaluation, name)
+        keys = [k for k, _ in objects]
         j = [evaluation.per_object[k][0] for k in keys]
         f = [evaluation.per_object[k][1] for k in keys]
         jm = float(np.mean(j)) if j else math.nan
@@ -137,8 +148,8 @@ def _scores(
         }
         # Object names as the ground truth has them ("1", "2", ... for DAVIS).
         per_frame[name] = {
-            (evaluation.matches.get(k, (None, None))[0] or k.rsplit("_", 1)[1]): evaluation.per_frame[k]["J"]
-            for k in keys
+            (evaluation.matches.get(k, (None, None))[0] or i): evaluation.per_frame[k]["J"]
+            for k, i in objects
         }
         n = pred.num_frames(pred.resolve_sequence(name))
         frames_of[name] = np.arange(1, n - 1)
