@@ -69,12 +69,12 @@ class CleanupMixin(AnnotationsMixin):
         frame, several, or None for all. ``keyframes=True`` cleans keyframe masks too.
         ``source``: what changed masks are marked as made by.
         """
-        seq_id, eids, wanted = self._cleanup_scope(seq, entities, frames)
+        seq_id, eids, wanted = self._cleanup_scope(seq, entities, frames, "clean_masks")
         h, w = self._size(seq_id)
-        r = _count("radius", radius, most=max(h, w))
-        small = _count("min_area", min_area)
-        holes = _count("fill_holes", fill_holes)
-        _check_flags(keyframes, source)
+        r = _count("clean_masks", "radius", radius, most=max(h, w))
+        small = _count("clean_masks", "min_area", min_area)
+        holes = _count("clean_masks", "fill_holes", fill_holes)
+        _check_flags("clean_masks", keyframes, source)
         from .morphology import tidy  # here: OpenCV loads on first use, `import vidlabel` stays light
 
         store = self._tables["masks"]
@@ -136,12 +136,12 @@ class CleanupMixin(AnnotationsMixin):
         sequence's length. ``entities`` and ``keyframes`` as in ``clean_masks``; masks written
         where there was none are ``keyframe=False`` with no score.
         """
-        seq_id, eids, wanted = self._cleanup_scope(seq, entities, frames)
+        seq_id, eids, wanted = self._cleanup_scope(seq, entities, frames, "smooth_masks")
         if isinstance(window, (bool, np.bool_)) or not isinstance(window, (int, np.integer)) or window < 1:
-            raise ValidationError(f"masks: window must be an integer >= 1, got {window!r}")
-        _check_flags(keyframes, source)
+            raise ValidationError(f"smooth_masks: window must be an integer >= 1, got {window!r}")
+        _check_flags("smooth_masks", keyframes, source)
         if not isinstance(fill_gaps, (bool, np.bool_)):
-            raise ValidationError(f"masks: fill_gaps must be a bool, got {fill_gaps!r}")
+            raise ValidationError(f"smooth_masks: fill_gaps must be a bool, got {fill_gaps!r}")
         n = len(self._tables.frame_info(seq_id).uris)
         size = self._size(seq_id)
         w = int(window)
@@ -164,7 +164,9 @@ class CleanupMixin(AnnotationsMixin):
         return len(edits)
 
     # ------------------------------------------------------------------ shared parts
-    def _cleanup_scope(self, seq: Any, entities: Any, frames: Any) -> tuple[str, list[str], set[int] | None]:
+    def _cleanup_scope(
+        self, seq: Any, entities: Any, frames: Any, what: str
+    ) -> tuple[str, list[str], set[int] | None]:
         """The sequence id, the entity ids (void ones only when named) and the frames (None: all)."""
         seq_id = self._seq(seq)
         if entities is None:
@@ -176,10 +178,10 @@ class CleanupMixin(AnnotationsMixin):
         elif isinstance(entities, Iterable) and not isinstance(entities, bytes):
             eids = list(dict.fromkeys(self._entity(seq_id, e) for e in entities))
             if not eids:
-                raise ValidationError("masks: entities is empty (None means every entity)")
+                raise ValidationError(f"{what}: entities is empty (None means every entity)")
         else:
             raise ValidationError(
-                f"masks: entities must be an entity, a list of them or None, got {entities!r}"
+                f"{what}: entities must be an entity, a list of them or None, got {entities!r}"
             )
         if frames is None:
             return seq_id, eids, None
@@ -187,11 +189,11 @@ class CleanupMixin(AnnotationsMixin):
             return seq_id, eids, {self._frame(seq_id, frames)}
         if isinstance(frames, (str, bytes)) or not isinstance(frames, Iterable):
             raise ValidationError(
-                f"masks: frames must be a frame index, a range, a list of them or None, got {frames!r}"
+                f"{what}: frames must be a frame index, a range, a list of them or None, got {frames!r}"
             )
         wanted = {self._frame(seq_id, f) for f in frames}
         if not wanted:
-            raise ValidationError("masks: frames is empty (None means every frame)")
+            raise ValidationError(f"{what}: frames is empty (None means every frame)")
         return seq_id, eids, wanted
 
     def _apply_cleanup(self, seq_id: str, edits: list[Edit], source: str, label: str) -> None:
@@ -322,16 +324,16 @@ def _smooth_entity(
         yield t, rlemod.encode(res)["counts"]
 
 
-def _count(name: str, value: Any, most: int | None = None) -> int:
+def _count(what: str, name: str, value: Any, most: int | None = None) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValidationError(f"masks: {name} must be an integer >= 0, got {value!r}")
+        raise ValidationError(f"{what}: {name} must be an integer >= 0, got {value!r}")
     if most is not None and value > most:
-        raise ValidationError(f"masks: {name} {int(value)} is larger than the frame ({most} pixels)")
+        raise ValidationError(f"{what}: {name} {int(value)} is larger than the frame ({most} pixels)")
     return int(value)
 
 
-def _check_flags(keyframes: Any, source: Any) -> None:
+def _check_flags(what: str, keyframes: Any, source: Any) -> None:
     if not isinstance(keyframes, (bool, np.bool_)):
-        raise ValidationError(f"masks: keyframes must be a bool, got {keyframes!r}")
+        raise ValidationError(f"{what}: keyframes must be a bool, got {keyframes!r}")
     if not isinstance(source, str) or not source:
         raise ValidationError(f"masks.source: expected a non-empty string, got {source!r}")
