@@ -33,6 +33,7 @@ import numpy as np
 from ..errors import ValidationError
 from .base import Engine, Pass, Prompt, Result, Session
 from .grabcut import answer
+from .scale import TrackingScale
 
 if TYPE_CHECKING:
     from ..dataset import Dataset
@@ -185,25 +186,15 @@ class WarpSession(_BaselineSession):
     def __init__(self, engine: WarpEngine, ds: Dataset, sequence: str) -> None:
         super().__init__(engine, ds, sequence)
         self.options = engine.options
-        # The tracking scale: a whole fraction of the frame, as the flow engine has it.
-        k = -(-max(self.height, self.width) // engine.options.max_side)
-        self._size = (max(8, round(self.width / k)), max(8, round(self.height / k)))  # (w, h), as cv2 has it
+        self._scale = TrackingScale(self.width, self.height, engine.options.max_side)
         self._dis: Any = None
 
     def _clear(self) -> None:
         self._dis = None
 
-    def _grey(self, f: int) -> np.ndarray:
-        grey = cv2.cvtColor(self.dataset.frame(self.sequence, f, cache=False), cv2.COLOR_RGB2GRAY)
-        if grey.shape[::-1] != self._size:
-            grey = cv2.resize(grey, self._size, interpolation=cv2.INTER_AREA)
-        return np.asarray(grey)
-
-    def _small(self, mask: np.ndarray) -> np.ndarray:
-        m = mask.astype(np.float32)
-        if m.shape[::-1] == self._size:
-            return m
-        return np.asarray(cv2.resize(m, self._size, interpolation=cv2.INTER_AREA), np.float32)
+    @property
+    def _size(self) -> tuple[int, int]:
+        return self._scale.size
 
     def _full(self, soft: np.ndarray) -> np.ndarray:
         if soft.shape != (self.height, self.width):
@@ -219,7 +210,7 @@ class WarpSession(_BaselineSession):
         base: dict[str, float] = {}  # the score of its last keyframe
         prev: np.ndarray | None = None
         for f, keys in self._keyframes(leg, entities):
-            grey = self._grey(f)
+            _, grey = self._scale.frame(self.dataset, self.sequence, f)
             out: dict[str, Result] = {}
             moving = [e for e in soft if e not in keys]
             if prev is not None and moving:
@@ -237,7 +228,7 @@ class WarpSession(_BaselineSession):
                     full = self._full(soft[e])
                     out[e] = (full, base[e] * share if full.any() else 0.0)
             for e, (mask, score) in keys.items():
-                soft[e], base[e] = self._small(mask), score
+                soft[e], base[e] = self._scale.shrink(mask), score
                 out[e] = (mask.copy(), score)
             prev = grey
             yield f, {e: out[e] for e in entities if e in out}

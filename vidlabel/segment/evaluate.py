@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import ValidationError
+from ..io.davis import select
 from ..metrics import Evaluation, evaluate
 from .base import Engine
 
@@ -187,16 +188,16 @@ def evaluate_engine(
     if cleanup is not None and not callable(cleanup):
         raise ValidationError(f"evaluate_engine: cleanup must be a callable (ds, seq), got {cleanup!r}")
     by_name = {gt_ds.sequence(s)["name"]: s for s in gt_ds.sequence_ids()}
-    if sequences is None:
-        wanted = list(by_name)
-    else:
-        wanted = [sequences] if isinstance(sequences, str) else list(sequences)
-        unknown = [s for s in wanted if s not in by_name]
-        if unknown:
-            raise ValidationError(
-                f"evaluate_engine: sequence(s) {', '.join(map(repr, unknown))} not in the ground truth "
+    wanted = list(by_name)
+    if sequences is not None:
+        wanted = select(
+            wanted,
+            sequences,
+            lambda bad: (
+                f"evaluate_engine: sequence(s) {bad} not in the ground truth "
                 f"(it has {', '.join(map(repr, by_name))})"
-            )
+            ),
+        )
     names = {n: by_name[n] for n in wanted}
     pred, starts = _prediction_dataset(gt_ds, names)
     timing: dict[str, float] = {}

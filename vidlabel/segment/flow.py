@@ -34,6 +34,7 @@ from .base import Engine, Pass, Prompt, Result, Session
 from .dense import DIS_PRESETS, DenseTracker
 from .grabcut import answer
 from .rigid import RigidTracker
+from .scale import TrackingScale
 
 if TYPE_CHECKING:
     from ..dataset import Dataset
@@ -114,9 +115,7 @@ class FlowSession(Session):
     def __init__(self, engine: FlowEngine, ds: Dataset, sequence: str) -> None:
         super().__init__(engine, ds, sequence)
         self.options = engine.options
-        # Tracking scale: a whole fraction of the frame, which makes the downscale cheap and exact.
-        k = -(-max(self.height, self.width) // self.options.max_side)
-        self._size = (max(8, round(self.width / k)), max(8, round(self.height / k)))  # (w, h), as cv2 has it
+        self._scale = TrackingScale(self.width, self.height, self.options.max_side)
         # The trackers of the pass under way (one per pass: nothing outlives it, so memory does not
         # grow with the video).
         self._tracker: DenseTracker | RigidTracker | None = None
@@ -153,7 +152,9 @@ class FlowSession(Session):
                 if i + 1 < len(frames):
                     ahead = pool.submit(self._small, frames[i + 1])
                 starts = self._keyframes_at(f, entities, i == 0)
-                shown = tracker.frame(rgb, grey, {e: (self._shrink(m), s) for e, (m, s) in starts.items()})
+                shown = tracker.frame(
+                    rgb, grey, {e: (self._scale.shrink(m), s) for e, (m, s) in starts.items()}
+                )
                 out = {e: (m.copy(), float(s)) for e, (m, s) in starts.items()}
                 for e, (small, score) in shown.items():
                     out[e] = self._full(small, score)
@@ -162,21 +163,12 @@ class FlowSession(Session):
             pool.shutdown(wait=False, cancel_futures=True)
             self._tracker = None
 
-    def _small(self, f: int) -> tuple[np.ndarray, np.ndarray]:
-        """Frame ``f`` at tracking scale: RGB and grey."""
-        # A pass reads each frame once: it takes what the decode cache has but adds nothing to it,
-        # so the frames a person is looking at stay there.
-        rgb = self.dataset.frame(self.sequence, f, cache=False)
-        if rgb.shape[1::-1] != self._size:
-            rgb = cv2.resize(rgb, self._size, interpolation=cv2.INTER_AREA)
-        return rgb, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    @property
+    def _size(self) -> tuple[int, int]:
+        return self._scale.size
 
-    def _shrink(self, mask: np.ndarray) -> np.ndarray:
-        """A frame-size mask at tracking scale, soft (float32)."""
-        small = mask.astype(np.float32)
-        if small.shape[::-1] != self._size:
-            small = np.asarray(cv2.resize(small, self._size, interpolation=cv2.INTER_AREA), np.float32)
-        return small
+    def _small(self, f: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._scale.frame(self.dataset, self.sequence, f)
 
     def _full(self, small: np.ndarray, score: float) -> Result:
         """A tracker's mask (soft or bool, tracking scale) at frame size, and its score (0 when empty)."""
