@@ -585,3 +585,30 @@ def test_smoothing_some_frames_reads_only_the_masks_near_them(monkeypatch: pytes
     assert read and set(read) <= set(range(1498, 1503))
     assert decoded[0] == 5  # the window's five masks, each once
     assert np.array_equal(ds.mask(seq, 1500, e), obj)
+
+
+def test_cleaning_some_frames_does_not_walk_the_entitys_track(monkeypatch: pytest.MonkeyPatch) -> None:
+    """clean_masks(frames=...) finds its masks by key: it never lists the entity's whole track (which
+    made one frame's clean cost grow with a 3000-frame sequence), and a frame without a mask is skipped."""
+    n, h, w = 3000, 24, 32
+    ds = vl.Dataset()
+    seq = ds.add_sequence("long", num_frames=n, width=w, height=h)
+    e = ds.add_entity(seq)
+    obj = disc(h, w, 10, 10, 5)
+    speck = np.zeros((h, w), bool)
+    speck[20, 28] = True
+    ds.set_masks(seq, e, {f: obj | speck for f in range(0, n, 2)}, source="sam2", keyframe=False)
+    store = type(ds._tables["masks"])
+    listed: list[str] = []
+    lookup = store.lookup
+
+    def counted_lookup(self: object, index: str, key: tuple) -> object:
+        listed.append(index)
+        return lookup(self, index, key)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "lookup", counted_lookup)
+    assert ds.clean_masks(seq, frames=[1500, 1501]) == 1  # 1501 holds no mask
+    monkeypatch.undo()
+    assert "by_entity" not in listed
+    assert np.array_equal(ds.mask(seq, 1500, e), obj) and ds.mask(seq, 1501, e) is None
+    assert np.array_equal(ds.mask(seq, 1502, e), obj | speck)

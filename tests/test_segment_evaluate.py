@@ -55,3 +55,10 @@ def test_names_with_underscores_keep_their_objects() -> None:
     jf = [res.sequences[s]["J&F"] for s in SEQUENCES]
     assert len(set(jf)) == len(jf)  # the rows differ: each is its own sequence's
     assert np.mean(jf) == pytest.approx(res.summary["J&F-Mean"], abs=1e-12)  # two objects in each
+
+
+def test_evaluate_engine_refuses_what_is_not_a_dataset() -> None:
+    from vidlabel.segment.evaluate import evaluate_engine
+
+    with pytest.raises(vl.ValidationError, match="gt_ds must be a Dataset"):
+        evaluate_engine(vl.segment.load("copy"), None)  # type: ignore[arg-type]

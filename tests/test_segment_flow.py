@@ -445,3 +445,39 @@ def test_a_keyframe_outranks_what_is_carried_onto_its_pixels(small: vl.demo.Synt
     got = dict(sess.propagate(0))
     assert not (got[6][a][0] & grab).any()
     assert all(type(score) is float for r in got.values() for _, score in r.values())
+
+
+@pytest.mark.parametrize("tracker", ["dense", "rigid"])
+@pytest.mark.parametrize("shape", [(1, 64), (64, 1), (8, 8), (2, 2)])
+def test_thin_and_tiny_frames_are_tracked_or_refused_cleanly(tracker: str, shape: tuple[int, int]) -> None:
+    """Frames thinner than OpenCV's optical flow allows (DIS crashed the process under 12 pixels a
+    side) are tracked at a stretched scale; a box GrabCut cannot learn from is a ValidationError."""
+    frames = np.random.default_rng(0).integers(0, 255, (4, *shape, 3), dtype=np.uint8)
+    ds = vl.Dataset()
+    seq = ds.add_sequence("thin", frames=frames)
+    e = ds.add_entity(seq)
+    start = np.zeros(shape, bool)
+    start[0, 0] = True
+    sess = vl.segment.load("flow", tracker=tracker).session(ds, seq)
+    assert min(sess._size) >= 16
+    sess.prompt(0, e, mask=start)
+    got = dict(sess.propagate(0))
+    assert sorted(got) == [0, 1, 2, 3] and all(r[e][0].shape == shape for r in got.values())
+    before = ds.table("masks")
+    try:
+        mask, _ = sess.prompt(1, e, box=(0, 0, shape[1], shape[0]))
+    except vl.ValidationError as err:
+        assert "GrabCut cannot segment" in str(err)
+        assert ds.table("masks").equals(before)
+    else:
+        assert mask.shape == shape and mask.any()
+
+
+def test_a_box_of_a_pixel_is_never_answered_with_nothing() -> None:
+    ds = vl.Dataset()
+    seq = ds.add_sequence("flat", frames=np.full((2, 64, 64, 3), 200, np.uint8))
+    e = ds.add_entity(seq)
+    mask, _ = vl.segment.load("flow").session(ds, seq).prompt(0, e, box=(20, 20, 21, 21))
+    assert mask[20, 20] and mask.sum() == 1
+    with pytest.raises(vl.ValidationError, match="grabcut_iters must be an int <= 20"):
+        vl.segment.load("flow", grabcut_iters=10**9)

@@ -80,11 +80,15 @@ class CleanupMixin(AnnotationsMixin):
         store = self._tables["masks"]
         edits: list[Edit] = []
         for eid in eids:
-            keys = sorted(store.lookup("by_entity", (seq_id, eid)))
-            if wanted is not None:
-                keys = [k for k in keys if k[1] in wanted]
+            # With frames given, their keys are looked up directly: the cost follows the frames, not the
+            # entity's whole track.
+            if wanted is None:
+                keys = sorted(store.lookup("by_entity", (seq_id, eid)))
+            else:
+                keys = [(seq_id, f, eid) for f in sorted(wanted)]
             for key, found in zip(keys, store.values_many(keys, ("counts", "keyframe"))):
-                assert found is not None
+                if found is None:  # no mask on that frame
+                    continue
                 counts, keyframe = found
                 if keyframe and not keyframes:
                     continue

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..errors import ValidationError
 from .base import Engine, Pass, Prompt, Result, Session
-from .grabcut import answer
+from .grabcut import PROMPT_BOUNDS, answer, check_ints
 from .scale import TrackingScale
 
 if TYPE_CHECKING:
@@ -48,16 +48,6 @@ _PRESETS = {
 _CONSISTENT = 1.0  # forward-backward error (tracking-scale pixels) under which a pixel's flow is believed
 
 
-def _check_ints(engine: str, options: Any, bounds: tuple[tuple[str, int], ...]) -> None:
-    for name, lo in bounds:
-        value = getattr(options, name)
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-            raise ValidationError(f"{engine} engine: {name} must be an int >= {lo}, got {value!r}")
-
-
-_PROMPT_BOUNDS = (("prompt_side", 32), ("grabcut_iters", 1), ("min_area", 0))
-
-
 @dataclass(frozen=True)
 class CopyOptions:
     """What ``load("copy", **options)`` accepts: only how prompts are answered (as the flow engine)."""
@@ -67,7 +57,7 @@ class CopyOptions:
     min_area: int = 64  # components of a prompt's mask smaller than this many pixels are dropped
 
     def __post_init__(self) -> None:
-        _check_ints("copy", self, _PROMPT_BOUNDS)
+        check_ints("copy", self, PROMPT_BOUNDS)
 
 
 @dataclass(frozen=True)
@@ -85,7 +75,7 @@ class WarpOptions:
             raise ValidationError(
                 f"warp engine: preset must be one of {', '.join(_PRESETS)}, got {self.preset!r}"
             )
-        _check_ints("warp", self, (("max_side", 32), *_PROMPT_BOUNDS))
+        check_ints("warp", self, (("max_side", 32, None), *PROMPT_BOUNDS))
 
 
 def _options(engine: str, cls: Any, options: dict[str, Any]) -> Any:

@@ -185,6 +185,10 @@ def evaluate_engine(
     """
     if not isinstance(engine, Engine):
         raise ValidationError(f"evaluate_engine: expected an engine from segment.load, got {engine!r}")
+    from ..dataset import Dataset
+
+    if not isinstance(gt_ds, Dataset):
+        raise ValidationError(f"evaluate_engine: gt_ds must be a Dataset with ground truth, got {gt_ds!r}")
     if cleanup is not None and not callable(cleanup):
         raise ValidationError(f"evaluate_engine: cleanup must be a callable (ds, seq), got {cleanup!r}")
     by_name = {gt_ds.sequence(s)["name"]: s for s in gt_ds.sequence_ids()}

@@ -32,7 +32,7 @@ from ..errors import ValidationError
 from ..morphology import bbox
 from .base import Engine, Pass, Prompt, Result, Session
 from .dense import DIS_PRESETS, DenseTracker
-from .grabcut import answer
+from .grabcut import PROMPT_BOUNDS, answer, check_ints
 from .rigid import RigidTracker
 from .scale import TrackingScale
 
@@ -68,10 +68,7 @@ class FlowOptions:
             )
         if self.flow not in FLOWS:
             raise ValidationError(f"flow engine: flow must be one of {', '.join(FLOWS)}, got {self.flow!r}")
-        for name, lo in (("max_side", 32), ("prompt_side", 32), ("grabcut_iters", 1), ("min_area", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-                raise ValidationError(f"flow engine: {name} must be an int >= {lo}, got {value!r}")
+        check_ints("flow", self, (("max_side", 32, None), *PROMPT_BOUNDS))
         if not isinstance(self.layered, (bool, np.bool_)):
             raise ValidationError(f"flow engine: layered must be a bool, got {self.layered!r}")
         if self.tracker == "dense" and self.layered is not True:

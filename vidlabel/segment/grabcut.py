@@ -134,13 +134,49 @@ class PromptOptions(Protocol):
     def min_area(self) -> int: ...
 
 
+# The prompt options of an engine and their bounds (inclusive; None: no upper bound). GrabCut's time
+# grows with its iterations: past 20 a prompt is slow and no better.
+PROMPT_BOUNDS: tuple[tuple[str, int, int | None], ...] = (
+    ("prompt_side", 32, 4096),
+    ("grabcut_iters", 1, 20),
+    ("min_area", 0, None),
+)
+
+
+def check_ints(engine: str, options: object, bounds: tuple[tuple[str, int, int | None], ...]) -> None:
+    """Refuse an engine option that is not an int within its bounds."""
+    for name, lo, hi in bounds:
+        value = getattr(options, name)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
+            raise ValidationError(f"{engine} engine: {name} must be an int >= {lo}, got {value!r}")
+        if hi is not None and value > hi:
+            raise ValidationError(f"{engine} engine: {name} must be an int <= {hi}, got {value!r}")
+
+
 def answer(frame: Callable[[], np.ndarray], prompt: Prompt, options: PromptOptions) -> Result:
     """A session's prompt answered: a mask prompt as given, anything else by ``segment_prompt`` on the
     frame (``frame()`` reads it only then)."""
     if prompt.mask is not None:
         return prompt.mask.astype(bool, copy=True), 1.0
     o = options
-    return segment_prompt(frame(), prompt, side=o.prompt_side, iters=o.grabcut_iters, min_area=o.min_area)
+    rgb = frame()
+    try:
+        mask, score = segment_prompt(
+            rgb, prompt, side=o.prompt_side, iters=o.grabcut_iters, min_area=o.min_area
+        )
+    except cv2.error as e:  # GrabCut needs pixels of both kinds to learn colours from
+        raise ValidationError(
+            f"prompt: GrabCut cannot segment this prompt on a {rgb.shape[1]}x{rgb.shape[0]} frame "
+            f"(too few pixels inside or outside it); give a mask prompt instead ({e.err})"
+        ) from e
+    if prompt.box is not None and not mask.any():
+        # A box too small to cut (a pixel or two) holds the object: it is the answer.
+        x0, y0, x1, y1 = prompt.box
+        mask[int(y0) : max(int(y0) + 1, int(np.ceil(y1))), int(x0) : max(int(x0) + 1, int(np.ceil(x1)))] = (
+            True
+        )
+        score = 0.0
+    return mask, score
 
 
 def segment_prompt(rgb: np.ndarray, prompt: Prompt, *, side: int, iters: int, min_area: float) -> Result:

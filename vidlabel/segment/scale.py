@@ -16,13 +16,17 @@ if TYPE_CHECKING:
 
 __all__ = ["TrackingScale"]
 
+_MIN_SIDE = 16
+
 
 class TrackingScale:
     """Frames and masks of a ``width`` x ``height`` sequence at tracking scale; ``size`` is (w, h)."""
 
     def __init__(self, width: int, height: int, max_side: int) -> None:
         k = -(-max(height, width) // max_side)
-        self.size = (max(8, round(width / k)), max(8, round(height / k)))  # (w, h), as cv2 has it
+        # At least 16 a side, a thin frame stretched to it: DIS optical flow needs 12 (OpenCV's DIS
+        # crashes the process below that), Lucas-Kanade's window 15.
+        self.size = (max(_MIN_SIDE, round(width / k)), max(_MIN_SIDE, round(height / k)))  # (w, h)
 
     def frame(self, ds: Dataset, sequence: str, f: int) -> tuple[np.ndarray, np.ndarray]:
         """Frame ``f`` at tracking scale: RGB and grey."""
