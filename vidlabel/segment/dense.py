@@ -30,7 +30,10 @@ while most of it shows) and taken back where its colours come out again, for up 
 The score checks each frame's mask against its keyframe, so it can fall and recover: the keyframe's
 score, times the share of the mask's pixels whose colour the keyframe's models call the object's,
 times the square root of the ratio of its area to the keyframe's (a drift into the background, a
-part lost, a leak). It is 0 when the mask is lost, and shrinks while the entity is wholly hidden.
+part lost, a leak; also an object going out of view, which a reviewer may well want to see: letting
+a mask shrink against the frame's edge go unpenalised lowered the correlation with J on the dev
+sequences from 0.78 to 0.68). It is 0 when the mask is lost, and shrinks while the entity is wholly
+hidden.
 """
 
 from __future__ import annotations
