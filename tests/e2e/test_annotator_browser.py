@@ -71,17 +71,18 @@ ds.clear_history()"""
 WIDGET = """w = vl.Annotator(ds, engine="flow")
 w"""
 
-REPORT = """ents = ds.entity_ids(seq)
-np.savez_compressed(
-    "report.npz", **{f"m{i}": ds.mask(seq, w.frame, e) if ds.mask(seq, w.frame, e) is not None
-                     else np.zeros((0, 0), bool) for i, e in enumerate(ents)})
-print(json.dumps({
-    "frame": w.frame, "entity": w.entity, "entities": ents,
-    "frames": {e: ds.mask_frames(seq, e) for e in ents},
-    "colors": {x["id"]: x["color"] for x in w.entities},
-    "busy": w.busy, "progress": w.progress, "error": w.error,
-    "can_undo": w.can_undo, "can_redo": w.can_redo, "history": ds.history()[-4:],
-}, default=str))"""
+REPORT = """with ds.snapshot():  # masks and JSON from one version: the widget's thread may write meanwhile
+    ents = ds.entity_ids(seq)
+    np.savez_compressed(
+        "report.npz", **{f"m{i}": ds.mask(seq, w.frame, e) if ds.mask(seq, w.frame, e) is not None
+                         else np.zeros((0, 0), bool) for i, e in enumerate(ents)})
+    print(json.dumps({
+        "frame": w.frame, "entity": w.entity, "entities": ents,
+        "frames": {e: ds.mask_frames(seq, e) for e in ents},
+        "colors": {x["id"]: x["color"] for x in w.entities},
+        "busy": w.busy, "progress": w.progress, "error": w.error,
+        "can_undo": w.can_undo, "can_redo": w.can_redo, "history": ds.history()[-4:],
+    }, default=str))"""
 
 
 def edit_cell(y0: int, x0: int) -> str:
