@@ -26,6 +26,7 @@ from .errors import ValidationError
 from .files import FilesMixin
 from .history import DEFAULT_MAX_BYTES, DEFAULT_MAX_STEPS
 from .naming import natural_key
+from .review import KeyframesMixin, ReviewMixin, ReviewStateMixin
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,7 +38,7 @@ __all__ = ["Change", "Dataset", "FrameInfo"]
 _FrameInfo = FrameInfo  # the name older code imports
 
 
-class Dataset(FilesMixin, CleanupMixin):
+class Dataset(FilesMixin, CleanupMixin, ReviewStateMixin, ReviewMixin, KeyframesMixin):
     """Sequences, frames, entities, tracklets, masks, boxes and per-frame states.
 
     >>> ds = Dataset(state_fields={"occluded": pa.bool_()})
