@@ -75,7 +75,9 @@ def leak(m: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     ratio = rng.uniform(1, 3)
     ax = np.sqrt(want / (np.pi * ratio))
     blob = np.zeros(m.shape, np.uint8)
-    cv2.ellipse(blob, (int(xs[i]), int(ys[i])), (int(ax * ratio), max(1, int(ax))), rng.uniform(0, 180), 0, 360, 1, -1)
+    cv2.ellipse(
+        blob, (int(xs[i]), int(ys[i])), (int(ax * ratio), max(1, int(ax))), rng.uniform(0, 180), 0, 360, 1, -1
+    )
     return m | blob.astype(bool)
 
 
@@ -99,7 +101,9 @@ def piece(m: np.ndarray, rng: np.random.Generator, name: str) -> np.ndarray:
     ys, xs = np.nonzero(o)
     o = o[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.uint8)
     s = np.sqrt(rng.uniform(0.15, 0.30) * m.sum() / o.sum())
-    o = cv2.resize(o, (max(1, int(o.shape[1] * s)), max(1, int(o.shape[0] * s))), interpolation=cv2.INTER_NEAREST)
+    o = cv2.resize(
+        o, (max(1, int(o.shape[1] * s)), max(1, int(o.shape[0] * s))), interpolation=cv2.INTER_NEAREST
+    )
     h, w = m.shape
     oh, ow = min(o.shape[0], h), min(o.shape[1], w)
     o = o[:oh, :ow].astype(bool)
@@ -112,19 +116,25 @@ def piece(m: np.ndarray, rng: np.random.Generator, name: str) -> np.ndarray:
     return out
 
 
-def inject(name: str, gt: np.ndarray, plan: list[str], rng: np.random.Generator) -> dict[int, tuple[str, np.ndarray | None]]:
+def inject(
+    name: str, gt: np.ndarray, plan: list[str], rng: np.random.Generator
+) -> dict[int, tuple[str, np.ndarray | None]]:
     """Errors of the kinds in ``plan`` on distinct random frames (never the keyframe 0)."""
     frames = rng.choice(np.arange(1, len(gt)), size=len(plan), replace=False)
     out: dict[int, tuple[str, np.ndarray | None]] = {}
     for f, kind in zip(frames, plan):
         m = gt[f]
-        made = {
-            "shift": lambda: shift(m, rng),
-            "lost": lambda: None,
-            "leak": lambda: leak(m, rng),
-            "erosion": lambda: erosion(m, rng),
-            "piece": lambda: piece(m, rng, name),
-        }[kind]()
+        made = (
+            shift(m, rng)
+            if kind == "shift"
+            else None
+            if kind == "lost"
+            else leak(m, rng)
+            if kind == "leak"
+            else erosion(m, rng)
+            if kind == "erosion"
+            else piece(m, rng, name)
+        )
         out[int(f)] = (kind, made)
     return out
 
@@ -171,11 +181,16 @@ def run(plans: dict[str, list[str]], seed: int) -> dict[str, dict]:
         seq = ds.add_sequence(name, frames=frames_dir(name))
         e = ds.add_entity(seq, name="1")
         ds.set_mask(seq, 0, e, masks[0], score=1.0)
-        ds.set_masks(seq, e, {f: m for f, m in masks.items() if f}, source="flow", score=scores, keyframe=False)
+        ds.set_masks(
+            seq, e, {f: m for f, m in masks.items() if f}, source="flow", score=scores, keyframe=False
+        )
         q = ds.review(seq)
         rows = q.column("frame_index").to_pylist()
         by_score = sorted(rows, key=lambda f: (scores.get(f, 0.0), f))
-        jays = {f: 0.0 if m is None else float((m & gt[f]).sum() / (m | gt[f]).sum()) for f, (_, m) in errors.items()}
+        jays = {
+            f: 0.0 if m is None else float((m & gt[f]).sum() / (m | gt[f]).sum())
+            for f, (_, m) in errors.items()
+        }
         reasons = dict(zip(rows, q.column("reasons").to_pylist()))
         out[name] = {"errors": errors, "review": rows, "score": by_score, "J": jays, "reasons": reasons}
     return out
