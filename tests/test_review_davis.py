@@ -235,23 +235,28 @@ def alone(kind: str) -> dict[str, dict]:
 
 # ---------------------------------------------------------------------- tests
 def test_the_queue_puts_the_injected_errors_first() -> None:
-    """Every kind mixed, 10 errors per sequence: precision@k of ds.review measured at 0.90 when
-    written (random order 0.15, the engine score alone 0.52)."""
+    """Every kind mixed, 10 errors per sequence: precision@k of ds.review measured at 0.950 when
+    written (random order 0.153, the engine score alone 0.617). Under seeds 1-4 it was 0.908 in all
+    (the weights were chosen there, see weights.py). Of the three errors it misses, two are masks
+    lost on the last two frames of blackswan: a track that ends early looks like an object that
+    left, and is no row of the queue."""
     r = mixed()
     p, by_score, rand = precision(r, "review"), precision(r, "score"), random_precision(r)
-    assert p >= 0.85, (p, by_score, rand)
+    assert p >= 0.9, (p, by_score, rand)
     assert p > by_score + 0.2 and p > rand + 0.5
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_each_kind_of_error_is_found_alone(kind: str) -> None:
     """Each kind alone, 3 per sequence: precision@k of ds.review; the figures when written are in
-    FLOORS (a little under what was measured), the weakest the erosion."""
+    FLOORS (a little under what was measured)."""
     p = precision(alone(kind), "review")
     assert p >= FLOORS[kind], (kind, p, precision(alone(kind), "score"))
 
 
-FLOORS = {"shift": 0.8, "lost": 0.9, "leak": 0.8, "erosion": 0.6, "piece": 0.8}
+# Measured when written: shift 0.889, lost 0.944, leak 0.889, erosion 0.944, piece 0.833 (the
+# engine score alone: 0.667, 1.000, 0.500, 0.556, 0.389; a random order about 0.05).
+FLOORS = {"shift": 0.8, "lost": 0.9, "leak": 0.8, "erosion": 0.85, "piece": 0.75}
 
 
 if __name__ == "__main__":

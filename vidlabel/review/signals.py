@@ -70,7 +70,7 @@ def neighbours(frames: np.ndarray) -> list[list[int]]:
 
 def oriented(p: PairStats, earlier: bool) -> PairStats:
     """A pair's numbers seen from its later frame when ``earlier`` is False (the area ratio flips)."""
-    return p if earlier else p._replace(log_area=-p.log_area)
+    return p if earlier else p._replace(log_area=-p.log_area, lone=p.lone[::-1])
 
 
 def _beyond(x: np.ndarray, span: float, floor: float = 0.0) -> np.ndarray:
@@ -148,15 +148,17 @@ def _beyond_reference(have: tuple[float, ...], allowed: int) -> float:
 
 
 def fragmentation(track: Track) -> np.ndarray:
-    """**fragmentation**: components and holes the keyframes and the neighbours do not have.
+    """**fragmentation**: pieces and holes the keyframes and the neighbours do not have.
 
     The number of pieces (8-connected components) and holes a mask may have is the nearest
     keyframe's (the track's median where it has none), or more where both of its neighbours have
-    more (an object cut in two by an occluder stays cut for a while). What is measured is the share
-    of the mask's area in pieces beyond that number, or of its area in holes beyond it; the
-    evidence is how far that lies beyond the track's usual, 10% more giving 1 (an object seen
-    through foliage is in pieces on every frame). Fires on a piece of another object or of the
-    background picked up apart from the object, and on an erosion that cuts thin parts off.
+    more (an object cut in two by an occluder stays cut for a while). Pieces count only where the
+    warped neighbours have nothing: a leg cut off by a branch is where the neighbours have the leg,
+    a piece picked up from the background is not. What is measured is the share of the mask's
+    area in such extra pieces (the smaller of its two neighbours'), or in holes beyond the number;
+    the evidence is how far that lies beyond the track's usual, 10% more giving 1. Fires on a piece
+    of another object or of the background picked up apart from the object, and on an erosion that
+    cuts thin parts off where the neighbours have none.
     """
     n = len(track.frames)
     out = np.full(n, np.nan)
@@ -175,9 +177,11 @@ def fragmentation(track: Track) -> np.ndarray:
         if len(nb[i]) == 2:
             ref_p = max(ref_p, int(min(pieces[j] for j in nb[i])))
             ref_h = max(ref_h, int(min(holes[j] for j in nb[i])))
-        extra_p = _beyond_reference(s.pieces, max(1, ref_p))
+        extra = _beyond_reference(s.pieces, max(1, ref_p))
+        if track.near[i]:  # only as much as lies away from what the neighbours show
+            extra = min(extra, min(p.lone[0] for p in track.near[i]))
         hole_share = sum(s.holes[ref_h:]) / max(s.area, 1.0)
-        out[i] = max(extra_p, hole_share)
+        out[i] = max(extra, hole_share)
     return _beyond(out, 0.1)
 
 
