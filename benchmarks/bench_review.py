@@ -161,9 +161,7 @@ def main() -> None:
         for name, spent in sorted(timers.spent.items(), key=lambda kv: -kv[1]):
             print(f"  {name:<58} {100 * spent / total:5.1f}%")
         rest = total - sum(timers.spent.values())
-        print(
-            f"  {'the rest (reading the tables, the rows, the table, sorting)':<58} {100 * rest / total:5.1f}%"
-        )
+        print(f"  {'the rest (tables read, rows, the table, sorting)':<58} {100 * rest / total:5.1f}%")
 
         # After one edit: what the widget pays after each correction.
         e, f = eids[1], n // 2
