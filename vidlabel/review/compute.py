@@ -77,7 +77,7 @@ def measure_tracks(ds: Dataset, seq_id: str, eids: list[str], cache: SequenceCac
             for eid in eids:
                 frames = np.array([r[0] for r in rows[eid]], int)
                 for i, near in enumerate(sg.neighbours(frames)):
-                    for j in near:
+                    for j in near[near >= 0]:
                         a, b = (frames[i], frames[j]) if frames[i] < frames[j] else (frames[j], frames[i])
                         ca, cb = content[a][eid], content[b][eid]
                         old = cache.pairs.get((int(a), int(b)), {}).get(eid)
@@ -150,13 +150,15 @@ def measure_tracks(ds: Dataset, seq_id: str, eids: list[str], cache: SequenceCac
             np.array([x[3] for x in r], float),
             [frames_now[int(f)][1][eid] for f in frames],
         )
-        for i, near in enumerate(sg.neighbours(frames)):
-            seen: list[PairStats] = []
-            for j in near:
-                a, b = sorted((int(frames[i]), int(frames[j])))
+        for i, near in enumerate(sg.neighbours(frames).tolist()):
+            fi = int(frames[i])
+            for slot, j in enumerate(near):
+                if j < 0:
+                    continue
+                fj = int(frames[j])
+                a, b = (fi, fj) if fi < fj else (fj, fi)
                 p = pairs_now.get((a, b), {}).get(eid)
                 if p is not None:
-                    seen.append(sg.oriented(p, earlier=a == frames[i]))
-            track.near.append(seen)
+                    track.set_near(i, slot, p, earlier=a == fi)
         tracks[eid] = track
     return tracks

@@ -196,12 +196,10 @@ def _table(parts: list[dict[str, np.ndarray]], weights: dict[str, float]) -> pa.
     suspicion, reasons = combine({s: cols[s].astype(float) for s in SIGNALS}, weights)
     if not n:
         suspicion, reasons = np.zeros(0, np.float32), []
-    ids = [str(e) for e in cols["entity_id"]]
-    order = np.asarray(
-        sorted(
-            range(n), key=lambda i: (-float(suspicion[i]), int(cols["frame_index"][i]), natural_key(ids[i]))
-        ),
-        int,
+    ids = np.array([str(e) for e in cols["entity_id"]], object)
+    rank = {e: r for r, e in enumerate(sorted(set(ids), key=natural_key))}
+    order = np.lexsort(
+        (np.array([rank[e] for e in ids], np.int64), cols["frame_index"].astype(np.int64), -suspicion)
     )
 
     def f32(x: np.ndarray) -> pa.Array:
@@ -210,7 +208,7 @@ def _table(parts: list[dict[str, np.ndarray]], weights: dict[str, float]) -> pa.
 
     fields = {
         "frame_index": pa.array(cols["frame_index"].astype(np.int32)[order], pa.int32()),
-        "entity_id": pa.array([str(e) for e in cols["entity_id"][order]], pa.string()),
+        "entity_id": pa.array(list(ids[order]), pa.string()),
         "suspicion": pa.array(suspicion[order], pa.float32()),
         "reasons": pa.array([reasons[i] for i in order], pa.string()),
         **{s: f32(cols[s]) for s in SIGNALS},

@@ -50,27 +50,48 @@ class Track:
     keyframe: np.ndarray  # bool: set by a person
     score: np.ndarray  # float, the engine's score (NaN where none)
     stats: list[FrameStats] = field(default_factory=list)
-    # per mask, its neighbours' comparisons, oriented from this frame (see ``oriented``)
-    near: list[list[PairStats]] = field(default_factory=list)
+    # per mask and neighbour (n x 2, NaN where none), the PairStats fields seen from this mask:
+    # "iou", "boundary", "shift", "log_area" (this mask's area over the neighbour's, log), "lone"
+    # (the share of this mask's area in pieces the neighbour does not touch)
+    near: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def set_near(self, i: int, slot: int, p: PairStats, earlier: bool) -> None:
+        """Record comparison ``p`` as neighbour ``slot`` of mask ``i`` (``earlier``: its pair's first)."""
+        if not self.near:
+            self.near = {k: np.full((len(self.frames), 2), np.nan) for k in _NEAR_FIELDS}
+        self.near["iou"][i, slot] = p.iou
+        self.near["boundary"][i, slot] = p.boundary
+        self.near["shift"][i, slot] = p.shift
+        self.near["log_area"][i, slot] = p.log_area if earlier else -p.log_area
+        self.near["lone"][i, slot] = p.lone[0] if earlier else p.lone[1]
 
 
-def neighbours(frames: np.ndarray) -> list[list[int]]:
-    """For each mask (index into ``frames``), the indices of the masks it is compared with."""
-    out: list[list[int]] = []
-    n = len(frames)
-    for i, f in enumerate(frames):
-        before = [j for j in (i - 1, i - 2) if j >= 0 and f - frames[j] <= NEAR]
-        after = [j for j in (i + 1, i + 2) if j < n and frames[j] - f <= NEAR]
-        if before and after:
-            out.append([before[0], after[0]])
-        else:
-            out.append(before or after)
+_NEAR_FIELDS = ("iou", "boundary", "shift", "log_area", "lone")
+
+
+def neighbours(frames: np.ndarray) -> np.ndarray:
+    """For each mask (index into ``frames``), the indices of the two masks it is compared with
+    (n x 2, -1 where there is none)."""
+    f = np.asarray(frames, np.int64)
+    n = len(f)
+    i = np.arange(n)
+
+    def ok(d: int) -> np.ndarray:
+        j = i + d
+        inside = (j >= 0) & (j < n)
+        return inside & (np.abs(f[np.clip(j, 0, max(0, n - 1))] - f) <= NEAR)
+
+    p1, p2, n1, n2 = ok(-1), ok(-2), ok(1), ok(2)
+    out = np.full((n, 2), -1, np.int64)
+    both = p1 & n1
+    out[both] = np.c_[i - 1, i + 1][both]
+    back = p1 & ~n1
+    out[back, 0] = (i - 1)[back]
+    out[back & p2, 1] = (i - 2)[back & p2]
+    ahead = n1 & ~p1
+    out[ahead, 0] = (i + 1)[ahead]
+    out[ahead & n2, 1] = (i + 2)[ahead & n2]
     return out
-
-
-def oriented(p: PairStats, earlier: bool) -> PairStats:
-    """A pair's numbers seen from its later frame when ``earlier`` is False (the area ratio flips)."""
-    return p if earlier else p._replace(log_area=-p.log_area, lone=p.lone[::-1])
 
 
 def _beyond(x: np.ndarray, span: float, floor: float = 0.0) -> np.ndarray:
@@ -90,13 +111,14 @@ def _beyond(x: np.ndarray, span: float, floor: float = 0.0) -> np.ndarray:
 
 def _nearest(track: Track, value: str) -> np.ndarray:
     """Per mask, the smaller disagreement ``value`` with its neighbours (halved with only one)."""
-    out = np.full(len(track.frames), np.nan)
-    for i, near in enumerate(track.near):
-        vals = [getattr(p, value) if value != "log_area" else abs(p.log_area) for p in near]
-        vals = [1.0 - v if value in ("iou", "boundary") else v for v in vals]
-        if vals:
-            out[i] = min(vals) if len(vals) > 1 else 0.5 * vals[0]
-    return out
+    n = len(track.frames)
+    if not track.near:
+        return np.full(n, np.nan)
+    a = track.near[value]
+    a = 1.0 - a if value in ("iou", "boundary") else np.abs(a)
+    have = (~np.isnan(a)).sum(axis=1)
+    out = np.where(have > 0, np.fmin(a[:, 0], a[:, 1]), np.nan)
+    return np.where(have == 1, 0.5 * out, out)
 
 
 def temporal(track: Track) -> np.ndarray:
@@ -167,20 +189,26 @@ def fragmentation(track: Track) -> np.ndarray:
     pieces = np.array([len(s.pieces) for s in track.stats])
     holes = np.array([len(s.holes) for s in track.stats])
     keys = np.flatnonzero(track.keyframe)
+    if keys.size:  # the nearest keyframe's counts
+        at = track.frames[keys]
+        j = np.clip(np.searchsorted(at, track.frames), 1, max(1, len(at) - 1))
+        left = np.clip(j - 1, 0, len(at) - 1)
+        right = np.clip(j, 0, len(at) - 1)
+        k = np.where(np.abs(at[left] - track.frames) <= np.abs(at[right] - track.frames), left, right)
+        ref_p, ref_h = pieces[keys[k]], holes[keys[k]]
+    else:
+        ref_p = np.full(n, int(np.median(pieces)))
+        ref_h = np.full(n, int(np.median(holes)))
     nb = neighbours(track.frames)
+    both = (nb >= 0).all(axis=1)
+    ref_p = np.where(both, np.maximum(ref_p, pieces[nb].min(axis=1)), ref_p)
+    ref_h = np.where(both, np.maximum(ref_h, holes[nb].min(axis=1)), ref_h)
+    lone = np.fmin(track.near["lone"][:, 0], track.near["lone"][:, 1]) if track.near else np.full(n, np.nan)
     for i, s in enumerate(track.stats):
-        if keys.size:
-            k = keys[np.argmin(np.abs(track.frames[keys] - track.frames[i]))]
-            ref_p, ref_h = int(pieces[k]), int(holes[k])
-        else:
-            ref_p, ref_h = int(np.median(pieces)), int(np.median(holes))
-        if len(nb[i]) == 2:
-            ref_p = max(ref_p, int(min(pieces[j] for j in nb[i])))
-            ref_h = max(ref_h, int(min(holes[j] for j in nb[i])))
-        extra = _beyond_reference(s.pieces, max(1, ref_p))
-        if track.near[i]:  # only as much as lies away from what the neighbours show
-            extra = min(extra, min(p.lone[0] for p in track.near[i]))
-        hole_share = sum(s.holes[ref_h:]) / max(s.area, 1.0)
+        extra = _beyond_reference(s.pieces, max(1, int(ref_p[i])))
+        if lone[i] == lone[i]:  # only as much as lies away from what the neighbours show
+            extra = min(extra, float(lone[i]))
+        hole_share = sum(s.holes[int(ref_h[i]) :]) / max(s.area, 1.0)
         out[i] = max(extra, hole_share)
     return _beyond(out, 0.1)
 
