@@ -4,8 +4,7 @@ for every entity that needs it."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,25 +18,6 @@ if TYPE_CHECKING:
     from ..dataset import Dataset
 
 __all__ = ["measure_tracks"]
-
-_WINDOW = 2 * sg.NEAR + 2  # frames kept decoded during the sweep
-
-
-class _Window(OrderedDict[Any, Any]):
-    """The few most recently used items of the sweep (it only ever looks a few frames back)."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
-
-    def fetch(self, key: Any, make: Any) -> Any:
-        if key in self:
-            self.move_to_end(key)
-            return self[key]
-        value = self[key] = make()
-        while len(self) > self.size:
-            self.popitem(last=False)
-        return value
 
 
 def measure_tracks(ds: Dataset, seq_id: str, eids: list[str], cache: SequenceCache) -> dict[str, sg.Track]:
@@ -90,46 +70,53 @@ def measure_tracks(ds: Dataset, seq_id: str, eids: list[str], cache: SequenceCac
 
     new_frames: dict[int, tuple[dict[str, bytes], dict[str, FrameStats]]] = {}
     new_pairs: dict[tuple[int, int], dict[str, tuple[bytes, bytes, PairStats]]] = {}
-    greys = _Window(_WINDOW)
-    smalls = _Window(_WINDOW * max(1, len(all_eids)))
-
-    def small(f: int, eid: str) -> np.ndarray:
-        def make() -> np.ndarray:
-            cache.computed["mask"] += 1
-            return scale.mask({"size": size, "counts": content[f][eid]})
-
-        return smalls.fetch((f, eid), make)
-
-    def grey(f: int) -> np.ndarray:
-        def make() -> np.ndarray:
-            cache.computed["grey"] += 1
-            return scale.grey(source, f)
-
-        return greys.fetch(f, make)
-
     by_later: dict[int, list[tuple[int, int]]] = {}
-    for a, b in pair_todo:
+    masks_at: dict[int, set[str]] = {}  # what each frame of the sweep needs decoded
+    greys_at: set[int] = set()
+    for (a, b), todo in pair_todo.items():
         by_later.setdefault(b, []).append((a, b))
+        greys_at.update((a, b))
+        masks_at.setdefault(a, set()).update(todo)
+        masks_at.setdefault(b, set()).update(todo)
     frame_set = set(frame_todo)
-    for t in sorted(frame_set | set(by_later)):
+    for f in frame_set:
+        masks_at.setdefault(f, set()).update(content[f])
+    sweep = sorted(set(masks_at) | greys_at)
+
+    def load(f: int) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+        """Frame ``f``'s grey image (if a flow needs it) and the masks needed there, at review scale."""
+        cache.computed["grey"] += f in greys_at
+        cache.computed["mask"] += len(masks_at.get(f, ()))
+        g = scale.grey(source, f) if f in greys_at else None
+        return g, {e: scale.mask({"size": size, "counts": content[f][e]}) for e in masks_at.get(f, ())}
+
+    # One thread: reading ahead on a second one was slower on these two shared cores (pycocotools'
+    # decode holds the GIL).
+    ready: dict[int, tuple[np.ndarray | None, dict[str, np.ndarray]]] = {}
+    for t in sweep:
+        ready[t] = load(t)
+        for gone in [f for f in ready if f < t - sg.NEAR]:  # no pair reaches further back
+            del ready[gone]
+        here = ready[t][1]
         if t in frame_set:
-            here = {eid: small(t, eid) for eid in content[t]}
             stats = {}
-            for eid, m in here.items():
+            for eid in content[t]:
                 others = [o > 0.5 for o2, o in here.items() if o2 != eid]
-                stats[eid] = frame_stats(m, np.logical_or.reduce(others) if others else None)
+                stats[eid] = frame_stats(here[eid], np.logical_or.reduce(others) if others else None)
             cache.computed["frame"] += 1
             new_frames[t] = (content[t], stats)
         for a, b in sorted(by_later.get(t, [])):
             cache.computed["flow"] += 1
-            flow = scale.flow(grey(a), grey(b))
+            (ga, ma), (gb, mb) = ready[a], ready[b]
+            assert ga is not None and gb is not None
+            flow = scale.flow(ga, gb)
             out = new_pairs.setdefault((a, b), {})
             for eid in pair_todo[(a, b)]:
                 cache.computed["pair"] += 1
                 out[eid] = (
                     content[a][eid],
                     content[b][eid],
-                    pair_stats(small(a, eid), small(b, eid), flow, scale.gx, scale.gy),
+                    pair_stats(ma[eid], mb[eid], flow, scale.gx, scale.gy),
                 )
 
     with cache.lock:

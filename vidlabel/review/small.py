@@ -67,13 +67,21 @@ class Scale:
         full = rlemod.decode(rle)
         if self.k == 1:
             return np.ascontiguousarray(full, np.float32)
-        # pycocotools decodes column-major: its transpose is C-ordered, which OpenCV takes as it is.
-        # As 0/255 bytes (in place: the decode is ours) the area average keeps the share covered.
-        cols = full.T.view(np.uint8)
-        cols *= np.uint8(255)
+        k = self.k
         w, h = self.size
-        small = cv2.resize(cols[: w * self.k, : h * self.k], (h, w), interpolation=cv2.INTER_AREA)
-        return np.ascontiguousarray(small.T, np.float32) * np.float32(1 / 255)
+        out = np.zeros((h, w), np.float32)
+        x, y, bw, bh = rlemod.bbox(rle)
+        # Only the mask's box, widened to whole blocks, is shrunk.
+        x0, y0 = int(x) // k, int(y) // k
+        x1, y1 = min(w, -(-int(x + bw) // k)), min(h, -(-int(y + bh) // k))
+        if x1 <= x0 or y1 <= y0:
+            return out
+        # pycocotools decodes column-major: its transpose is C-ordered, which OpenCV takes as it is.
+        # As 0/255 bytes the area average keeps the share covered (in steps of 1/255).
+        cols = full.T.view(np.uint8)[x0 * k : x1 * k, y0 * k : y1 * k] * np.uint8(255)
+        small = cv2.resize(cols, (y1 - y0, x1 - x0), interpolation=cv2.INTER_AREA)
+        out[y0:y1, x0:x1] = small.T * np.float32(1 / 255)
+        return out
 
     def flow(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Dense flow from grey frame ``a`` to ``b``: where each pixel of ``a`` is in ``b`` (HxWx2)."""
