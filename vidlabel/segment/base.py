@@ -110,11 +110,14 @@ class PropagationReport:
     written: int = 0  # masks written or erased in the dataset
     kept: int = 0  # results not written because the dataset holds a keyframe there
     cancelled: bool = False
+    dropped: list[str] = field(default_factory=list)  # entities removed from the dataset during the run
 
     def __repr__(self) -> str:
         state = "cancelled" if self.cancelled else "done"
+        gone = f", dropped {', '.join(self.dropped)}" if self.dropped else ""
         return (
-            f"PropagationReport({len(self.frames)} frames, {self.written} written, {self.kept} kept, {state})"
+            f"PropagationReport({len(self.frames)} frames, {self.written} written, {self.kept} kept"
+            f"{gone}, {state})"
         )
 
 
@@ -516,7 +519,8 @@ class Session(abc.ABC):
         Masks are written frame by frame with ``source=<engine name>``, the score and
         ``keyframe=False``, so an open widget sees them land; an empty result erases a mask
         there. Keyframes in the dataset (human masks) are kept unless ``overwrite_keyframes``.
-        A cancelled run keeps the frames it finished, each complete, as one undo step.
+        A cancelled run keeps the frames it finished, each complete, as one undo step. An entity
+        removed from the dataset during the run has its results dropped (``report.dropped``).
         ``on_frame(frame, done, total)`` is called after each frame is written, and on a project once
         the journal holds it (a widget's progress bar).
         """
@@ -553,7 +557,14 @@ class Session(abc.ABC):
             with target.undo_group(label):
                 for frame, results in gen:
                     with target.transaction(f"{label}, frame {frame}"):
+                        # Checked under the writer's lock: an entity a cell removed meanwhile has its
+                        # results dropped, and the run goes on for the others.
+                        alive = set(target.entity_ids(seq)) if results else set()
                         for eid, (mask, score) in results.items():
+                            if eid not in alive:
+                                if eid not in report.dropped:
+                                    report.dropped.append(eid)
+                                continue
                             row = target.annotation("masks", seq, frame, eid)
                             if row is not None and row["keyframe"] and not overwrite_keyframes:
                                 report.kept += 1
