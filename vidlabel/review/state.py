@@ -8,6 +8,7 @@ reviewed for the queue without any mark.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,10 +32,15 @@ class ReviewStateMixin(AnnotationsMixin):
         """Mark (frame, entity) pairs reviewed, or clear the mark with ``reviewed=False``.
 
         ``frames``: a frame index, a sequence of them or a range; ``entity`` None means every
-        entity of the sequence. Works whether or not the entity has a mask there (a person can
-        accept that the object is absent). One undo step; returns how many pairs changed.
-        A mark on a frame without any annotation of the entity is a state row, which joins or
-        starts a tracklet as every state does; clearing it takes that row away again.
+        entity of the sequence. One undo step; returns how many pairs changed.
+
+        Only frames inside one of the entity's tracklets are marked: there the entity is in the
+        video, with a mask or without one (a person can accept that the object is hidden on a
+        frame of its track: the queue lists such frames). Frames outside every tracklet are left
+        out: the entity is not there, there is nothing to review, and a state row there would
+        start or grow a tracklet (every state row belongs to one), which would change the spans
+        boxes are interpolated over. So ``mark_reviewed(seq, range(n))`` accepts every entity where
+        it is and nothing else.
         """
         seq_id = self._seq(seq)
         if not isinstance(reviewed, (bool, np.bool_)):
@@ -49,12 +55,16 @@ class ReviewStateMixin(AnnotationsMixin):
             eids = [self._entity(seq_id, entity)]
         want = bool(reviewed)
         store = self._tables["states"]
-        todo = [
-            (seq_id, f, eid)
-            for eid in eids
-            for f in fs
-            if bool(store.value((seq_id, f, eid), "reviewed")) != want
-        ]
+        todo = []
+        for eid in eids:
+            spans = [(r["start_frame"], r["end_frame"]) for r in self._tracklets.rows(seq_id, eid)]
+            starts = [a for a, _ in spans]
+            for f in fs:
+                i = bisect_right(starts, f) - 1
+                if i < 0 or f > spans[i][1]:
+                    continue  # outside the entity's tracklets
+                if bool(store.value((seq_id, f, eid), "reviewed")) != want:
+                    todo.append((seq_id, f, eid))
         if not todo:
             return 0
         what = f"frame {todo[0][1]}" if len(todo) == 1 else f"{len(todo)} frames"
