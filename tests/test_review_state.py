@@ -3,6 +3,7 @@ non-keyframe write that changes the mask, undo, and persistence (parquet, projec
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -26,12 +27,21 @@ H, W = 48, 64
 
 
 def _two(frames: np.ndarray) -> tuple[vl.Dataset, str, str]:
+    """a: one tracklet over frames 0-7 whose mask on 6 was erased (the span bridges the gap);
+    b: one tracklet over 4-9, a mask on each frame; neither is anywhere else (frames 10, 11)."""
     ds = make_ds(frames)
     a, b = ds.add_entity("clip", "a"), ds.add_entity("clip", "b")
-    for f in range(6):
+    for f in range(8):
         ds.set_mask("clip", f, a, disc(H, W, 20, 10 + 3 * f, 6), source="flow", keyframe=f == 0)
+    ds.remove_mask("clip", 6, a)
+    ds.set_masks("clip", b, {f: disc(H, W, 36, 50 - 2 * f, 5) for f in range(4, 10)})
+    assert _spans(ds, a) == [(0, 7)] and _spans(ds, b) == [(4, 9)] and ds.mask("clip", 6, a) is None
     ds.clear_history()
     return ds, a, b
+
+
+def _spans(ds: vl.Dataset, entity: str, seq: str = "clip") -> list[tuple[int, int]]:
+    return [(t["start_frame"], t["end_frame"]) for t in ds.tracklets(seq, entity)]
 
 
 def test_mark_one_many_a_range_and_all_entities_returns_counts(frames: np.ndarray) -> None:
@@ -42,9 +52,10 @@ def test_mark_one_many_a_range_and_all_entities_returns_counts(frames: np.ndarra
     assert ds.reviewed_frames("clip", a) == [1, 3, 5]
     assert ds.mark_reviewed("clip", range(0, 4), a) == 2  # 0 and 2
     assert ds.reviewed_frames("clip", a) == [0, 1, 2, 3, 5]
-    assert ds.mark_reviewed("clip", range(4, 8)) == 3 + 4  # a: 4, 6, 7 (no mask on 6, 7); b: all four
-    assert ds.reviewed_frames("clip", b) == [4, 5, 6, 7] and ds.mask_frames("clip", b) == []
+    assert ds.mark_reviewed("clip", range(4, 8)) == 3 + 4  # a: 4, 6, 7 (6: the erased mask); b: all four
+    assert ds.reviewed_frames("clip", b) == [4, 5, 6, 7]
     assert ds.reviewed_frames("clip", a) == list(range(8))
+    assert ds.mask("clip", 6, a) is None and ds.is_reviewed("clip", 6, a)  # accepted as hidden there
     assert ds.mark_reviewed("clip", [2, 6], a, reviewed=False) == 2
     assert ds.reviewed_frames("clip", a) == [0, 1, 3, 4, 5, 7] and not ds.is_reviewed("clip", 2, a)
     assert ds.mark_reviewed("clip", [2, 6], a, reviewed=False) == 0
@@ -56,12 +67,44 @@ def test_mark_one_many_a_range_and_all_entities_returns_counts(frames: np.ndarra
     assert ds.state("clip", 3, a)["occluded"] is True and not ds.is_reviewed("clip", 3, a)
 
 
+def test_marks_outside_every_tracklet_are_skipped_and_change_no_span_or_box(frames: np.ndarray) -> None:
+    ds, a, b = _two(frames)
+    c = ds.add_entity("clip", "c")  # nowhere in the video
+    ds.set_box("clip", 0, a, (4.0, 10.0, 12.0, 12.0))
+    ds.set_box("clip", 3, a, (13.0, 10.0, 12.0, 12.0))  # 1, 2 interpolated inside a's tracklet
+    ds.set_box("clip", 9, b, (40.0, 30.0, 10.0, 10.0))
+    ds.set_box("clip", 11, b, (30.0, 30.0, 10.0, 10.0))  # a tracklet of its own: frame 10 is no one's
+    assert _spans(ds, b) == [(4, 9), (11, 11)] and ds.box("clip", 1, a) == (7.0, 10.0, 12.0, 12.0)
+    assert ds.box("clip", 10, b) is None
+    ds.clear_history()
+    tracklets, boxes, n = ds.table("tracklets"), ds.table("boxes"), ds.version
+    assert ds.mark_reviewed("clip", range(12), c) == 0
+    assert ds.mark_reviewed("clip", [8, 10, 11], a) == 0 and ds.mark_reviewed("clip", 10, b) == 0
+    assert ds.mark_reviewed("clip", 10, b, reviewed=False) == 0
+    assert ds.version == n and not ds.can_undo and len(ds.table("states")) == 0  # nothing written
+    assert ds.mark_reviewed("clip", [9, 10, 11], b) == 2  # 10 left out, not counted
+    assert ds.undo_label == "mark 2 frames reviewed"
+    assert ds.mark_reviewed("clip", range(12)) == 8 + 5  # a on 0-7 (6: the erased mask), b on 4-8
+    assert ds.reviewed_frames("clip", a) == list(range(8)) and ds.reviewed_frames("clip", c) == []
+    assert ds.reviewed_frames("clip", b) == [4, 5, 6, 7, 8, 9, 11] and not ds.is_reviewed("clip", 10, b)
+    rows = ds.table("states").select(["entity_id", "frame_index"]).to_pylist()
+    assert sorted((r["entity_id"], r["frame_index"]) for r in rows) == [
+        *((a, f) for f in range(8)),
+        *((b, f) for f in (4, 5, 6, 7, 8, 9, 11)),
+    ]
+    assert ds.table("tracklets").equals(tracklets) and ds.table("boxes").equals(boxes)
+    # frame 10 still parts b's tracklets, so a new keyframe box on 11 is not interpolated back to 9
+    ds.set_box("clip", 11, b, (20.0, 30.0, 10.0, 10.0))
+    assert ds.box("clip", 10, b) is None and _spans(ds, b) == [(4, 9), (11, 11)]
+
+
 def test_unmarking_gives_back_the_tables_as_they_were(frames: np.ndarray) -> None:
     ds, _a, _b = _two(frames)
     before = snapshot(ds)
-    assert ds.mark_reviewed("clip", range(0, 12)) == 24
-    assert ds.mark_reviewed("clip", range(0, 12), reviewed=False) == 24
-    assert_same(before, ds)  # states rows and the tracklets they started went again
+    assert ds.mark_reviewed("clip", range(0, 12)) == 8 + 6  # a on 0-7, b on 4-9
+    assert len(ds.table("states")) == 14
+    assert ds.mark_reviewed("clip", range(0, 12), reviewed=False) == 14
+    assert_same(before, ds)  # the state rows went again, the one on a's gap frame 6 too, spans kept
 
 
 def test_undo_redo_restore_exactly(frames: np.ndarray) -> None:
@@ -69,10 +112,10 @@ def test_undo_redo_restore_exactly(frames: np.ndarray) -> None:
     ds.mark_reviewed("clip", 2, a)
     before = snapshot(ds)
     n = ds.version
-    assert ds.mark_reviewed("clip", range(0, 12)) == 23
+    assert ds.mark_reviewed("clip", range(0, 12)) == 13  # a on 0-7 but 2, b on 4-9
     assert ds.version == n + 1  # one transaction
     after = snapshot(ds)
-    assert ds.undo_label == "mark 23 frames reviewed"
+    assert ds.undo_label == "mark 13 frames reviewed"
     assert ds.undo()
     assert_same(before, ds)
     assert ds.redo()
@@ -93,7 +136,7 @@ def test_an_undo_of_someone_elses_step_does_not_take_back_a_mark(frames: np.ndar
     t.start()
     t.join()
     assert ds.history()[-1] == "run"
-    assert ds.undo("run") and ds.mask_frames("clip", a) == list(range(6))
+    assert ds.undo("run") and ds.mask_frames("clip", a) == [0, 1, 2, 3, 4, 5, 7]
     assert ds.reviewed_frames("clip", a) == [3, 4]
     with pytest.warns(RuntimeWarning, match="left as they are"):
         assert ds.undo("set state 4")  # its row was changed since by the mark: left as it is
@@ -161,7 +204,8 @@ def test_a_custom_field_named_reviewed_is_the_built_in_or_refused(tmp_path: Path
     # an older file whose states carry a custom `reviewed` of another type is refused, saying why
     ds.add_sequence("clip", num_frames=3, width=8, height=8)
     ds.add_entity("clip", "a")
-    ds.mark_reviewed("clip", 1, "a")
+    ds.set_mask("clip", 1, "a", np.ones((8, 8), bool))
+    assert ds.mark_reviewed("clip", 1, "a") == 1
     ds.to_parquet(tmp_path / "out")
     _rewrite(
         tmp_path / "out",
@@ -190,19 +234,19 @@ def _rewrite(folder: Path, version: int, change_states) -> None:
 
 def test_parquet_round_trip_and_older_files_read_as_not_reviewed(frames: np.ndarray, tmp_path: Path) -> None:
     ds, a, b = _two(frames)
-    ds.mark_reviewed("clip", [1, 7], a)
-    ds.set_state("clip", 2, b, occluded=False)
+    ds.mark_reviewed("clip", [1, 6], a)  # 6: a state row with only the mark (the erased mask)
+    ds.set_state("clip", 2, b, occluded=False)  # a tracklet of its own, held by the state
     ds.mark_reviewed("clip", 2, b)
     ds.to_parquet(tmp_path / "out", embed_frames=True)
     back = vl.Dataset.from_parquet(tmp_path / "out")
-    assert back.reviewed_frames("clip", a) == [1, 7] and back.reviewed_frames("clip", b) == [2]
+    assert back.reviewed_frames("clip", a) == [1, 6] and back.reviewed_frames("clip", b) == [2]
     assert back.table("states").equals(ds.table("states"))
     _rewrite(tmp_path / "out", 3, lambda t: t.drop_columns(["reviewed"]))
     old = vl.Dataset.from_parquet(tmp_path / "out")
     assert old.table("states").column("reviewed").null_count == len(ds.table("states"))
     assert old.reviewed_frames("clip", a) == [] and old.state("clip", 2, b) == ds.state("clip", 2, b)
     assert old.mark_reviewed("clip", 2, b) == 1  # and the mark can be set on rows read from it
-    assert old.mark_reviewed("clip", [1, 7], a) == 2
+    assert old.mark_reviewed("clip", [1, 6], a) == 2
     assert old.table("states").equals(ds.table("states"))
 
 
@@ -216,7 +260,8 @@ def test_rows_journaled_before_the_column_read_it_as_null() -> None:
 def _mark_in_project(folder: Path) -> vl.Dataset:
     ds = make_ds(np.zeros((12, H, W, 3), np.uint8), folder)
     a = ds.add_entity("clip", "a")
-    ds.set_masks("clip", a, {f: disc(H, W, 20, 20 + f, 6) for f in range(4)}, keyframe=False)
+    ds.set_masks("clip", a, {f: disc(H, W, 20, 20 + f, 6) for f in range(11)}, keyframe=False)
+    ds.remove_mask("clip", 9, a)  # a gap inside the tracklet 0-10: the mark on 9 is a row of its own
     ds.mark_reviewed("clip", range(0, 3), a)
     ds.mark_reviewed("clip", 9, a)
     ds.mark_reviewed("clip", 0, a, reviewed=False)
@@ -271,9 +316,13 @@ def test_project_keeps_the_mark_after_its_writer_is_killed(tmp_path: Path) -> No
 
 def _marked_export_dataset() -> vl.Dataset:
     ds = build()
-    ds.mark_reviewed("clip", [1, 3, 6], "car")  # 3: no mask there (the car's gap)
-    ds.mark_reviewed("clip", 5, "car")  # on the row that holds a custom state
-    ds.mark_reviewed("nopix", range(0, 10))
+    car = ds.entity_ids("clip")[0]
+    ds.set_masks("clip", car, {f: disc(40, 56, 12, 8 + 4 * f, 6) for f in (3, 4)})  # bridge the gap
+    ds.remove_mask("clip", 3, car)  # and erase 3 again: the tracklet 0-7 spans it
+    assert _spans(ds, car) == [(0, 7)] and ds.mask("clip", 3, car) is None
+    assert ds.mark_reviewed("clip", [1, 3, 6], "car") == 3  # 3: no mask there, only the mark
+    assert ds.mark_reviewed("clip", 5, "car") == 1  # on the row that holds a custom state
+    assert ds.mark_reviewed("nopix", range(0, 10)) == 10 + 5  # the second one is there from frame 5
     ds.clear_history()
     return ds
 
@@ -282,8 +331,9 @@ def test_coco_round_trip_keeps_the_mark(tmp_path: Path) -> None:
     ds = _marked_export_dataset()
     back = read_coco(write_coco(ds, tmp_path / "vis.json"), progress=False)
     assert_round_trip(ds, back)
-    assert back.reviewed_frames("clip", "car") == [1, 3, 5, 6]
-    assert back.reviewed_frames("nopix", back.entity_ids("nopix")[1]) == list(range(10))
+    assert back.reviewed_frames("clip", "car") == [1, 3, 5, 6] and back.mask("clip", 3, "car") is None
+    assert back.reviewed_frames("nopix", back.entity_ids("nopix")[0]) == list(range(10))
+    assert back.reviewed_frames("nopix", back.entity_ids("nopix")[1]) == list(range(5, 10))
     assert back.state("clip", 5, "car") == {"occluded": True}
 
 
@@ -291,22 +341,59 @@ def test_youtube_vos_round_trip_keeps_the_mark(tmp_path: Path) -> None:
     ds = _marked_export_dataset()
     back = read_youtube_vos(write_youtube_vos(ds, tmp_path / "ytvos", progress=False), progress=False)
     assert_round_trip(ds, back)
-    assert back.reviewed_frames("clip", "car") == [1, 3, 5, 6]
+    assert back.reviewed_frames("clip", "car") == [1, 3, 5, 6] and back.mask("clip", 3, "car") is None
     assert back.reviewed_frames("clip", "person") == []
+
+
+def _erased_and_marked() -> vl.Dataset:
+    """No custom state fields: the mark on the erased frame 3 is the only thing on its row."""
+    ds = vl.Dataset()
+    ds.add_sequence("clip", frames=np.zeros((8, H, W, 3), np.uint8))
+    a = ds.add_entity("clip", "a")
+    ds.set_masks("clip", a, {f: disc(H, W, 20, 10 + 3 * f, 6) for f in range(6)})
+    ds.remove_mask("clip", 3, a)
+    assert ds.mark_reviewed("clip", [1, 3], a) == 2 and _spans(ds, a) == [(0, 5)]
+    return ds
+
+
+@pytest.mark.parametrize("kind", ["coco", "youtube_vos"])
+def test_a_mark_on_an_erased_frame_inside_a_track_round_trips(kind: str, tmp_path: Path) -> None:
+    ds = _erased_and_marked()
+    if kind == "coco":
+        back = read_coco(write_coco(ds, tmp_path / "vis.json"), progress=False)
+    else:
+        back = read_youtube_vos(write_youtube_vos(ds, tmp_path / "yt", progress=False), progress=False)
+    assert_round_trip(ds, back)
+    assert back.reviewed_frames("clip", "a") == [1, 3] and back.mask("clip", 3, "a") is None
+
+
+def test_a_file_whose_marks_are_outside_its_tracklets_or_not_frames_is_refused(tmp_path: Path) -> None:
+    path = write_coco(_erased_and_marked(), tmp_path / "vis.json")
+    data = json.loads(path.read_text())
+    for reviewed, match in (([1, 7], "leave annotated frame 7 out"), ([1, "3"], "'reviewed' holds '3'")):
+        for ann in data["annotations"]:
+            ann["vidlabel"]["reviewed"] = reviewed
+        path.write_text(json.dumps(data))
+        with pytest.raises(vl.ValidationError, match=match):
+            read_coco(path, progress=False)
 
 
 def test_marking_a_long_range_is_one_step_and_touches_only_its_sequence() -> None:
     ds = vl.Dataset()
     for s in ("other1", "long", "other2"):
-        ds.add_sequence(s, num_frames=3000 if s == "long" else 500, width=16, height=16)
+        n = 3000 if s == "long" else 500
+        ds.add_sequence(s, num_frames=n, width=16, height=16)
         ds.add_entity(s, "a")
+        ds.set_box(s, 0, "a", (1.0, 1.0, 4.0, 4.0))  # a track: keyframe boxes at both ends,
+        ds.set_box(s, n - 1, "a", (9.0, 9.0, 6.0, 6.0), extend=True)  # boxes interpolated between
     ds.mark_reviewed("other1", range(500), "a")
+    boxes = ds.table("boxes")
     changes: list[vl.Change] = []
     ds.observe(changes.append)
     n = ds.version
     assert ds.mark_reviewed("long", range(3000), "a") == 3000
     assert ds.version == n + 1 and len(changes) == 1
     assert changes[0].sequences == {"long"} and changes[0].frames["long"] == set(range(3000))
-    assert len(ds.tracklets("long", "a")) == 1  # one span grown frame by frame, not 3000
+    assert _spans(ds, "a", "long") == [(0, 2999)] and ds.table("boxes").equals(boxes)
     assert ds.reviewed_frames("long", "a") == list(range(3000))
     assert ds.reviewed_frames("other1", "a") == list(range(500))

@@ -329,11 +329,17 @@ def add_entity(
         raise ValidationError(
             f"entity {eid!r}: 'reviewed' must be a list of frame indices, got {reviewed!r:.80}"
         )
-    if reviewed:  # after the masks: a non-keyframe mask written later would clear the mark
-        ds.mark_reviewed(seq, reviewed, eid)
-        held.update(int(fr) for fr in reviewed)
+    bad = next((fr for fr in reviewed if isinstance(fr, bool) or not isinstance(fr, int)), None)
+    if bad is not None:
+        raise ValidationError(f"entity {eid!r}: 'reviewed' holds {bad!r:.40}, not a frame index")
+    held.update(reviewed)  # a mark outside the saved spans is refused there as any annotation is
     if "tracklets" in f:
         restore_tracklets(ds, seq, eid, f["tracklets"], f.get("interpolate"), held)
+    # After the masks (a non-keyframe mask written later would clear the mark) and the spans: a
+    # mark is set only inside a tracklet, and one on a frame with nothing else (an erased mask
+    # inside a track) is inside only once the saved span bridges it again.
+    if reviewed:
+        ds.mark_reviewed(seq, reviewed, eid)
     return eid
 
 
