@@ -199,6 +199,8 @@ def bench_mark_reviewed(built: tuple[vl.Dataset, str, list[str]], repeats: int) 
     def with_long(ds: vl.Dataset) -> str:
         seq = ds.add_sequence("long", num_frames=3000, width=W, height=H)
         ds.add_entity(seq, "a")
+        ds.set_box(seq, 0, "a", (1.0, 1.0, 4.0, 4.0))  # a track over all 3,000 frames: marks are
+        ds.set_box(seq, 2999, "a", (9.0, 9.0, 6.0, 6.0), extend=True)  # set only inside one
         return seq
 
     big = built[0]
@@ -208,8 +210,9 @@ def bench_mark_reviewed(built: tuple[vl.Dataset, str, list[str]], repeats: int) 
     for _ in range(repeats):
         for ds, seq, out in ((alone, seqs[1], b), (big, seqs[0], c)):
             t = time.perf_counter()
-            ds.mark_reviewed(seq, range(3000), "a")
+            marked = ds.mark_reviewed(seq, range(3000), "a")
             out.append(time.perf_counter() - t)
+            assert marked == 3000, marked
             ds.mark_reviewed(seq, range(3000), "a", reviewed=False)
             ds.clear_history()
     big.remove_sequence(seqs[0])

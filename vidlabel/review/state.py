@@ -31,16 +31,17 @@ class ReviewStateMixin(AnnotationsMixin):
     ) -> int:
         """Mark (frame, entity) pairs reviewed, or clear the mark with ``reviewed=False``.
 
-        ``frames``: a frame index, a sequence of them or a range; ``entity`` None means every
-        entity of the sequence. One undo step; returns how many pairs changed.
+        ``frames``: a frame index, a sequence of them or a range (all checked against the
+        sequence's length); ``entity`` None means every entity of the sequence. One undo step
+        (none when nothing changes); returns how many pairs changed.
 
         Only frames inside one of the entity's tracklets are marked: there the entity is in the
         video, with a mask or without one (a person can accept that the object is hidden on a
-        frame of its track: the queue lists such frames). Frames outside every tracklet are left
-        out: the entity is not there, there is nothing to review, and a state row there would
-        start or grow a tracklet (every state row belongs to one), which would change the spans
-        boxes are interpolated over. So ``mark_reviewed(seq, range(n))`` accepts every entity where
-        it is and nothing else.
+        frame of its track, e.g. where its mask was erased inside the span). Frames outside every
+        tracklet are skipped and not counted: the entity is not there, there is nothing to review,
+        and a state row there would start or grow a tracklet (every state row belongs to one),
+        which would change the spans boxes are interpolated over. So ``mark_reviewed(seq,
+        range(n))`` accepts every entity where it is and nothing else.
         """
         seq_id = self._seq(seq)
         if not isinstance(reviewed, (bool, np.bool_)):
