@@ -54,7 +54,7 @@ class KeyframesMixin(AnnotationsMixin):
         in frames), ``distance`` (appearance distance in [0, 1] to the nearest labelled frame, null
         when none is labelled), ``trust`` (the masks' trust there, null when unknown),
         ``first_frame`` / ``last_frame`` (the frames its label would re-anchor). Fewer than ``k`` rows
-        when fewer frames are worth it (every frame labelled, say).
+        when fewer frames can be labelled (a pick keeps half an even spacing from other keyframes).
         """
         from . import selection
 
@@ -63,17 +63,11 @@ class KeyframesMixin(AnnotationsMixin):
             raise ValidationError(f"suggest_keyframes: k must be a positive integer, got {k!r}")
         eids = self._entities_of(seq_id, entity)
         n = len(self._view().frame_info(seq_id).uris)
-        desc = self._descriptors(seq_id)
+        desc, cand, dist_from = self._appearance(seq_id)
         labelled, error = self._labels_and_error(seq_id, eids, n)
 
         from .appearance import distances
 
-        cand = (
-            np.arange(n)
-            if n <= _MAX_CANDIDATES
-            else np.unique(np.linspace(0, n - 1, _MAX_CANDIDATES).astype(int))
-        )
-        dist_from = distances(desc, cand, np.arange(n))
         steps = np.zeros(n)
         near = np.full(n, np.nan)
         if labelled:
@@ -142,9 +136,10 @@ class KeyframesMixin(AnnotationsMixin):
             error = np.fmax(error, e)  # the worst entity; nan only where none is known
         return sorted(labelled), error
 
-    def _descriptors(self, seq_id: str) -> Any:
-        """The sequence's frame descriptors, computed once per frame source and kept."""
-        from .appearance import describe
+    def _appearance(self, seq_id: str) -> tuple[Any, np.ndarray, np.ndarray]:
+        """The sequence's frame descriptors, the candidate frames and their appearance distances to
+        every frame: computed once per frame source and kept (none of it depends on the masks)."""
+        from .appearance import describe, distances
 
         source = self._source(seq_id)  # type: ignore[attr-defined]  # Dataset's: refuses no pixels
         lock = self.__dict__.setdefault("_descriptor_lock", threading.Lock())
@@ -155,9 +150,13 @@ class KeyframesMixin(AnnotationsMixin):
                 return hit[1]
         n = len(self._view().frame_info(seq_id).uris)
         desc = describe(lambda f: source.read(f, cache=False), n)
+        cand = np.arange(n)
+        if n > _MAX_CANDIDATES:
+            cand = np.unique(np.linspace(0, n - 1, _MAX_CANDIDATES).astype(np.int64))
+        value = (desc, cand, distances(desc, cand, np.arange(n)))
         with lock:
-            cache[seq_id] = (source, desc)
-        return desc
+            cache[seq_id] = (source, value)
+        return value
 
 
 def _reason(p: Any, distance: float | None, trust: float | None) -> str:

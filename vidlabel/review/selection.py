@@ -102,7 +102,7 @@ def pick(
             gain = float((cur[seg] - predicted).sum())
             if best is None or gain > best[0] + 1e-12:
                 best = (gain, i, lo, hi)
-        if best is None or best[0] <= 0.0:
+        if best is None:  # every frame labelled or too close to a keyframe
             break
         gain, i, lo, hi = best
         c = int(candidates[i])
