@@ -38,6 +38,8 @@ export interface PaintHook {
   request?: (kind: string, fields?: Record<string, unknown>) => Promise<unknown>;
   /** for tests: send anything at all as a custom message (malformed input must be refused) */
   sendRaw?: (msg: unknown) => void;
+  /** the review: rows left in the scope, and ms the last N / Shift+N / Y took (without the paint) */
+  review?: { readonly left: number; readonly lastMs: number };
 }
 
 declare global {
