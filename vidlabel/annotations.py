@@ -69,6 +69,11 @@ class AnnotationsMixin(Core):
     ) -> dict[str, Any]:
         """Custom field values checked against their declared types (all declared fields, others None)."""
         fields = {f.name: f for f in self.custom_fields[table]}
+        if table == "states" and "reviewed" in values:
+            raise ValidationError(
+                "states.reviewed: is the built-in review mark, not a custom field; set it with "
+                "ds.mark_reviewed(seq, frames, entity) (reviewed=False clears it)"
+            )
         unknown = set(values) - set(fields)
         if unknown:
             declared = ", ".join(fields) or "none"
@@ -177,6 +182,8 @@ class AnnotationsMixin(Core):
 
     def _write_mask(self, seq_id: str, f: int, eid: str, enc: rlemod.RLE, meta: dict[str, Any]) -> None:
         key = (seq_id, f, eid)
+        if not meta["keyframe"]:
+            self._unreview(key, enc["counts"] if rlemod.area(enc) else None)
         if rlemod.area(enc) == 0:
             if key in self._tables["masks"]:
                 self._put("masks", key, None)
@@ -198,6 +205,37 @@ class AnnotationsMixin(Core):
                 **meta,
             },
         )
+
+    def _unreview(self, key: Key, counts: bytes | None) -> None:
+        """A write that is not a person's (not a keyframe) is about to store ``counts`` (None: no
+        mask) at ``key``: if that (frame, entity) was reviewed and its pixels change, what was
+        accepted is no longer what is there, so the mark goes, in the same transaction. One keyed
+        lookup when it was not reviewed (the common case)."""
+        states = self._tables["states"]
+        if not states.value(key, "reviewed"):
+            return
+        if self._tables["masks"].value(key, "counts") == counts:
+            return  # compressed RLE is canonical: equal bytes, equal pixels
+        self._put_reviewed(key, states.get(key), None)
+
+    def _put_reviewed(self, key: Key, row: Row | None, mark: bool | None) -> None:
+        """Set a state row's review mark; a row left with nothing set (no mark, no custom value) goes,
+        so that unmarking gives back the tracklets as they were."""
+        seq_id, f, eid = key
+        if mark:
+            if row is None:
+                tid = self._tracklets.claim(seq_id, f, eid)
+                row = {"sequence_id": seq_id, "frame_index": f, "entity_id": eid, "tracklet_id": tid}
+                row.update(dict.fromkeys(fl.name for fl in self.custom_fields["states"]))
+            self._put("states", key, {**row, "reviewed": True})
+            return
+        if row is None:
+            return
+        if any(row.get(fl.name) is not None for fl in self.custom_fields["states"]):
+            self._put("states", key, {**row, "reviewed": None})
+            return
+        self._put("states", key, None)
+        self._tracklets.released(seq_id, f, eid)
 
     @writes
     def remove_mask(self, seq: str, frame: int, entity: str) -> bool:
@@ -409,12 +447,15 @@ class AnnotationsMixin(Core):
         old = self._tables["states"].get(key)
         custom = self._custom("states", values, partial_of=old)
         with self.transaction(f"set state {f}"):
-            tid = self._tracklets.claim(seq_id, f, eid)
-            self._put(
-                "states",
-                key,
-                {"sequence_id": seq_id, "frame_index": f, "entity_id": eid, "tracklet_id": tid, **custom},
-            )
+            self._put_state(key, old, custom)
+
+    def _put_state(self, key: Key, old: Row | None, custom: dict[str, Any]) -> None:
+        """Store a state row's custom fields; its review mark stays as it was."""
+        seq_id, f, eid = key
+        tid = self._tracklets.claim(seq_id, f, eid)
+        reviewed = None if old is None else old.get("reviewed")
+        row = {"sequence_id": seq_id, "frame_index": f, "entity_id": eid, "tracklet_id": tid}
+        self._put("states", key, {**row, "reviewed": reviewed, **custom})
 
     @writes
     def remove_state(self, seq: str, frame: int, entity: str) -> bool:
@@ -505,7 +546,8 @@ class AnnotationsMixin(Core):
 
     @reads
     def state(self, seq: str, frame: int, entity: str) -> dict[str, Any]:
-        """Custom state fields of an entity on a frame (None for unset fields)."""
+        """Custom state fields of an entity on a frame (None for unset fields). The built-in review
+        mark is not one of them: read it with ``is_reviewed`` / ``reviewed_frames``."""
         row = self.annotation("states", seq, frame, entity)
         names = [f.name for f in self.custom_fields["states"]]
         return {n: (row or {}).get(n) for n in names}

@@ -210,6 +210,7 @@ class CleanupMixin(AnnotationsMixin):
         with self.transaction(label):
             for key, counts in edits:
                 if counts is None:
+                    self._unreview(key, None)  # what a person accepted is no longer there
                     self._put("masks", key, None)
                     gone.setdefault(key[2], []).append(key[1])
             for eid, fs in gone.items():
@@ -220,6 +221,7 @@ class CleanupMixin(AnnotationsMixin):
                     continue
                 row = store.get(key)
                 if row is not None:
+                    self._unreview(key, counts)
                     self._put("masks", key, {**row, "counts": counts, "source": source})
                 else:
                     meta = {"source": source, "score": None, "keyframe": False}

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from . import schema as sch
 from .core import FrameInfo
 from .errors import ValidationError
 from .history import Step, op_bytes
@@ -332,6 +333,10 @@ class Project:
             key = tuple(key)
         except (TypeError, ValueError):
             raise ValidationError(f"open: project {str(self.folder)!r}: a journal op is malformed") from None
+        if (
+            store in sch.KEYS and store != "frames"
+        ):  # rows journaled before a newer built-in column read it as null
+            before, after = (sch.upgrade_row(store, r) if isinstance(r, dict) else r for r in (before, after))
         for row in (before, after):
             check_row(self.folder, store, key, row, self._ds)
         return (store, key, self._decode(store, key, before), self._decode(store, key, after))

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from .errors import ValidationError
 
-SCHEMA_VERSION = 3  # 2: entities.color; 3: tracklets.interpolate
+SCHEMA_VERSION = 4  # 2: entities.color; 3: tracklets.interpolate; 4: states.reviewed
 METADATA_VERSION = b"vidlabel.schema_version"
 METADATA_TABLE = b"vidlabel.table"
 METADATA_CUSTOM = b"vidlabel.custom_fields"
@@ -85,11 +85,29 @@ BUILTIN: dict[str, list[pa.Field]] = {
         pa.field("score", pa.float32()),
         pa.field("keyframe", pa.bool_()),
     ],
-    "states": [*_KEY, pa.field("tracklet_id", pa.string())],
+    "states": [
+        *_KEY,
+        pa.field("tracklet_id", pa.string()),
+        pa.field("reviewed", pa.bool_()),  # a person accepted this (frame, entity); null: not reviewed
+    ],
 }
 
 # Built-in columns newer than version 1, with the version that added them (older files read as null).
-ADDED_IN: dict[tuple[str, str], int] = {("entities", "color"): 2, ("tracklets", "interpolate"): 3}
+ADDED_IN: dict[tuple[str, str], int] = {
+    ("entities", "color"): 2,
+    ("tracklets", "interpolate"): 3,
+    ("states", "reviewed"): 4,
+}
+
+
+def upgrade_row(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    """A row written before some built-in columns existed (a project's older journal or undo
+    history), with those columns added as null; rows lacking any other column are left as they are."""
+    missing = [f.name for f in BUILTIN.get(table, ()) if f.name not in row]
+    if not missing or any((table, name) not in ADDED_IN for name in missing):
+        return row
+    return {**row, **dict.fromkeys(missing)}
+
 
 KEYS: dict[str, tuple[str, ...]] = {
     "sequences": ("id",),

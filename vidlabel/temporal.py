@@ -348,13 +348,8 @@ class TemporalMixin(AnnotationsMixin):
             key = (seq_id, f, eid)
             rows.append((f, key, self._custom("states", values, partial_of=store.get(key))))
         with self.transaction(f"set state on {len(fs)} frames"):
-            for f, key, custom in rows:
-                tid = self._tracklets.claim(seq_id, f, eid)
-                self._put(
-                    "states",
-                    key,
-                    {"sequence_id": seq_id, "frame_index": f, "entity_id": eid, "tracklet_id": tid, **custom},
-                )
+            for _f, key, custom in rows:
+                self._put_state(key, store.get(key), custom)
         return len(fs)
 
 

@@ -142,7 +142,9 @@ class _Pass:
                 raise self.error(f"table {name!r} lacks column {f.name!r}")
             found = t.schema.field(f.name).type
             if not found.equals(f.type):
-                raise self.error(f"{name}.{f.name} has type {found}, expected {f.type}")
+                since = sch.ADDED_IN.get((name, f.name))
+                why = f" (built in since schema version {since}, a custom field of that name clashes)"
+                raise self.error(f"{name}.{f.name} has type {found}, expected {f.type}{why if since else ''}")
             if not f.nullable:
                 self.not_null(name, f.name)
         builtin = {f.name for f in sch.BUILTIN[name]}

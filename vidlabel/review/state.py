@@ -1,11 +1,97 @@
-"""The reviewed state of an (frame, entity): set by a person accepting a frame, kept in the dataset."""
+"""The reviewed state of an (frame, entity): set by a person accepting a frame, kept in the dataset.
+
+The mark is the built-in ``reviewed`` column of the states table (null: not reviewed), so it is
+undone, journaled, exported and validated like any state. A mask write that is not a keyframe and
+changes a reviewed mask clears the mark (annotations.py, ``_unreview``); keyframe masks count as
+reviewed for the queue without any mark.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
 from ..annotations import AnnotationsMixin
+from ..core import reads, writes
+from ..errors import ValidationError
+from ..naming import natural_key
 
 __all__ = ["ReviewStateMixin"]
 
 
 class ReviewStateMixin(AnnotationsMixin):
-    """``mark_reviewed`` and the reads of the reviewed state (to be built)."""
+    """``mark_reviewed`` and the reads of the reviewed state."""
+
+    @writes
+    def mark_reviewed(
+        self, seq: str, frames: Any, entity: str | None = None, *, reviewed: bool = True
+    ) -> int:
+        """Mark (frame, entity) pairs reviewed, or clear the mark with ``reviewed=False``.
+
+        ``frames``: a frame index, a sequence of them or a range; ``entity`` None means every
+        entity of the sequence. Works whether or not the entity has a mask there (a person can
+        accept that the object is absent). One undo step; returns how many pairs changed.
+        A mark on a frame without any annotation of the entity is a state row, which joins or
+        starts a tracklet as every state does; clearing it takes that row away again.
+        """
+        seq_id = self._seq(seq)
+        if not isinstance(reviewed, (bool, np.bool_)):
+            raise ValidationError(
+                f"states.reviewed: expected a bool, got {type(reviewed).__name__} {reviewed!r}"
+            )
+        fs = self._review_frames(seq_id, frames)
+        if entity is None:
+            found = self._tables["entities"].lookup("by_sequence", (seq_id,))
+            eids = sorted((k[0] for k in found), key=natural_key)
+        else:
+            eids = [self._entity(seq_id, entity)]
+        want = bool(reviewed)
+        store = self._tables["states"]
+        todo = [
+            (seq_id, f, eid)
+            for eid in eids
+            for f in fs
+            if bool(store.value((seq_id, f, eid), "reviewed")) != want
+        ]
+        if not todo:
+            return 0
+        what = f"frame {todo[0][1]}" if len(todo) == 1 else f"{len(todo)} frames"
+        with self.transaction(f"{'mark' if want else 'unmark'} {what} reviewed"):
+            states = self._tables["states"]
+            for key in todo:
+                self._put_reviewed(key, states.get(key), want)
+        return len(todo)
+
+    def _review_frames(self, seq_id: str, frames: Any) -> list[int]:
+        if isinstance(frames, (int, np.integer)) and not isinstance(frames, (bool, np.bool_)):
+            return [self._frame(seq_id, frames)]
+        if isinstance(frames, range) and frames.step > 0 and len(frames):
+            self._frame(seq_id, frames[0])  # a range is checked at its ends, not frame by frame
+            self._frame(seq_id, frames[-1])
+            return list(frames)
+        if isinstance(frames, (str, bytes, dict)) or not isinstance(frames, Iterable):
+            raise ValidationError(
+                f"mark_reviewed: frames must be a frame index, a list of them or a range, got {frames!r}"
+            )
+        out = sorted({self._frame(seq_id, f) for f in frames})
+        if not out:
+            raise ValidationError("mark_reviewed: frames is empty")
+        return out
+
+    @reads
+    def reviewed_frames(self, seq: str, entity: str) -> list[int]:
+        """The frames on which the entity is marked reviewed, ascending (keyframes not included
+        unless marked: they count as reviewed for the queue by themselves)."""
+        seq_id = self._seq(seq)
+        eid = self._entity(seq_id, entity)
+        store = self._tables["states"]
+        return sorted(k[1] for k in store.lookup("by_entity", (seq_id, eid)) if store.value(k, "reviewed"))
+
+    @reads
+    def is_reviewed(self, seq: str, frame: int, entity: str) -> bool:
+        """Whether the (frame, entity) is marked reviewed (one keyed lookup)."""
+        seq_id = self._seq(seq)
+        key = (seq_id, self._frame(seq_id, frame), self._entity(seq_id, entity))
+        return bool(self._tables["states"].value(key, "reviewed"))
