@@ -514,9 +514,14 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
 
         def work() -> dict[str, Any]:
             # "the object is not there" is what the person checked: reviewed, in the same undo step
+            # Only frames still inside a tracklet, where a missing mask is a queue row: a mark is
+            # a state row, which elsewhere would keep the tracklet from shrinking as erasing does.
             with self._ds.transaction(f"erase frames {start}..{stop - 1}"):
                 removed = self._ds.remove_masks(seq, eid, frames)
-                self._ds.mark_reviewed(seq, frames, eid)
+                spans = [(tr["start_frame"], tr["end_frame"]) for tr in self._ds.tracklets(seq, eid)]
+                inside = [i for i in frames if any(a <= i <= b for a, b in spans)]
+                if inside:
+                    self._ds.mark_reviewed(seq, inside, eid)
             return {"removed": removed}
 
         return work
