@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyReviewPatch, BUCKETS, codeColor, currentItem, drawStrip, emptyReview, itemLabel, queueItems, stepItem, stripCodes, stripRects, type ReviewState } from "./review";
+import { applyReviewPatch, BUCKETS, codeRGBA, currentItem, drawStrip, emptyReview, itemLabel, queueItems, stepItem, stripCodes, stripPixels, type ReviewState } from "./review";
 
 function state(): ReviewState {
   return {
@@ -13,24 +13,26 @@ function state(): ReviewState {
   };
 }
 
-/** A 2D context that records fills: how many paths were filled, with which colours, how many rects. */
+/** A 2D context that records what is drawn: fills, images put and drawn. */
 function recorder() {
-  const log = { fills: [] as string[], rects: 0, fillRects: 0 };
+  const log = { fillRects: 0, puts: [] as { data: Uint8ClampedArray; w: number; h: number }[], draws: [] as number[][] };
+  const scratch = {
+    width: 0,
+    height: 0,
+    getContext: () => ({ putImageData: (img: { data: Uint8ClampedArray; width: number; height: number }) => log.puts.push({ data: img.data, w: img.width, h: img.height }) }),
+  };
   const ctx = {
     fillStyle: "",
+    imageSmoothingEnabled: true,
     clearRect() {},
     fillRect() {
       log.fillRects++;
     },
-    beginPath() {},
-    rect() {
-      log.rects++;
-    },
-    fill() {
-      log.fills.push(String(ctx.fillStyle));
+    drawImage(_img: unknown, ...args: number[]) {
+      log.draws.push(args);
     },
   };
-  return { ctx: ctx as unknown as CanvasRenderingContext2D, log };
+  return { ctx: ctx as unknown as CanvasRenderingContext2D, log, scratch: { canvas: scratch as unknown as HTMLCanvasElement } };
 }
 
 describe("the review queue", () => {
@@ -95,41 +97,53 @@ describe("the review strip", () => {
     expect(stripCodes(state(), "b", 10)[9]).toBe(-1);
     expect(stripCodes(state(), "", 10, new Set([`7\u0000b`]))[7]).toBe(-1);
     expect(stripCodes(state(), "", 6).length).toBe(6); // rows past the end are ignored
-    expect(codeColor(BUCKETS + 9)).toMatch(/^hsla\(6, .*0\.95\)$/); // red, opaque
-    expect(codeColor(0)).toMatch(/^hsla\(114, .*0\.3\)$/); // green, faint
+    const [r, g, , a] = codeRGBA(BUCKETS + 9);
+    expect(r).toBeGreaterThan(200);
+    expect(g).toBeLessThan(60);
+    expect(a).toBeGreaterThan(230); // red, opaque
+    const q = codeRGBA(0);
+    expect(q[1]).toBeGreaterThan(q[0]);
+    expect(q[3]).toBeLessThan(100); // green, faint
   });
 
-  it("merges equal neighbours into one rect, and per pixel column when frames outnumber pixels", () => {
+  it("is an image of the worst code per pixel column: flagged columns full, quiet ones a middle band", () => {
     const codes = new Int8Array([-1, 3, 3, 3, -1, 15, 15, 3]);
-    const rects = stripRects(codes, 80);
-    expect(rects.get(3)).toEqual([
-      { x: 10, w: 30 },
-      { x: 70, w: 10 },
-    ]);
-    expect(rects.get(15)).toEqual([{ x: 50, w: 20 }]);
-    expect(rects.has(-1)).toBe(false);
-    // 10,000 frames on 100 px: one column per 100 frames, each the highest code in it
+    const px = stripPixels(codes, 8);
+    const at = (row: number, col: number) => Array.from(px.slice((row * 8 + col) * 4, (row * 8 + col) * 4 + 4));
+    expect(at(1, 0)).toEqual([0, 0, 0, 0]);
+    expect(at(0, 1)).toEqual([0, 0, 0, 0]); // quiet: the middle row only
+    expect(at(1, 1)).toEqual(codeRGBA(3));
+    expect([at(0, 5), at(1, 5), at(2, 5)]).toEqual([codeRGBA(15), codeRGBA(15), codeRGBA(15)]);
+    // 10,000 frames on 100 columns: each column the highest code of its 100 frames
     const many = new Int8Array(10_000).fill(1);
     many[4_321] = 17;
-    const dense = stripRects(many, 100);
-    expect(dense.get(17)).toEqual([{ x: 43, w: 1 }]);
-    expect(dense.get(1)).toEqual([
-      { x: 0, w: 43 },
-      { x: 44, w: 56 },
-    ]);
+    const dense = stripPixels(many, 100);
+    const col = (c: number) => Array.from(dense.slice(c * 4, c * 4 + 4));
+    expect(col(43)).toEqual(codeRGBA(17));
+    expect(col(42)).toEqual([0, 0, 0, 0]);
+    expect(Array.from(dense.slice((100 + 42) * 4, (100 + 42) * 4 + 4))).toEqual(codeRGBA(1));
   });
 
-  it("draws one filled path per colour, whatever the number of frames", () => {
+  it("draws one image, whatever the number of frames", () => {
+    (globalThis as any).ImageData ??= class {
+      readonly data: Uint8ClampedArray;
+      constructor(
+        readonly width: number,
+        readonly height: number,
+      ) {
+        this.data = new Uint8ClampedArray(width * height * 4);
+      }
+    };
     const codes = new Int8Array(3_000);
     for (let f = 0; f < codes.length; f++) codes[f] = (f * 7) % (2 * BUCKETS);
-    const { ctx, log } = recorder();
-    drawStrip(ctx, 600, 10, codes);
-    expect(log.fills.length).toBe(new Set(log.fills).size);
-    expect(log.fills.length).toBeLessThanOrEqual(2 * BUCKETS);
-    expect(log.rects).toBeLessThanOrEqual(600);
+    const { ctx, log, scratch } = recorder();
+    drawStrip(ctx, 600, 10, codes, 1200, scratch);
+    expect(log.puts.map((p) => [p.w, p.h])).toEqual([[1200, 3]]);
+    expect(log.draws).toEqual([[0, 0, 600, 10]]);
     expect(log.fillRects).toBe(1); // the background
+    expect(ctx.imageSmoothingEnabled).toBe(false);
     const empty = recorder();
-    drawStrip(empty.ctx, 600, 10, stripCodes(emptyReview(), "", 3_000));
-    expect(empty.log.fills).toEqual([]);
+    drawStrip(empty.ctx, 600, 10, stripCodes(emptyReview(), "", 0), 1200, empty.scratch);
+    expect(empty.log.puts).toEqual([]);
   });
 });

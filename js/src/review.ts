@@ -3,8 +3,6 @@
 // N / Shift+N and the counter answer from this copy, never from the kernel; the strip draws
 // it as cheaply as a track bar (one pass over the frames, one fill per colour).
 
-import { segmentSpan } from "./timeline";
-
 export interface EntityQueue {
   /** ascending frames */
   frames: number[];
@@ -151,65 +149,73 @@ export function stripCodes(state: ReviewState, entity: string, count: number, sk
   return codes;
 }
 
-/** A code's fill: green (0) through yellow to red (1); faint where no signal fired. */
-export function codeColor(code: number): string {
+/** RGBA of a code's colour (see codeColor), alpha 0..255. */
+export function codeRGBA(code: number): [number, number, number, number] {
   const fired = code >= BUCKETS;
   const s = ((code % BUCKETS) + 0.5) / BUCKETS;
-  const hue = Math.round(120 * (1 - s));
-  return `hsla(${hue}, 85%, 48%, ${fired ? 0.95 : 0.3})`;
+  // hsl(hue, 85%, 48%) with hue 120 (green) .. 0 (red): red and green channels, a little blue
+  const hue = 120 * (1 - s);
+  const c = (1 - Math.abs(2 * 0.48 - 1)) * 0.85;
+  const x = c * (1 - Math.abs(((hue / 60) % 2) - 1));
+  const m = 0.48 - c / 2;
+  const [r, g] = hue < 60 ? [c, x] : [x, c];
+  return [Math.round((r + m) * 255), Math.round((g + m) * 255), Math.round(m * 255), fired ? 242 : 77];
 }
 
-/** Runs of equal codes as pixel rects, grouped by code: per frame when frames are wider than a
- *  pixel, else per pixel column (the highest code of the frames in it), so the cost is
- *  O(frames + width) and one fill per colour, whatever the length. */
-export function stripRects(codes: Int8Array, width: number): Map<number, { x: number; w: number }[]> {
-  const out = new Map<number, { x: number; w: number }[]>();
+// The colours as 32-bit pixels (laid out through bytes, so whatever the platform's byte order).
+const PALETTE = new Uint32Array(2 * BUCKETS);
+new Uint8ClampedArray(PALETTE.buffer).set(Array.from({ length: 2 * BUCKETS }, (_, c) => codeRGBA(c)).flat());
+
+/** The strip as a cols x 3 image: per pixel column the highest code of the frames under it; a
+ *  flagged code fills the column, a quiet one only its middle row (a thin band). O(frames + cols)
+ *  whatever the number of rows, one 32-bit write per pixel: the strip costs one small image. */
+export function stripPixels(codes: Int8Array, cols: number, into?: Uint8ClampedArray): Uint8ClampedArray {
+  cols = Math.max(0, cols);
+  const size = cols * 3 * 4;
+  const out = into && into.length === size ? into : new Uint8ClampedArray(size);
+  const px32 = new Uint32Array(out.buffer, out.byteOffset, cols * 3);
+  px32.fill(0);
   const n = codes.length;
-  const push = (code: number, x: number, w: number) => {
-    if (code < 0) return;
-    let list = out.get(code);
-    if (!list) out.set(code, (list = []));
-    list.push({ x, w });
-  };
-  if (n === 0 || width <= 0) return out;
-  if (n <= width) {
-    let start = 0;
-    for (let f = 1; f <= n; f++) {
-      if (f < n && codes[f] === codes[start]) continue;
-      const { x, w } = segmentSpan(start, f - 1, n, width);
-      push(codes[start]!, x, w);
-      start = f;
-    }
-    return out;
-  }
-  const cols = Math.ceil(width);
-  let runCode = -2;
-  let runX = 0;
-  for (let px = 0; px <= cols; px++) {
-    let c = -1;
-    if (px < cols) {
-      const f0 = Math.floor((px * n) / width);
-      const f1 = Math.min(n, Math.max(f0 + 1, Math.floor(((px + 1) * n) / width)));
-      for (let f = f0; f < f1; f++) if (codes[f]! > c) c = codes[f]!;
-    }
-    if (c === runCode && px < cols) continue;
-    if (runCode !== -2) push(runCode, runX, px - runX);
-    runCode = c;
-    runX = px;
+  if (n === 0 || cols === 0) return out;
+  for (let px = 0; px < cols; px++) {
+    const f0 = Math.floor((px * n) / cols);
+    const f1 = Math.min(n, Math.max(f0 + 1, Math.floor(((px + 1) * n) / cols)));
+    let c = codes[f0]!;
+    for (let f = f0 + 1; f < f1; f++) if (codes[f]! > c) c = codes[f]!;
+    if (c < 0) continue;
+    const v = PALETTE[c]!;
+    px32[cols + px] = v;
+    if (c >= BUCKETS) px32[px] = px32[2 * cols + px] = v;
   }
   return out;
 }
 
-/** Draw the strip: a faint background, then each colour's runs in one path. */
-export function drawStrip(ctx: CanvasRenderingContext2D, width: number, height: number, codes: Int8Array): void {
+/** Where the strip's image is put before it is scaled onto the strip (one per strip). */
+export interface Scratch {
+  canvas: HTMLCanvasElement | OffscreenCanvas | null;
+  image?: ImageData;
+}
+
+/** Draw the strip: a faint background, then its image scaled to the strip (`cols` device pixels
+ *  across), without smoothing. */
+export function drawStrip(ctx: CanvasRenderingContext2D, width: number, height: number, codes: Int8Array, cols: number, scratch: Scratch): void {
   ctx.clearRect(0, 0, width, height);
   ctx.fillStyle = "rgba(128,128,128,0.10)";
   ctx.fillRect(0, 0, width, height);
-  for (const [code, rects] of stripRects(codes, width)) {
-    ctx.fillStyle = codeColor(code);
-    ctx.beginPath();
-    const tall = code >= BUCKETS;
-    for (const { x, w } of rects) ctx.rect(x, tall ? 0 : height * 0.35, w, tall ? height : height * 0.3);
-    ctx.fill();
+  cols = Math.max(1, Math.round(cols));
+  if (!codes.length) return;
+  let off = scratch.canvas;
+  if (!off) {
+    off = scratch.canvas = typeof OffscreenCanvas !== "undefined" ? new OffscreenCanvas(cols, 3) : ctx.canvas.ownerDocument.createElement("canvas");
   }
+  if (off.width !== cols) off.width = cols;
+  if (off.height !== 3) off.height = 3;
+  const g = off.getContext("2d") as CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D | null;
+  if (!g) return;
+  let img = scratch.image;
+  if (!img || img.width !== cols) img = scratch.image = new ImageData(cols, 3);
+  stripPixels(codes, cols, img.data);
+  g.putImageData(img, 0, 0);
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(off, 0, 0, width, height);
 }

@@ -8,7 +8,7 @@
 // of the frame under review in the transport row.
 
 import { h } from "./dom";
-import { drawStrip } from "./review";
+import { drawStrip, type Scratch } from "./review";
 import { drawTrack, frameCenter, xToFrame, type Tracks } from "./timeline";
 import { dragSpan, hitSegment, trackletAt, type Edge } from "./tracklets";
 
@@ -55,6 +55,7 @@ export class TimelineView {
   readonly strip: HTMLCanvasElement;
   private stripLabel: HTMLDivElement;
   private stripCodes: Int8Array = new Int8Array(0);
+  private scratch: Scratch = { canvas: null };
   private labels: HTMLDivElement;
   private lanes: HTMLDivElement;
   private playhead: HTMLDivElement;
@@ -105,15 +106,35 @@ export class TimelineView {
     const shown = codes !== null;
     this.strip.hidden = this.stripLabel.hidden = !shown;
     this.stripCodes = codes ?? new Int8Array(0);
+    if (shown) this.redrawStrip(); // before the text changes, so its size is read without a new layout
     this.reviewCount.textContent = count;
     this.reviewReason.textContent = reason;
-    if (shown) this.redrawStrip();
   }
 
   redrawStrip(): void {
     if (this.strip.hidden) return;
     const ctx = this.sized(this.strip);
-    if (ctx) drawStrip(ctx.ctx, ctx.w, ctx.h, this.stripCodes);
+    if (ctx) drawStrip(ctx.ctx, ctx.w, ctx.h, this.stripCodes, this.strip.width, this.scratch);
+  }
+
+  /** ms per draw of the strip and of one bar (the mean over the bars), each drawn `repeats` times. */
+  drawCost(repeats: number): { strip: number; bar: number } {
+    const time = (draw: () => void) => {
+      const t0 = performance.now();
+      for (let i = 0; i < repeats; i++) draw();
+      return (performance.now() - t0) / Math.max(1, repeats);
+    };
+    const s = this.sized(this.strip);
+    const strip = s ? time(() => drawStrip(s.ctx, s.w, s.h, this.stripCodes, this.strip.width, this.scratch)) : NaN;
+    const bars: number[] = [];
+    for (const e of this.entities) {
+      const canvas = this.rows.get(e.id);
+      const b = canvas && this.sized(canvas);
+      if (!b) continue;
+      const paint = { track: this.tracks[e.id], count: this.count, frame: null, color: e.color, selected: e.id === this.selected };
+      bars.push(time(() => drawTrack(b.ctx, b.w, b.h, paint)));
+    }
+    return { strip, bar: bars.length ? bars.reduce((a, b) => a + b, 0) / bars.length : NaN };
   }
 
   /** The canvas sized to its CSS box in device pixels, and its 2D context in CSS pixels. */
@@ -157,6 +178,12 @@ export class TimelineView {
     this.count = count;
     this.scrubber.max = String(Math.max(0, count - 1));
     this.setFrame(this.frame);
+    this.redraw();
+  }
+
+  /** The strip and every bar (the width changed); the strip otherwise redraws only in setReview. */
+  redraw(): void {
+    this.redrawStrip();
     this.redrawTracks();
   }
 
@@ -181,7 +208,7 @@ export class TimelineView {
     const d = this.drag;
     if (d && tracks[d.entity]?.ids?.[d.index] !== d.id) this.cancelDrag(); // edited under the drag
     for (const [i, e] of entities.entries()) {
-      const lab = this.labels.children[i] as HTMLElement | undefined;
+      const lab = this.labels.children[i + 1] as HTMLElement | undefined; // the review strip's comes first
       if (lab) {
         lab.textContent = e.name;
         lab.style.color = e.color;
@@ -201,7 +228,6 @@ export class TimelineView {
 
   /** Canvases are sized to their CSS width in device pixels, then drawn (all, or those of `only`). */
   redrawTracks(only?: ReadonlySet<string>): void {
-    if (!only) this.redrawStrip();
     for (const e of this.entities) {
       if (only && !only.has(e.id)) continue;
       const canvas = this.rows.get(e.id);

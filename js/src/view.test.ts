@@ -738,6 +738,12 @@ describe("the review in the view", () => {
     const { model, key, q } = mount({ review: review() });
     await flush();
     expect(q(".vl-review-strip").hidden).toBe(false);
+    expect(q(".vl-review-label").textContent).toBe("review");
+    key("2"); // the bars' labels follow the selection, not shifted by the strip's
+    const labels = Array.from(document.querySelectorAll<HTMLElement>(".vl-track-label[data-entity]"));
+    expect(labels.map((l) => [l.textContent, l.style.fontWeight])).toEqual([["bear", "400"], ["ball", "700"]]);
+    key("Escape");
+    model.kernelSet("entity", "");
     expect(count(q)).toBe("4 to review");
     expect(q(".vl-review-count").dataset.left).toBe("4");
     const sent = model.sent.length;

@@ -161,6 +161,7 @@ export class AnnotatorView {
       request: (kind, fields = {}) => this.client.request(kind, fields).catch((e: unknown) => String(e)),
       sendRaw: (msg) => this.model.send(msg as Record<string, unknown>),
       review: this.review,
+      drawCost: (repeats) => this.timeline.drawCost(repeats),
     });
 
     this.off.push(
@@ -343,7 +344,7 @@ export class AnnotatorView {
 
   private layout(): void {
     this.viewer.layout();
-    this.timeline.redrawTracks();
+    this.timeline.redraw();
   }
 
   // ---- editing ------------------------------------------------------------------------
