@@ -39,6 +39,8 @@ class PairStats(NamedTuple):
     boundary: float  # F-measure of their outlines, one review pixel of tolerance
     shift: float  # distance between their centres, over the square root of the larger area
     log_area: float  # log of the ratio of their areas (earlier / warped)
+    # share of each mask's area in pieces the other does not touch (earlier's, then warped later's)
+    lone: tuple[float, float] = (0.0, 0.0)
 
 
 def _significant(areas: np.ndarray, total: float) -> tuple[float, ...]:
@@ -85,6 +87,20 @@ def _boundary_f(a: np.ndarray, b: np.ndarray) -> float:
     return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
 
 
+def _lone(m: np.ndarray, other: np.ndarray) -> float:
+    """Share of ``m``'s area in pieces (that count) that do not touch ``other`` (one pixel of slack)."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(m.view(np.uint8), connectivity=8)
+    if n <= 2:  # one piece: it is the object, wherever it is (temporal judges that)
+        return 0.0
+    areas = stats[:, cv2.CC_STAT_AREA].astype(float)
+    total = float(areas[1:].sum())
+    near = cv2.dilate(other.view(np.uint8), _K3).astype(bool)
+    touched = np.bincount(labels[near & m], minlength=n) > 0
+    alone = ~touched & (areas >= max(2.0, _PIECE * total))
+    alone[0] = False
+    return float(areas[alone].sum() / total)
+
+
 def pair_stats(a: np.ndarray, b: np.ndarray, flow: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> PairStats:
     """Soft masks ``a`` (earlier frame) and ``b`` (later), ``flow`` from the earlier to the later."""
     union = (a > 0) | (b > 0)
@@ -106,5 +122,6 @@ def pair_stats(a: np.ndarray, b: np.ndarray, flow: np.ndarray, gx: np.ndarray, g
     ca = np.array([(here * xs).sum(), (here * ys).sum()]) / sa
     cw = np.array([(warped * xs).sum(), (warped * ys).sum()]) / sw
     shift = float(np.hypot(*(ca - cw)) / np.sqrt(max(sa, sw)))
-    boundary = _boundary_f(here > 0.5, warped > 0.5)
-    return PairStats(iou, boundary, shift, float(np.log(sa / sw)))
+    ba, bw = here > 0.5, warped > 0.5
+    boundary = _boundary_f(ba, bw)
+    return PairStats(iou, boundary, shift, float(np.log(sa / sw)), (_lone(ba, bw), _lone(bw, ba)))

@@ -70,12 +70,13 @@ def neighbours(frames: np.ndarray) -> list[list[int]]:
 
 def oriented(p: PairStats, earlier: bool) -> PairStats:
     """A pair's numbers seen from its later frame when ``earlier`` is False (the area ratio flips)."""
-    return p if earlier else p._replace(log_area=-p.log_area)
+    return p if earlier else p._replace(log_area=-p.log_area, lone=p.lone[::-1])
 
 
-def _beyond(x: np.ndarray, span: float) -> np.ndarray:
+def _beyond(x: np.ndarray, span: float, floor: float = 0.0) -> np.ndarray:
     """Evidence that ``x`` (a disagreement per mask, NaN where none) lies beyond the track's usual:
-    0 up to its median plus twice its robust spread, rising to 1 over ``span`` further."""
+    0 up to its median plus twice its robust spread (``floor`` at least: what the flow's own error
+    explains on a track so clean that its spread is nil), rising to 1 over ``span`` further."""
     x = np.asarray(x, np.float64)
     out = np.full(len(x), np.nan)
     ok = ~np.isnan(x)
@@ -83,7 +84,7 @@ def _beyond(x: np.ndarray, span: float) -> np.ndarray:
         return out
     med = float(np.median(x[ok]))
     spread = 1.4826 * float(np.median(np.abs(x[ok] - med)))
-    out[ok] = np.clip((x[ok] - med - 2.0 * spread) / span, 0.0, 1.0)
+    out[ok] = np.clip((x[ok] - med - max(2.0 * spread, floor)) / span, 0.0, 1.0)
     return out
 
 
@@ -105,7 +106,7 @@ def temporal(track: Track) -> np.ndarray:
     0.25 (then 1). Fires on a mask that moved without the image (a shift), lost or gained part of
     the object (a leak, an erosion, a piece of something else), on one frame.
     """
-    return _beyond(_nearest(track, "iou"), 0.25)
+    return _beyond(_nearest(track, "iou"), 0.25, 0.05)
 
 
 def flicker(track: Track) -> np.ndarray:
@@ -116,7 +117,7 @@ def flicker(track: Track) -> np.ndarray:
     jumps on one frame while the area hardly changes (an erosion, a ragged edge), which IoU
     weighs little on a large object.
     """
-    return _beyond(_nearest(track, "boundary"), 0.3)
+    return _beyond(_nearest(track, "boundary"), 0.3, 0.08)
 
 
 def area_jump(track: Track) -> np.ndarray:
@@ -126,7 +127,7 @@ def area_jump(track: Track) -> np.ndarray:
     up to 0.3 (a third more or a quarter less than its neighbours, on top of the usual). Fires on
     a leak, an erosion, a lost part.
     """
-    return _beyond(_nearest(track, "log_area"), 0.3)
+    return _beyond(_nearest(track, "log_area"), 0.3, 0.05)
 
 
 def centroid_jump(track: Track) -> np.ndarray:
@@ -137,7 +138,7 @@ def centroid_jump(track: Track) -> np.ndarray:
     with the camera and the object, so steady motion leaves the centres together; a mask that
     slipped off its object, or grew a piece on one side, does not.
     """
-    return _beyond(_nearest(track, "shift"), 0.15)
+    return _beyond(_nearest(track, "shift"), 0.15, 0.03)
 
 
 def _beyond_reference(have: tuple[float, ...], allowed: int) -> float:
@@ -147,14 +148,17 @@ def _beyond_reference(have: tuple[float, ...], allowed: int) -> float:
 
 
 def fragmentation(track: Track) -> np.ndarray:
-    """**fragmentation**: components and holes the keyframes and the neighbours do not have.
+    """**fragmentation**: pieces and holes the keyframes and the neighbours do not have.
 
     The number of pieces (8-connected components) and holes a mask may have is the nearest
     keyframe's (the track's median where it has none), or more where both of its neighbours have
-    more (an object cut in two by an occluder stays cut for a while). The evidence is the share of
-    the mask's area in pieces beyond that number, or of its area in holes beyond it, 10% (or more)
-    giving 1. Fires on a piece of another object or of the background picked up apart from the
-    object, and on an erosion that cuts thin parts off.
+    more (an object cut in two by an occluder stays cut for a while). Pieces count only where the
+    warped neighbours have nothing: a leg cut off by a branch is where the neighbours have the leg,
+    a piece picked up from the background is not. What is measured is the share of the mask's
+    area in such extra pieces (the smaller of its two neighbours'), or in holes beyond the number;
+    the evidence is how far that lies beyond the track's usual, 10% more giving 1. Fires on a piece
+    of another object or of the background picked up apart from the object, and on an erosion that
+    cuts thin parts off where the neighbours have none.
     """
     n = len(track.frames)
     out = np.full(n, np.nan)
@@ -173,10 +177,12 @@ def fragmentation(track: Track) -> np.ndarray:
         if len(nb[i]) == 2:
             ref_p = max(ref_p, int(min(pieces[j] for j in nb[i])))
             ref_h = max(ref_h, int(min(holes[j] for j in nb[i])))
-        extra_p = _beyond_reference(s.pieces, max(1, ref_p))
+        extra = _beyond_reference(s.pieces, max(1, ref_p))
+        if track.near[i]:  # only as much as lies away from what the neighbours show
+            extra = min(extra, min(p.lone[0] for p in track.near[i]))
         hole_share = sum(s.holes[ref_h:]) / max(s.area, 1.0)
-        out[i] = min(1.0, max(extra_p, hole_share) / 0.1)
-    return out
+        out[i] = max(extra, hole_share)
+    return _beyond(out, 0.1)
 
 
 def overlap(track: Track) -> np.ndarray:
@@ -233,7 +239,7 @@ def disagreement(iou: np.ndarray) -> np.ndarray:
     frame, beyond the track's usual disagreement by up to 0.3 (two engines never agree exactly).
     A mask one set has and the other lacks counts as IoU 0. Null where the other set has nothing
     for the entity."""
-    return _beyond(1.0 - np.asarray(iou, np.float64), 0.3)
+    return _beyond(1.0 - np.asarray(iou, np.float64), 0.3, 0.05)
 
 
 def engine_check(iou: np.ndarray) -> np.ndarray:
@@ -241,4 +247,4 @@ def engine_check(iou: np.ndarray) -> np.ndarray:
     one frame forward, and started from the next frame's mask and run one frame backward, against
     the mask: 1 - IoU, the smaller of the two, beyond the track's usual by up to 0.25. Where the
     engine from both sides puts the object elsewhere, the mask is probably wrong."""
-    return _beyond(1.0 - np.asarray(iou, np.float64), 0.25)
+    return _beyond(1.0 - np.asarray(iou, np.float64), 0.25, 0.05)
