@@ -10,5 +10,6 @@ from __future__ import annotations
 from .keyframes import KeyframesMixin
 from .queue import ReviewMixin
 from .state import ReviewStateMixin
+from .weights import SIGNALS, WEIGHTS
 
-__all__ = ["KeyframesMixin", "ReviewMixin", "ReviewStateMixin"]
+__all__ = ["SIGNALS", "WEIGHTS", "KeyframesMixin", "ReviewMixin", "ReviewStateMixin"]

@@ -1,0 +1,342 @@
+"""The review signals on constructed cases: each fires on the error it is for, and none fires on clean
+motion (a textured square moving over a textured background while the camera pans).
+
+Also: the table ``ds.review`` returns, keyframe and reviewed rows, weights, bad input, and the cache
+that makes a re-review after an edit cost what the edit touched (counted, not timed).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import vidlabel as vl
+from vidlabel.review import SIGNALS, WEIGHTS
+from vidlabel.review.cache import cache_for
+
+H, W, N = 120, 160, 24
+SIDE = 30
+BAD = 10  # the frame the errors go on
+
+
+def _texture(shape: tuple[int, int], seed: int, blur: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = cv2.GaussianBlur(rng.uniform(0, 255, shape).astype(np.float32), (0, 0), blur)
+    t = (t - t.min()) / (t.max() - t.min() + 1e-6) * 255
+    return t.astype(np.uint8)
+
+
+def _scene() -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Frames of a camera panning 2 px a frame over a background while a square moves 3 px a frame
+    across it (so 5 px a frame on screen), and the square's top-left corner per frame."""
+    bg = _texture((H + 10, W + 2 * N + 10), 1, 2.0)
+    obj = 255 - _texture((SIDE, SIDE), 2, 1.0) // 2
+    frames, corners = [], []
+    for f in range(N):
+        img = bg[5 : 5 + H, 2 * f : 2 * f + W].copy()
+        x, y = 20 + 3 * f, 40 + (f % 3 == 0)
+        img[y : y + SIDE, x : x + SIDE] = obj
+        frames.append(np.repeat(img[..., None], 3, axis=2))
+        corners.append((x, y))
+    return np.stack(frames), corners
+
+
+FRAMES, CORNERS = _scene()
+
+
+def square(f: int, dx: int = 0, dy: int = 0) -> np.ndarray:
+    m = np.zeros((H, W), bool)
+    x, y = CORNERS[f]
+    m[y + dy : y + dy + SIDE, x + dx : x + dx + SIDE] = True
+    return m
+
+
+def dataset(masks: dict[int, np.ndarray] | None = None, scores: dict[int, float] | None = None) -> tuple:
+    """A sequence with the true squares (frame 0 a keyframe), ``masks`` replacing some."""
+    ds = vl.Dataset()
+    seq = ds.add_sequence("pan", frames=FRAMES)
+    e = ds.add_entity(seq, name="square")
+    ds.set_mask(seq, 0, e, square(0))
+    todo = {f: square(f) for f in range(1, N)}
+    todo.update(masks or {})
+    ds.set_masks(
+        seq, e, {f: m for f, m in todo.items() if m is not None}, source="flow", keyframe=False, score=scores
+    )
+    for f, m in todo.items():
+        if m is None:
+            ds.remove_mask(seq, f, e)
+    return ds, seq, e
+
+
+def rows(q: pa.Table, entity: str | None = None) -> dict[int, dict]:
+    out = {}
+    for r in q.to_pylist():
+        if entity is None or r["entity_id"] == entity:
+            out[r["frame_index"]] = r
+    return out
+
+
+def fired(q: pa.Table, signal: str, threshold: float = 0.5) -> set[int]:
+    return {f for f, r in rows(q).items() if (r[signal] or 0.0) >= threshold}
+
+
+# ---------------------------------------------------------------------- clean motion
+def test_clean_motion_with_a_camera_pan_is_not_suspicious() -> None:
+    ds, seq, _ = dataset()
+    q = ds.review(seq)
+    assert len(q) == N - 1  # every frame but the keyframe
+    for s in ("temporal", "area_jump", "centroid_jump", "flicker", "fragmentation", "overlap", "presence"):
+        vals = [v for v in q.column(s).to_pylist() if v is not None]
+        assert len(vals) == N - 1 and max(vals) < 0.2, (s, max(vals))
+    assert max(q.column("suspicion").to_pylist()) < 0.3
+    assert set(q.column("reasons").to_pylist()) == {""}
+
+
+# ---------------------------------------------------------------------- each error
+def test_a_shifted_mask_fires_temporal_and_centroid_jump() -> None:
+    ds, seq, _ = dataset({BAD: square(BAD, dx=7, dy=4)})
+    q = ds.review(seq)
+    assert q.column("frame_index")[0].as_py() == BAD
+    assert fired(q, "temporal") == {BAD}
+    assert fired(q, "centroid_jump") == {BAD}
+    assert q.column("reasons")[0].as_py().split(",")[0] in ("temporal", "centroid_jump")
+    assert q.column("suspicion")[1].as_py() < 0.5 * q.column("suspicion")[0].as_py()
+
+
+def test_an_eroded_mask_fires_area_jump_and_flicker() -> None:
+    m = cv2.erode(square(BAD).view(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)  # loses 3 px all round
+    ds, seq, _ = dataset({BAD: m})
+    q = ds.review(seq)
+    assert q.column("frame_index")[0].as_py() == BAD
+    assert fired(q, "area_jump") == {BAD}
+    assert fired(q, "flicker") == {BAD}
+
+
+def test_a_leak_into_the_background_fires_area_jump_and_temporal() -> None:
+    m = square(BAD)
+    x, y = CORNERS[BAD]
+    m[y + 5 : y + 25, x + SIDE : x + SIDE + 12] = True
+    ds, seq, _ = dataset({BAD: m})
+    q = ds.review(seq)
+    assert q.column("frame_index")[0].as_py() == BAD
+    assert fired(q, "area_jump") == {BAD}
+    assert fired(q, "temporal", 0.3) == {BAD}
+
+
+def test_a_piece_apart_and_a_hole_fire_fragmentation() -> None:
+    m = square(BAD)
+    m[90:100, 130:140] = True  # a piece of something else, away from the object
+    h = square(BAD + 6)
+    x, y = CORNERS[BAD + 6]
+    h[y + 10 : y + 18, x + 10 : x + 18] = False
+    ds, seq, _ = dataset({BAD: m, BAD + 6: h})
+    q = ds.review(seq)
+    assert fired(q, "fragmentation") == {BAD, BAD + 6}
+    assert set(q.column("frame_index").to_pylist()[:2]) == {BAD, BAD + 6}
+
+
+def test_a_mask_lost_for_a_frame_is_a_row_of_its_own() -> None:
+    ds, seq, _e = dataset({BAD: None})
+    q = ds.review(seq)
+    top = q.to_pylist()[0]
+    assert top["frame_index"] == BAD and top["presence"] == 1.0 and top["reasons"].startswith("presence")
+    assert top["temporal"] is None and top["score"] is None  # nothing to measure on a missing mask
+    assert fired(q, "presence") == {BAD}
+    assert len(q) == N - 1
+    # Its neighbours are compared across the gap and stay clean.
+    assert max(r["temporal"] for f, r in rows(q).items() if f != BAD) < 0.2
+
+
+def test_a_mask_shown_for_one_frame_only_fires_presence() -> None:
+    ds, seq, _e = dataset({f: None for f in range(15, 20) if f != 17})
+    q = ds.review(seq)
+    assert fired(q, "presence", 0.99) == {17}
+    assert fired(q, "presence", 0.5) == {15, 16, 17, 18, 19}
+    assert rows(q)[17]["presence"] == 1.0  # the blip
+    assert rows(q)[16]["presence"] == 0.5  # a gap of two frames
+
+
+def test_masks_of_two_entities_sharing_pixels_fire_overlap() -> None:
+    ds, seq, a = dataset()
+    b = ds.add_entity(seq, name="other")
+    other = {f: np.roll(square(f), 50, axis=0) for f in range(N)}
+    other[BAD] = other[BAD] | square(BAD, dx=10)  # reaches over a third of the square
+    ds.set_masks(seq, b, other, source="flow", keyframe=False)
+    q = ds.review(seq)
+    assert fired(q, "overlap") == {BAD}
+    assert rows(q, b)[BAD]["overlap"] == 1.0 and rows(q, a)[BAD]["overlap"] == 1.0
+    assert max(r["overlap"] for f, r in rows(q, a).items() if f != BAD) == 0.0
+
+
+def test_a_low_engine_score_fires_low_score() -> None:
+    scores = {f: 0.9 for f in range(1, N)}
+    scores[BAD] = 0.3
+    ds, seq, _ = dataset(scores=scores)
+    q = ds.review(seq)
+    assert fired(q, "low_score", 0.99) == {BAD}
+    assert rows(q)[BAD]["score"] == pytest.approx(0.3)
+    assert rows(q)[BAD + 1]["low_score"] == 0.0
+
+
+def test_disagreement_with_a_second_set_of_masks() -> None:
+    ds, seq, e = dataset()
+    other, _oseq, _oe = dataset({BAD: square(BAD, dx=12)})
+    q = ds.review(seq, compare=other)
+    assert fired(q, "disagreement") == {BAD}
+    # The same from an engine's output: {frame: {entity: (mask, score)}}
+    out = {f: {e: (square(f), 1.0)} for f in range(N)}
+    out[BAD + 3] = {e: (square(BAD + 3, dy=12), 1.0)}
+    assert fired(ds.review(seq, compare=out), "disagreement") == {BAD + 3}
+    assert ds.review(seq).column("disagreement").null_count == N - 1  # not asked: null
+
+
+def test_the_engine_check_fires_where_the_engine_reaches_the_mask_from_neither_side() -> None:
+    ds, seq, _ = dataset({BAD: square(BAD, dx=9, dy=6)})
+    q = ds.review(seq, engine=vl.segment.load("flow"), frames=[BAD - 4, BAD, BAD + 4])
+    assert len(q) == 3
+    assert fired(q, "engine_check") == {BAD}
+    assert q.column("frame_index")[0].as_py() == BAD
+
+
+# ---------------------------------------------------------------------- the table
+def test_the_table_has_the_contract_s_columns_sorted_by_suspicion() -> None:
+    ds, seq, _ = dataset({BAD: square(BAD, dx=7), BAD + 5: None})
+    q = ds.review(seq)
+    names = ["frame_index", "entity_id", "suspicion", "reasons", *SIGNALS, "score", "reviewed"]
+    assert q.column_names == names
+    assert q.schema.field("frame_index").type == pa.int32()
+    assert q.schema.field("entity_id").type == pa.string()
+    for s in ("suspicion", *SIGNALS, "score"):
+        assert q.schema.field(s).type == pa.float32()
+    assert q.schema.field("reviewed").type == pa.bool_()
+    sus = q.column("suspicion").to_pylist()
+    assert sus == sorted(sus, reverse=True) and min(sus) >= 0.0 and max(sus) <= 1.0
+    assert q.to_pandas().shape == (N - 1, len(names))
+
+
+def test_the_suspicion_combines_the_evidence_with_the_weights() -> None:
+    ds, seq, _ = dataset({BAD: square(BAD, dx=7, dy=4)})
+    q = rows(ds.review(seq))[BAD]
+    expected = 1 - np.prod([1 - WEIGHTS[s] * (q[s] or 0.0) for s in SIGNALS])
+    assert q["suspicion"] == pytest.approx(expected, abs=1e-6)
+    off = {s: 0.0 for s in ("temporal", "centroid_jump", "flicker", "area_jump")}
+    quiet = rows(ds.review(seq, weights=off))[BAD]
+    assert quiet["suspicion"] < 0.2 < q["suspicion"]
+    assert "temporal" not in quiet["reasons"]
+
+
+def test_keyframes_and_reviewed_rows_leave_the_queue_unless_asked() -> None:
+    ds, seq, e = dataset({BAD: square(BAD, dx=7)})
+    ds.mark_reviewed(seq, BAD, e)
+    q = ds.review(seq)
+    assert BAD not in rows(q) and 0 not in rows(q) and len(q) == N - 2
+    every = rows(ds.review(seq, include_reviewed=True))
+    assert len(every) == N and every[BAD]["reviewed"] and every[0]["reviewed"]
+    assert not every[BAD + 1]["reviewed"]
+
+
+def test_entities_and_frames_restrict_the_rows() -> None:
+    ds, seq, a = dataset()
+    b = ds.add_entity(seq, name="other")
+    ds.set_masks(seq, b, {f: np.roll(square(f), 50, axis=0) for f in range(1, N)}, keyframe=False)
+    assert set(ds.review(seq, entities="other").column("entity_id").to_pylist()) == {b}
+    q = ds.review(seq, frames=range(3, 6), entities=[a])
+    assert sorted(q.column("frame_index").to_pylist()) == [3, 4, 5]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"seq": "nope"},
+        {"entities": "nope"},
+        {"entities": 3},
+        {"frames": N},
+        {"frames": "3"},
+        {"weights": {"nope": 0.5}},
+        {"weights": {"temporal": 1.5}},
+        {"weights": {"temporal": float("nan")}},
+        {"weights": {"temporal": "high"}},
+        {"weights": [("temporal", 0.5)]},
+        {"include_reviewed": "yes"},
+        {"compare": 3},
+        {"compare": {0: {"square": np.zeros((2, 2), bool)}}},
+        {"compare": {N + 1: {}}},
+        {"engine": "flow"},
+    ],
+)
+def test_bad_input_is_a_validation_error_and_changes_nothing(kwargs: dict) -> None:
+    ds, seq, _ = dataset()
+    before = ds.version
+    args = {"seq": seq, **kwargs}
+    with pytest.raises(vl.ValidationError):
+        ds.review(args.pop("seq"), **args)
+    assert ds.version == before
+
+
+# ---------------------------------------------------------------------- the cache
+def test_a_re_review_after_an_edit_recomputes_only_what_the_edit_touched() -> None:
+    ds, seq, e = dataset()
+    first = ds.review(seq)
+    counts = cache_for(ds, seq).computed
+    # Each pair of consecutive frames once, and the two ends' second neighbours, (0, 2) and (21, 23).
+    assert counts["flow"] == (N - 1) + 2 and counts["frame"] == N and counts["grey"] == N
+    before = dict(counts)
+    ds.review(seq)
+    assert dict(counts) == before  # nothing changed: nothing computed
+    ds.set_mask(seq, BAD, e, square(BAD, dx=7), keyframe=False, source="flow")
+    again = ds.review(seq)
+    done = {k: counts[k] - before.get(k, 0) for k in counts}
+    # The frame itself, and the pairs it is in: (9, 10), (10, 11), and (8, 10) / (10, 12) where its
+    # neighbours' neighbours reach it (frames at the end compare with two before them).
+    assert done["frame"] == 1 and 2 <= done["flow"] <= 4 and done["pair"] == done["flow"], done
+    assert rows(again)[BAD]["temporal"] > 0.5 and rows(first)[BAD]["temporal"] < 0.2
+    ds.undo()
+    back = ds.review(seq)
+    assert back.equals(first)
+
+
+def test_a_change_of_pixels_drops_the_sequence_s_cache() -> None:
+    ds, seq, _ = dataset()
+    ds.review(seq)
+    counts = cache_for(ds, seq).computed
+    before = counts["flow"]
+    ds.attach_frames(seq, FRAMES[:, :, ::-1].copy())
+    ds.review(seq)
+    assert counts["flow"] == 2 * before
+
+
+def test_review_reads_one_version_while_another_thread_edits() -> None:
+    ds, seq, e = dataset()
+    stop = threading.Event()
+
+    def edit() -> None:
+        k = 0
+        while not stop.is_set():
+            f = 1 + k % (N - 1)
+            ds.set_mask(seq, f, e, square(f, dx=k % 5), keyframe=False, source="flow")
+            k += 1
+
+    t = threading.Thread(target=edit)
+    t.start()
+    try:
+        for _ in range(5):
+            q = ds.review(seq)
+            assert sorted(q.column("frame_index").to_pylist()) == list(range(1, N))
+    finally:
+        stop.set()
+        t.join()
+    # Once the edits stop, the cache answers exactly what a fresh review of the same masks does.
+    fresh = vl.Dataset()
+    fseq = fresh.add_sequence("pan", frames=FRAMES)
+    fe = fresh.add_entity(fseq, name="square")
+    for f in range(N):
+        fresh.set_mask(fseq, f, fe, ds.mask(seq, f, e), keyframe=f == 0)
+    assert (
+        ds.review(seq)
+        .drop_columns(["entity_id", "score"])
+        .equals(fresh.review(fseq).drop_columns(["entity_id", "score"]))
+    )
