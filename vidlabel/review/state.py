@@ -19,7 +19,11 @@ from ..core import reads, writes
 from ..errors import ValidationError
 from ..naming import natural_key
 
-__all__ = ["ReviewStateMixin"]
+__all__ = ["MAX_GAP", "ReviewStateMixin"]
+
+# An entity missing for this many frames or fewer between two of its tracklets is a row of the review
+# queue (it may have vanished by mistake), and can be marked reviewed there.
+MAX_GAP = 5
 
 
 class ReviewStateMixin(AnnotationsMixin):
@@ -35,13 +39,15 @@ class ReviewStateMixin(AnnotationsMixin):
         sequence's length); ``entity`` None means every entity of the sequence. One undo step
         (none when nothing changes); returns how many pairs changed.
 
-        Only frames inside one of the entity's tracklets are marked: there the entity is in the
-        video, with a mask or without one (a person can accept that the object is hidden on a
-        frame of its track, e.g. where its mask was erased inside the span). Frames outside every
-        tracklet are skipped and not counted: the entity is not there, there is nothing to review,
-        and a state row there would start or grow a tracklet (every state row belongs to one),
-        which would change the spans boxes are interpolated over. So ``mark_reviewed(seq,
-        range(n))`` accepts every entity where it is and nothing else.
+        Only frames where the entity is part of the video are marked: inside one of its tracklets,
+        with a mask or without one (a person can accept that the object is hidden on a frame of
+        its track, e.g. where its mask was erased inside the span), and in a gap of at most
+        ``MAX_GAP`` frames between two of its tracklets (the queue lists such frames: an object
+        that vanishes for a frame or two; accepting one joins the two tracklets across the gap, as
+        any state there does). Other frames are skipped and not counted: the entity is not there,
+        there is nothing to review, and a state row there would start or grow a tracklet (every
+        state row belongs to one), which would change the spans boxes are interpolated over. So
+        ``mark_reviewed(seq, range(n))`` accepts every entity where it is and nothing else.
         """
         seq_id = self._seq(seq)
         if not isinstance(reviewed, (bool, np.bool_)):
@@ -62,8 +68,10 @@ class ReviewStateMixin(AnnotationsMixin):
             starts = [a for a, _ in spans]
             for f in fs:
                 i = bisect_right(starts, f) - 1
-                if i < 0 or f > spans[i][1]:
-                    continue  # outside the entity's tracklets
+                if i < 0:
+                    continue  # before the entity's first tracklet
+                if f > spans[i][1] and (i + 1 == len(spans) or spans[i + 1][0] - spans[i][1] - 1 > MAX_GAP):
+                    continue  # after its last tracklet, or in a long gap between two
                 if bool(store.value((seq_id, f, eid), "reviewed")) != want:
                     todo.append((seq_id, f, eid))
         if not todo:
