@@ -17,6 +17,16 @@ Targets (issue 4):
   frames/s divided by rAF/s (1.0: a new frame on every animation frame). The rate over the whole hold,
   delay included, is shown too.
 
+Targets (issue 14), on a 1,000-frame sequence with 3 entities (keyframes every 25 frames, the rest
+as propagated, about 300 rows flagged): the review strip costs no more than a track bar to draw
+(milliseconds per draw, from the view's own counters, over redraws forced by resizing the page;
+the ratio is the strip's per draw to one track bar's per draw; canvas commands as the page's main
+thread pays for them); N answers in under 100 ms: keydown to the frame under review painted,
+against the same for "." (next keyframe), the jump it is most like; and the time N takes to decide
+(the browser's copy of the queue, no request), shown.
+
+    python benchmarks/bench_widget_browser.py --review   # the review figures only
+
 Needs Chromium and the playwright package, as tests/e2e does (`apt-get install chromium`; never
 `playwright install`). The numbers come from window.__vidlabel (protocol.md) and performance.now().
 """
@@ -39,6 +49,7 @@ from e2e.harness import (
     NotebookPage,
     chromium,
     jupyter_server,
+    wait_for,
     write_notebook,
 )
 
@@ -48,6 +59,53 @@ if TYPE_CHECKING:
 W, H = 854, 480
 FIRST_PAINT_TARGET_MS = 1500.0
 FPS_TARGET = 30.0
+STRIP_RATIO_TARGET = 1.0
+N_TARGET_MS = 100.0
+
+REVIEW_FRAMES, RW, RH = 1000, 160, 90
+REVIEW_SETUP = f"""import numpy as np
+import vidlabel as vl
+rng = np.random.default_rng(0)
+ds = vl.Dataset()
+seq = ds.add_sequence("long", frames=rng.integers(0, 255, ({REVIEW_FRAMES}, {RH}, {RW}, 3), dtype=np.uint8))
+yy, xx = np.mgrid[:{RH}, :{RW}]
+with ds.transaction("masks as propagated, with errors"):
+    for k in range(3):
+        e = ds.add_entity(seq, f"object {{k}}")
+        for t in range({REVIEW_FRAMES}):
+            cx = 20 + 40 * k + 10 * np.sin(t / 40 + k) + (25 if rng.random() < 0.04 else 0)
+            cy = 45 + 15 * np.cos(t / 55 + k)
+            if rng.random() < 0.02:
+                continue
+            ds.set_mask(seq, t, e, (yy - cy) ** 2 + (xx - cx) ** 2 <= 100, keyframe=(t % 25 == 0))
+ds.clear_history()"""
+
+JS_STATS = """() => {
+  const views = (window.__vidlabel || []).filter((v) => v.el && v.el.isConnected);
+  const v = views[views.length - 1];
+  const sel = v.el.querySelector(".vl-entity.vl-selected");
+  return {left: v.review ? v.review.left : null, selected: sel ? sel.dataset.entity : null};
+}"""
+
+# Press `key` on the view; resolves once the frame it seeks to is painted: ms from keydown to that
+# paint, and the ms the key's handler took to decide (N's, from the review hook).
+JS_PRESS = """(key) => new Promise((resolve) => {
+  const views = (window.__vidlabel || []).filter((v) => v.el && v.el.isConnected);
+  const v = views[views.length - 1];
+  const before = v.paints.length;
+  const t0 = performance.now();
+  v.el.dispatchEvent(new KeyboardEvent("keydown", {key, bubbles: true, cancelable: true}));
+  v.el.dispatchEvent(new KeyboardEvent("keyup", {key, bubbles: true, cancelable: true}));
+  const decided = v.review ? v.review.lastMs : null;
+  const target = v.el.querySelector(".vl-scrubber").value;
+  const wait = () => {
+    const hit = v.paints.slice(before).find((p) => String(p.frame) === target);
+    if (hit) resolve({decided, painted: hit.t - t0, frame: hit.frame});
+    else if (performance.now() - t0 > 10000) resolve({decided, painted: null, frame: Number(target)});
+    else requestAnimationFrame(wait);
+  };
+  wait();
+})"""
 
 JS_JPEG_PAINT = """async ([b64, width, height, repeats]) => {
   const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
@@ -94,7 +152,8 @@ def run(n_frames: int, masks: bool, repeats: int) -> bool:
         chromium() as browser,
         jupyter_server("lab", Path(tmp) / "root", Path(tmp) / "home") as server,
     ):
-        return measure(server, browser, cells, n_frames, masks, repeats)
+        ok = measure(server, browser, cells, n_frames, masks, repeats)
+        return review(server, browser, repeats) and ok
 
 
 def measure(
@@ -172,15 +231,108 @@ def measure(
     return ok
 
 
+def review(server: JupyterServer, browser: Browser, repeats: int) -> bool:
+    """The review strip's draw cost against a track bar's, and N's latency against '.'."""
+    write_notebook(
+        server.root / "review.ipynb", [REVIEW_SETUP, "w = vl.Annotator(ds, engine=None)\nw", 'w.entity = ""']
+    )
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    nb = NotebookPage(page, server, "review.ipynb")
+    view = AnnotatorView(page, RW, RH)
+    nb.open()
+    nb.run_cell(0, timeout=600)
+    show_widget(nb, view, 1)
+    view.wait_frame(0)
+
+    def stats() -> dict[str, Any]:
+        return page.evaluate(JS_STATS)  # type: ignore[no-any-return]
+
+    def queue_in() -> bool:
+        left = stats()["left"]
+        return bool(left)
+
+    wait_for("the review queue in the browser", queue_in, 300)
+    left = stats()["left"]
+    view.scroll_into_view()
+    # Each measured in the view as it is, the strip and every bar drawn 200 times in a row (one
+    # draw is near the page clock's resolution): no entity selected (the strip shows every
+    # entity's worst row per frame), then entity 1 selected (its rows only).
+    costs: dict[str, list[tuple[float, float]]] = {"all": [], "selected": []}
+    for _ in range(repeats):
+        for scope in ("all", "selected"):
+            if scope == "all":
+                nb.run_cell(2)  # w.entity = "": none selected
+                wait_for("no entity selected", lambda: stats()["selected"] is None, 30)
+            else:
+                view.focus()
+                page.keyboard.press("1")
+            c = page.evaluate(
+                "(n) => window.__vidlabel.filter((v) => v.el.isConnected).at(-1).drawCost(n)", 200
+            )
+            costs[scope].append((c["strip"], c["bar"]))
+    print(
+        f"review, {REVIEW_FRAMES}-frame sequence with 3 entities (keyframes every 25 frames), {left} rows "
+        f"flagged; each draw timed over 200 in a row, {repeats} passes"
+    )
+    ok = True
+    for scope, runs in costs.items():
+        strip_ms = statistics.median(r[0] for r in runs)
+        bar_ms = statistics.median(r[1] for r in runs)
+        ok &= line(
+            f"review strip ({'every entity' if scope == 'all' else 'one selected'}), us per draw vs a bar's",
+            strip_ms * 1e3,
+            bar_ms * 1e3,
+            "us",
+            f"target ratio <= {STRIP_RATIO_TARGET:.1f}",
+            strip_ms <= STRIP_RATIO_TARGET * bar_ms,
+        )
+    # N against '.', keydown to the frame painted: ten presses in a row from frame 0, each key in turn
+    # (N walks the queue worst first across the sequence, '.' the keyframes: frames not all cached).
+    n_runs, key_runs = [], []
+    for _ in range(repeats):
+        for key, runs in (("n", n_runs), (".", key_runs)):
+            view.focus()
+            page.keyboard.press("Home")
+            view.wait_frame(0)
+            for _ in range(10):
+                runs.append(page.evaluate(JS_PRESS, key))
+    n_ms = statistics.median(r["painted"] for r in n_runs if r["painted"] is not None)
+    key_ms = statistics.median(r["painted"] for r in key_runs if r["painted"] is not None)
+    ok &= line(
+        "N, keydown to the frame under review painted, vs '.'",
+        n_ms,
+        key_ms,
+        "ms",
+        f"target <= {N_TARGET_MS:.0f} ms",
+        n_ms <= N_TARGET_MS,
+    )
+    decide = statistics.median(r["decided"] for r in n_runs)
+    print(
+        f"  (N decided in {decide:.2f} ms, median of {len(n_runs)}: the browser's copy of the queue; "
+        f"{len({r['frame'] for r in n_runs})} frames reached)"
+    )
+    page.close()
+    return ok
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--review", action="store_true", help="only the review strip and N figures")
     ap.add_argument("--no-masks", action="store_true", help="a sequence without masks (frames only)")
     ap.add_argument("--frames", type=int, default=None)
     args = ap.parse_args()
     n_frames = args.frames or (60 if args.quick else 120)
     try:
-        ok = run(n_frames, not args.no_masks, 1 if args.quick else 3)
+        if args.review:
+            with (
+                tempfile.TemporaryDirectory() as tmp,
+                chromium() as browser,
+                jupyter_server("lab", Path(tmp) / "root", Path(tmp) / "home") as server,
+            ):
+                ok = review(server, browser, 1 if args.quick else 3)
+        else:
+            ok = run(n_frames, not args.no_masks, 1 if args.quick else 3)
     except MissingBrowser as exc:
         sys.exit(str(exc))
     sys.exit(0 if ok else 1)

@@ -612,3 +612,80 @@ def test_cleaning_some_frames_does_not_walk_the_entitys_track(monkeypatch: pytes
     assert "by_entity" not in listed
     assert np.array_equal(ds.mask(seq, 1500, e), obj) and ds.mask(seq, 1501, e) is None
     assert np.array_equal(ds.mask(seq, 1502, e), obj | speck)
+
+
+# ---------------------------------------------------------------------- clean-up beside other edits
+def _speckled() -> np.ndarray:
+    m = body()
+    m[40:43, 55:58] = True  # a 9-pixel speck min_area=10 removes
+    return m
+
+
+def test_clean_masks_lets_other_edits_in_while_it_computes(
+    ds: vl.Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The masks are cleaned without the writer's lock: a cell's edit in another thread lands while
+    the clean-up computes, and the mask it changed is cleaned from its new pixels, not overwritten by
+    the clean-up of its old ones."""
+    import threading
+
+    import vidlabel.morphology as morphology
+
+    e = entity(ds, {0: _speckled(), 1: _speckled()})
+    moved = np.roll(_speckled(), 5, axis=1)
+    landed = threading.Event()
+    real = morphology.tidy
+    calls = []
+
+    def tidy_with_an_edit_beside(mask: np.ndarray, **kw: int) -> np.ndarray:
+        if not calls:  # on the first mask, another thread writes frame 1 and must not wait for us
+            t = threading.Thread(
+                target=lambda: (ds.set_mask("clip", 1, e, moved, source="cell", keyframe=False), landed.set())
+            )
+            t.start()
+            t.join(timeout=30)
+            calls.append(landed.is_set())
+        return real(mask, **kw)
+
+    monkeypatch.setattr(morphology, "tidy", tidy_with_an_edit_beside)
+    assert ds.clean_masks("clip", radius=0, fill_holes=0, min_area=10) == 2
+    assert calls[0], "the other thread's edit waited for the clean-up"
+    assert np.array_equal(ds.mask("clip", 0, e), body())
+    assert np.array_equal(ds.mask("clip", 1, e), np.roll(body(), 5, axis=1))  # its new pixels, cleaned
+    assert ds.history()[-2:] == ["set mask 1", "clean 2 masks"]
+
+
+def test_clean_masks_inside_a_snapshot_cleans_the_newest_masks(ds: vl.Dataset) -> None:
+    e = entity(ds, {0: body()})
+    with ds.snapshot():
+        ds.set_mask("clip", 0, e, _speckled(), source="cell", keyframe=False)  # newer than the pin
+        assert ds.clean_masks("clip", radius=0, fill_holes=0, min_area=10) == 1
+    assert np.array_equal(ds.mask("clip", 0, e), body())
+    assert ds.annotation("masks", "clip", 0, e)["source"] == "clean"  # type: ignore[index]
+
+
+def test_smooth_masks_sees_a_mask_added_while_it_computes(
+    ds: vl.Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mask written by another thread while the votes are computed is voted with, as if it had
+    been there from the start: the votes are computed again under the writer's lock."""
+    import threading
+
+    import vidlabel.cleanup as cleanup
+
+    e = entity(ds, {0: body(), 2: body()})  # a one-frame gap at 1, left alone without fill_gaps
+    real = cleanup._smooth_entity
+    calls: list[int] = []
+
+    def smooth_with_an_edit_beside(*args: object) -> object:
+        if not calls:  # another thread fills the gap with a speckled mask
+            t = threading.Thread(target=lambda: ds.set_mask("clip", 1, e, _speckled(), keyframe=False))
+            t.start()
+            t.join(timeout=30)
+        calls.append(1)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cleanup, "_smooth_entity", smooth_with_an_edit_beside)
+    assert ds.smooth_masks("clip", window=1) == 1
+    assert len(calls) == 2  # computed once without the lock, once more under it
+    assert np.array_equal(ds.mask("clip", 1, e), body())  # the speck voted away by frames 0 and 2

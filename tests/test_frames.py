@@ -21,10 +21,9 @@ from vidlabel.frames import (
     FrameCache,
     ImageFilesSource,
     VideoSource,
-    decode_image,
-    encode_jpeg,
     open_source,
 )
+from vidlabel.images import decode_image, encode_jpeg
 from vidlabel.naming import natural_key
 
 W, H = 48, 32

@@ -344,3 +344,31 @@ def test_closed_sessions_and_removed_entities(sess: PaintSession, ds: vl.Dataset
         sess.prompt(1, "a", points=[(1, 1)])
     with pytest.raises(vl.ValidationError, match="the session is closed"):
         list(sess.propagate(entities="a"))
+
+
+def test_an_entity_removed_during_a_run_is_dropped_and_the_run_goes_on(
+    sess: PaintSession, ds: vl.Dataset
+) -> None:
+    import threading
+
+    sess.prompt(0, "a", points=[(1, 1)])
+    sess.prompt(0, "b", points=[(1, 1)])
+    a, b = ds.resolve_entity("clip", "a"), ds.resolve_entity("clip", "b")
+
+    def on_frame(frame: int, done: int, total: int) -> None:
+        if frame == 1:  # another thread (a cell) removes b while the run is in flight
+            t = threading.Thread(target=ds.remove_entity, args=("clip", "b"))
+            t.start()
+            t.join()
+
+    report = sess.propagate_into(progress=False, on_frame=on_frame)
+    n = ds.num_frames("clip")
+    assert report.frames == list(range(n)) and report.dropped == [b] and "dropped" in repr(report)
+    assert ds.mask_frames("clip", a) == list(range(n))
+    assert b not in ds.entity_ids("clip")
+    # the removal is its own undo step, not part of the run's: undoing the run leaves b removed
+    steps = ds.history()
+    assert steps[-2:] == ["remove entity b", "paint: propagate forward from frame 0"], steps
+    with pytest.warns(RuntimeWarning, match="changed by a later edit"):  # b's masks the removal took
+        assert ds.undo() and b not in ds.entity_ids("clip") and ds.mask_frames("clip", a) == [0]
+    assert ds.undo() and b in ds.entity_ids("clip")

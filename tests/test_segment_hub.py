@@ -27,7 +27,7 @@ def connect(self, address):
 socket.socket.connect = connect
 import huggingface_hub
 import vidlabel as vl
-from vidlabel.segment.sam2 import hf_checkpoint
+from vidlabel.segment.sam2_model import hf_checkpoint
 model, cache, offline = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 set_late, fill = sys.argv[4] == "1", sys.argv[5] == "1"
 if set_late:  # set after huggingface_hub was imported, as a notebook cell would

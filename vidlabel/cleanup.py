@@ -33,12 +33,13 @@ from .naming import natural_key
 __all__ = ["CleanupMixin"]
 
 Edit = tuple[tuple[str, int, str], bytes | None]  # (mask key, new counts or None to remove)
+# what a computation read: mask key -> (counts, keyframe) or None, (None, seq, entity) -> its mask keys
+Deps = dict[tuple[Any, ...], Any]
 
 
 class CleanupMixin(AnnotationsMixin):
     """``clean_masks`` and ``smooth_masks``, built on the per-frame mask edits."""
 
-    @writes
     def clean_masks(
         self,
         seq: str,
@@ -68,37 +69,44 @@ class CleanupMixin(AnnotationsMixin):
         but void ones (DAVIS void regions are not objects; name one to clean it). ``frames``: a
         frame, several, or None for all. ``keyframes=True`` cleans keyframe masks too.
         ``source``: what changed masks are marked as made by.
+
+        The masks are read and cleaned without holding the writer's lock (other edits go on
+        meanwhile); a mask another edit changed in between is cleaned again from its new pixels.
+        Masks added meanwhile are not part of the call.
         """
-        seq_id, eids, wanted = self._cleanup_scope(seq, entities, frames, "clean_masks")
-        h, w = self._size(seq_id)
-        r = _count("clean_masks", "radius", radius, most=max(h, w))
-        small = _count("clean_masks", "min_area", min_area)
-        holes = _count("clean_masks", "fill_holes", fill_holes)
-        _check_flags("clean_masks", keyframes, source)
-        from .morphology import tidy  # here: OpenCV loads on first use, `import vidlabel` stays light
 
-        store = self._tables["masks"]
-        edits: list[Edit] = []
-        for eid in eids:
-            # With frames given, their keys are looked up directly: the cost follows the frames, not the
-            # entity's whole track.
-            if wanted is None:
-                keys = sorted(store.lookup("by_entity", (seq_id, eid)))
-            else:
-                keys = [(seq_id, f, eid) for f in sorted(wanted)]
-            for key, found in zip(keys, store.values_many(keys, ("counts", "keyframe"))):
-                if found is None:  # no mask on that frame
-                    continue
-                counts, keyframe = found
-                if keyframe and not keyframes:
-                    continue
-                new = _clean_one({"size": [h, w], "counts": counts}, tidy, r, small, holes)
-                if new is not _SAME:
-                    edits.append((key, new))
-        self._apply_cleanup(seq_id, edits, source, f"clean {len(edits)} masks")
-        return len(edits)
+        def compute(deps: Deps) -> tuple[str, list[Edit]]:
+            seq_id, eids, wanted = self._cleanup_scope(seq, entities, frames, "clean_masks")
+            h, w = self._size(seq_id)
+            r = _count("clean_masks", "radius", radius, most=max(h, w))
+            small = _count("clean_masks", "min_area", min_area)
+            holes = _count("clean_masks", "fill_holes", fill_holes)
+            _check_flags("clean_masks", keyframes, source)
+            from .morphology import tidy  # here: OpenCV loads on first use, `import vidlabel` stays light
 
-    @writes
+            store = self._tables["masks"]
+            edits: list[Edit] = []
+            for eid in eids:
+                # With frames given, their keys are looked up directly: the cost follows the frames, not
+                # the entity's whole track.
+                if wanted is None:
+                    keys = sorted(store.lookup("by_entity", (seq_id, eid)))
+                else:
+                    keys = [(seq_id, f, eid) for f in sorted(wanted)]
+                for key, found in zip(keys, store.values_many(keys, ("counts", "keyframe"))):
+                    deps[key] = found
+                    if found is None:  # no mask on that frame
+                        continue
+                    counts, keyframe = found
+                    if keyframe and not keyframes:
+                        continue
+                    new = _clean_one({"size": [h, w], "counts": counts}, tidy, r, small, holes)
+                    if new is not _SAME:
+                        edits.append((key, new))
+            return seq_id, edits
+
+        return self._compute_then_write(compute, source, "clean")
+
     def smooth_masks(
         self,
         seq: str,
@@ -138,36 +146,89 @@ class CleanupMixin(AnnotationsMixin):
         frames outside ``frames``, which only limits the frames written; only masks within
         ``window`` frames of those written are read, so the cost follows ``frames``, not the
         sequence's length. ``entities`` and ``keyframes`` as in ``clean_masks``; masks written
-        where there was none are ``keyframe=False`` with no score.
+        where there was none are ``keyframe=False`` with no score. As with ``clean_masks``, the
+        votes are computed without the writer's lock, and again under it if another edit changed a
+        mask they read.
         """
-        seq_id, eids, wanted = self._cleanup_scope(seq, entities, frames, "smooth_masks")
-        if isinstance(window, (bool, np.bool_)) or not isinstance(window, (int, np.integer)) or window < 1:
-            raise ValidationError(f"smooth_masks: window must be an integer >= 1, got {window!r}")
-        _check_flags("smooth_masks", keyframes, source)
-        if not isinstance(fill_gaps, (bool, np.bool_)):
-            raise ValidationError(f"smooth_masks: fill_gaps must be a bool, got {fill_gaps!r}")
-        n = len(self._tables.frame_info(seq_id).uris)
-        size = self._size(seq_id)
-        w = int(window)
-        out = sorted(wanted) if wanted is not None else range(n)
-        near: list[int] | None = None  # the frames the votes read, when not all of them
-        if wanted is not None:
-            near = sorted({g for t in out for g in range(max(0, t - w), min(n, t + w + 1))})
-        store = self._tables["masks"]
-        edits: list[Edit] = []
-        for eid in eids:
-            if near is None:
-                keys = sorted(store.lookup("by_entity", (seq_id, eid)))
-            else:  # look the keys up, not the entity's every mask
-                keys = [(seq_id, g, eid) for g in near]
-            found = store.values_many(keys, ("counts", "keyframe"))
-            have = {k[1]: v for k, v in zip(keys, found) if v is not None}
-            for f, new in _smooth_entity(have, out, n, w, size, bool(keyframes), bool(fill_gaps)):
-                edits.append(((seq_id, f, eid), new))
-        self._apply_cleanup(seq_id, edits, source, f"smooth {len(edits)} masks")
-        return len(edits)
+
+        def compute(deps: Deps) -> tuple[str, list[Edit]]:
+            seq_id, eids, wanted = self._cleanup_scope(seq, entities, frames, "smooth_masks")
+            if (
+                isinstance(window, (bool, np.bool_))
+                or not isinstance(window, (int, np.integer))
+                or window < 1
+            ):
+                raise ValidationError(f"smooth_masks: window must be an integer >= 1, got {window!r}")
+            _check_flags("smooth_masks", keyframes, source)
+            if not isinstance(fill_gaps, (bool, np.bool_)):
+                raise ValidationError(f"smooth_masks: fill_gaps must be a bool, got {fill_gaps!r}")
+            n = len(self._tables.frame_info(seq_id).uris)
+            size = self._size(seq_id)
+            w = int(window)
+            out = sorted(wanted) if wanted is not None else range(n)
+            near: list[int] | None = None  # the frames the votes read, when not all of them
+            if wanted is not None:
+                near = sorted({g for t in out for g in range(max(0, t - w), min(n, t + w + 1))})
+            store = self._tables["masks"]
+            edits: list[Edit] = []
+            for eid in eids:
+                if near is None:
+                    keys = sorted(store.lookup("by_entity", (seq_id, eid)))
+                    deps[(None, seq_id, eid)] = frozenset(keys)  # a mask added meanwhile counts
+                else:  # look the keys up, not the entity's every mask
+                    keys = [(seq_id, g, eid) for g in near]
+                found = store.values_many(keys, ("counts", "keyframe"))
+                deps.update(zip(keys, found))
+                have = {k[1]: v for k, v in zip(keys, found) if v is not None}
+                for f, new in _smooth_entity(have, out, n, w, size, bool(keyframes), bool(fill_gaps)):
+                    edits.append(((seq_id, f, eid), new))
+            return seq_id, edits
+
+        return self._compute_then_write(compute, source, "smooth")
 
     # ------------------------------------------------------------------ shared parts
+    def _compute_then_write(
+        self, compute: Callable[[Deps], tuple[str, list[Edit]]], source: str, verb: str
+    ) -> int:
+        """Run ``compute`` on the newest version without the writer's lock, then write its edits under
+        the lock if nothing it read has changed since; otherwise compute again under the lock (rare:
+        only when another edit touched those masks meanwhile). Returns the number of masks changed."""
+        deps: Deps = {}
+        loc = self._local.__dict__
+        pins = loc.get("pins")
+        loc["pins"] = [self._state]  # the newest version, even inside a caller's `with ds.snapshot():`
+        try:
+            seq_id, edits = compute(deps)
+        finally:
+            loc["pins"] = pins if pins is not None else []
+        return self._write_computed(compute, deps, seq_id, edits, source, verb)
+
+    @writes
+    def _write_computed(
+        self,
+        compute: Callable[[Deps], tuple[str, list[Edit]]],
+        deps: Deps,
+        seq_id: str,
+        edits: list[Edit],
+        source: str,
+        verb: str,
+    ) -> int:
+        if not self._unchanged(deps):
+            deps = {}
+            seq_id, edits = compute(deps)
+        self._apply_cleanup(seq_id, edits, source, f"{verb} {len(edits)} masks")
+        return len(edits)
+
+    def _unchanged(self, deps: Deps) -> bool:
+        store = self._tables["masks"]
+        for key, seen in deps.items():
+            if key[0] is None:  # (None, sequence, entity): the entity's mask keys
+                if frozenset(store.lookup("by_entity", key[1:])) != seen:
+                    return False
+            elif store.values_many([key], ("counts", "keyframe"))[0] != seen:
+                return False
+        return True
+
     def _cleanup_scope(
         self, seq: Any, entities: Any, frames: Any, what: str
     ) -> tuple[str, list[str], set[int] | None]:

@@ -16,18 +16,17 @@ import operator
 import os
 import re
 import threading
-import zlib
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
 from vidlabel.errors import ValidationError
+from vidlabel.images import JPEG_MIME, decode_image, encode_jpeg, jpeg_is_complete, sniff_mime
 from vidlabel.naming import natural_key
 
 Frame = npt.NDArray[np.uint8]
@@ -36,10 +35,7 @@ PathLike = str | os.PathLike[str]
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 DEFAULT_CACHE_BYTES = 256 * 2**20
-JPEG_MIME = "image/jpeg"
 
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_JPEG_PADDING = b"\x00 \t\r\n"
 _GLOB_CHARS = re.compile(r"[*?\[]")
 # Seeking costs about this many decoded frames; below that, decoding on from where we are is cheaper.
 _SEEK_COST_FRAMES = 4
@@ -174,7 +170,7 @@ class FrameSource(abc.ABC):
         return idx
 
 
-class _ImageBytesSource(FrameSource):
+class ImageBytesSource(FrameSource):
     """A source whose frames are encoded images: complete JPEGs pass through, the rest is re-encoded."""
 
     @abc.abstractmethod
@@ -186,6 +182,10 @@ class _ImageBytesSource(FrameSource):
     def _decode(self, i: int) -> Frame:
         return self._decode_bytes(i, self._bytes(i))
 
+    def file_bytes(self, i: int) -> bytes:
+        """Frame ``i`` as the encoded image it is stored as (a file's bytes, as they are)."""
+        return self._bytes(self._check_index(i))
+
     def _decode_bytes(self, i: int, data: bytes) -> Frame:
         frame = decode_image(data, name=self._name(i))
         h, w = frame.shape[:2]
@@ -196,7 +196,7 @@ class _ImageBytesSource(FrameSource):
     def encoded(self, i: int) -> tuple[bytes, str]:
         idx = self._check_index(i)
         data = self._bytes(idx)
-        if _jpeg_is_complete(data):
+        if jpeg_is_complete(data):
             return data, JPEG_MIME
         frame = self._cache.get(self._key(idx))
         if frame is None:
@@ -204,7 +204,7 @@ class _ImageBytesSource(FrameSource):
         return encode_jpeg(frame), JPEG_MIME
 
 
-class ImageFilesSource(_ImageBytesSource):
+class ImageFilesSource(ImageBytesSource):
     """Image files in the given order; all must have the same size (checked from headers at open)."""
 
     kind = "images"
@@ -240,7 +240,7 @@ class ImageFilesSource(_ImageBytesSource):
         return self.paths[i]
 
 
-class EncodedSource(_ImageBytesSource):
+class EncodedSource(ImageBytesSource):
     """Encoded images held in memory (e.g. frames embedded in a parquet export); JPEGs pass through."""
 
     kind = "encoded"
@@ -260,7 +260,7 @@ class EncodedSource(_ImageBytesSource):
             self._data.append(d if isinstance(d, bytes) else bytes(d))
         if not self._data:
             raise ValidationError("no encoded frames given")
-        sniffed = [_sniff_mime(d) for d in self._data]
+        sniffed = [sniff_mime(d) for d in self._data]
         if mimes is None:
             mimes = [m or "application/octet-stream" for m in sniffed]
         elif len(mimes) != len(self._data):
@@ -513,99 +513,6 @@ def _open_path(spec: str, *, fps: float | None, cache: FrameCache | None) -> Fra
             raise ValidationError(f"no files match the pattern {spec!r}")
         return ImageFilesSource(sorted(files, key=natural_key), fps=fps, cache=cache, uri=uri)
     raise ValidationError(f"no such file or folder: {spec}")
-
-
-def encode_jpeg(rgb: Frame, quality: int = 90) -> bytes:
-    """JPEG bytes of an HxWx3 uint8 RGB frame (OpenCV: faster than PIL)."""
-    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValidationError(f"expected an HxWx3 uint8 RGB array, got {rgb.dtype} {rgb.shape}")
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise ValidationError(f"JPEG encoding failed for a {rgb.shape} frame")
-    return buf.tobytes()
-
-
-def decode_image(data: bytes, *, name: str = "image data") -> Frame:
-    """HxWx3 uint8 RGB from encoded bytes; ValidationError naming ``name`` if corrupt or truncated."""
-    # Pillow silently fills truncated images when ImageFile.LOAD_TRUNCATED_IMAGES is set anywhere in
-    # the process, so truncation is checked from the byte structure first.
-    if data.startswith(b"\xff\xd8") and _jpeg_end(data) < 0:
-        raise ValidationError(f"{name} is a truncated or corrupt JPEG (no end-of-image marker)")
-    if data.startswith(_PNG_SIGNATURE) and (problem := png_problem(data)):
-        raise ValidationError(f"{name} is a truncated or corrupt PNG: {problem}")
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            rgb = im if im.mode == "RGB" else im.convert("RGB")
-            frame = np.asarray(rgb, dtype=np.uint8)
-    except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError, ... for bad data
-        raise ValidationError(f"{name} cannot be decoded as an image: {e}") from e
-    return np.ascontiguousarray(frame)
-
-
-def _jpeg_is_complete(data: bytes) -> bool:
-    """Cheap passthrough check: starts with SOI and ends with EOI (zero/whitespace padding allowed)."""
-    return data.startswith(b"\xff\xd8") and data.rstrip(_JPEG_PADDING).endswith(b"\xff\xd9")
-
-
-def _jpeg_end(data: bytes) -> int:
-    """Offset just past the EOI marker found by walking the segments, or -1 if the stream is cut short."""
-    if _jpeg_is_complete(data):
-        return len(data.rstrip(_JPEG_PADDING))
-    # The slow path only runs for files with bytes after EOI (camera trailers) or truncated ones.
-    pos, n = 2, len(data)
-    while pos + 1 < n:
-        if data[pos] != 0xFF:
-            return -1
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-        elif marker == 0xD9:
-            return pos + 2
-        elif 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
-            pos += 2
-        else:
-            if pos + 4 > n:
-                return -1
-            pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
-            if marker == 0xDA:  # entropy-coded data: FF is stuffed as FF00, RSTn may appear inside
-                while True:
-                    pos = data.find(b"\xff", pos)
-                    if pos < 0 or pos + 1 >= n:
-                        return -1
-                    nxt = data[pos + 1]
-                    if nxt == 0 or 0xD0 <= nxt <= 0xD7:
-                        pos += 2
-                    elif nxt == 0xFF:
-                        pos += 1
-                    else:
-                        break
-    return -1
-
-
-def png_problem(data: bytes) -> str | None:
-    """Why PNG bytes are not a whole PNG (no signature, a bad chunk CRC, cut off before IEND), or None."""
-    if not data.startswith(_PNG_SIGNATURE):
-        return "no PNG signature"
-    pos, n = len(_PNG_SIGNATURE), len(data)
-    while pos + 8 <= n:
-        length = int.from_bytes(data[pos : pos + 4], "big")
-        end = pos + 12 + length
-        if end > n:
-            break
-        if zlib.crc32(data[pos + 4 : end - 4]) != int.from_bytes(data[end - 4 : end], "big"):
-            return f"bad CRC in chunk {data[pos + 4 : pos + 8]!r}"
-        if data[pos + 4 : pos + 8] == b"IEND":
-            return None
-        pos = end
-    return "cut off before the IEND chunk"
-
-
-def _sniff_mime(data: bytes) -> str | None:
-    if data.startswith(b"\xff\xd8\xff"):
-        return JPEG_MIME
-    if data.startswith(_PNG_SIGNATURE):
-        return "image/png"
-    return None
 
 
 def _common_size(images: Sequence[tuple[str | IO[bytes], str]]) -> tuple[int, int]:

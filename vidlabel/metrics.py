@@ -47,6 +47,8 @@ from vidlabel.errors import ValidationError
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
+    from matplotlib.figure import Figure
 
 __all__ = ["SUMMARY_KEYS", "Evaluation", "evaluate", "evaluate_arrays", "f_measure", "jaccard", "statistics"]
 
@@ -180,6 +182,10 @@ class Evaluation:
     per_frame: dict[str, dict[str, np.ndarray]]  # "<sequence>_<id>" -> {"J": ..., "F": ...}, evaluated frames
     # evaluate only: "<sequence>_<id>" -> (ground-truth entity name, prediction entity name), None for none
     matches: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    # "<sequence>_<id>" -> the frame index of each value of per_frame[key]["J"] and ["F"]
+    frames: dict[str, np.ndarray] = field(default_factory=dict)
+    # "<sequence>_<id>" -> (sequence name, object id): the key split without guessing at underscores
+    objects: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def to_pandas(self) -> pd.DataFrame:
         """Per-object table with the official per-sequence CSV columns."""
@@ -187,6 +193,40 @@ class Evaluation:
 
         rows = [(key, j, f) for key, (j, f) in self.per_object.items()]
         return pd.DataFrame(rows, columns=["Sequence", "J-Mean", "F-Mean"])
+
+    def per_frame_table(self) -> pa.Table:
+        """J and F per evaluated frame and object: a pyarrow Table with columns ``sequence``, ``object``
+        (the DAVIS id), ``key`` ("<sequence>_<id>", as in ``per_frame``), ``frame_index``, ``J``, ``F``."""
+        import pyarrow as pa
+
+        cols: dict[str, list[Any]] = {c: [] for c in ("sequence", "object", "key", "frame_index", "J", "F")}
+        for key, values in self.per_frame.items():
+            seq, obj = self.objects.get(key, (key, 0))
+            frames = self.frames.get(key, np.arange(1, len(values["J"]) + 1))
+            cols["sequence"] += [seq] * len(frames)
+            cols["object"] += [obj] * len(frames)
+            cols["key"] += [key] * len(frames)
+            cols["frame_index"] += [int(f) for f in frames]
+            cols["J"] += [float(x) for x in values["J"]]
+            cols["F"] += [float(x) for x in values["F"]]
+        schema = pa.schema(
+            [
+                pa.field("sequence", pa.string()),
+                pa.field("object", pa.int32()),
+                pa.field("key", pa.string()),
+                pa.field("frame_index", pa.int32()),
+                pa.field("J", pa.float64()),
+                pa.field("F", pa.float64()),
+            ]
+        )
+        return pa.Table.from_pydict(cols, schema=schema)
+
+    def plot(self, **options: Any) -> Figure:
+        """J (solid) and F (dashed) over the evaluated frames, one line per object, one panel per
+        sequence, dips marked; a matplotlib Figure. Options: see ``vidlabel.plots.plot_evaluation``."""
+        from .plots import plot_evaluation
+
+        return plot_evaluation(self, **options)
 
 
 # frame index -> (gt mask per object 1..N, pred mask per object or None when empty, void map)
@@ -207,6 +247,8 @@ def _evaluate_core(seqs: Iterable[_SeqInput], use_void: bool) -> Evaluation:
     per_object: dict[str, tuple[float, float]] = {}
     per_frame: dict[str, dict[str, np.ndarray]] = {}
     matches: dict[str, tuple[str | None, str | None]] = {}
+    frame_ids: dict[str, np.ndarray] = {}
+    objects: dict[str, tuple[str, int]] = {}
     columns: dict[str, list[float]] = {k: [] for k in SUMMARY_KEYS[1:]}  # one value per object
     for s in seqs:
         frames = range(1, s.num_frames - 1)  # first (given) and last frames are not evaluated
@@ -231,13 +273,22 @@ def _evaluate_core(seqs: Iterable[_SeqInput], use_void: bool) -> Evaluation:
                     columns[f"{m}-{label}"].append(x)
             per_object[key] = (columns["J-Mean"][-1], columns["F-Mean"][-1])
             per_frame[key] = {"J": js[k], "F": fs[k]}
+            frame_ids[key] = np.asarray(frames, dtype=np.int64)
+            objects[key] = (s.name, k + 1)
             if s.matches:
                 matches[key] = s.matches.get(k + 1, (None, None))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # no objects at all -> nan
         summary = {k: float(np.mean(v)) for k, v in columns.items()}
     summary = {"J&F-Mean": (summary["J-Mean"] + summary["F-Mean"]) / 2, **summary}
-    return Evaluation(summary=summary, per_object=per_object, per_frame=per_frame, matches=matches)
+    return Evaluation(
+        summary=summary,
+        per_object=per_object,
+        per_frame=per_frame,
+        matches=matches,
+        frames=frame_ids,
+        objects=objects,
+    )
 
 
 def _check_index_map(a: np.ndarray, what: str) -> None:

@@ -39,7 +39,7 @@ export class EntityPanel {
   private selected = "";
 
   constructor(private readonly cb: PanelCallbacks) {
-    this.addButton = h("button", { class: "vl-add-entity", type: "button", title: "New entity (N)", onclick: () => this.openForm(null) }, "+ New");
+    this.addButton = h("button", { class: "vl-add-entity", type: "button", title: "New entity (E)", onclick: () => this.openForm(null) }, "+ New");
     this.deleteButton = h("button", { class: "vl-delete-entity", type: "button", title: "Delete the selected entity (click twice)" }, "Delete");
     this.deleteButton.addEventListener("click", () => this.onDeleteClick());
     this.nameInput = h("input", { type: "text", class: "vl-entity-name", placeholder: "name (optional)" });

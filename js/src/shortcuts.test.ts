@@ -47,7 +47,11 @@ describe("shortcuts", () => {
 
   it("maps the editing and view keys", () => {
     expect(actionFor(k("Escape"))).toEqual({ type: "escape" });
-    expect(actionFor(k("n"))).toEqual({ type: "newEntity" });
+    expect(actionFor(k("e"))).toEqual({ type: "newEntity" });
+    expect(actionFor(k("n"))).toEqual({ type: "review", dir: 1 });
+    expect(actionFor(k("N", { shiftKey: true }))).toEqual({ type: "review", dir: -1 });
+    expect(actionFor(k("y"))).toEqual({ type: "accept" });
+    expect(actionFor(k("Y", { ctrlKey: true }))).toEqual({ type: "redo" }); // Ctrl+Y stays redo
     expect(actionFor(k("Delete"))).toEqual({ type: "erase" });
     expect(actionFor(k("Backspace"))).toEqual({ type: "erase" });
     expect(actionFor(k("v"))).toEqual({ type: "tool", tool: "point" });
@@ -70,6 +74,6 @@ describe("shortcuts", () => {
 
   it("the help table names every action family", () => {
     const text = SHORTCUTS.map((s) => s.does).join(" ");
-    for (const word of ["Play", "Undo", "Redo", "Propagate", "entity", "Erase", "Zoom", "help"]) expect(text).toContain(word);
+    for (const word of ["Play", "Undo", "Redo", "Propagate", "entity", "Erase", "Zoom", "help", "review", "Accept"]) expect(text).toContain(word);
   });
 });

@@ -18,6 +18,8 @@ export type Action =
   | { type: "selectEntity"; index: number }
   | { type: "cycleEntity"; delta: number }
   | { type: "newEntity" }
+  | { type: "review"; dir: 1 | -1 }
+  | { type: "accept" }
   | { type: "erase" }
   | { type: "tool"; tool: Tool }
   | { type: "toggleHidden" }
@@ -55,7 +57,9 @@ export const SHORTCUTS: readonly { keys: string; does: string }[] = [
   { keys: "Esc", does: "Cancel propagation, else clear points / close panels" },
   { keys: "1 – 9", does: "Select entity" },
   { keys: "↑ / ↓", does: "Previous / next entity" },
-  { keys: "N", does: "New entity" },
+  { keys: "E", does: "New entity" },
+  { keys: "N / Shift + N", does: "Next / previous frame to review (worst first; the selected entity's, else all)" },
+  { keys: "Y", does: "Accept the frame under review (mark it reviewed) and go to the next" },
   { keys: "Delete / Backspace", does: "Erase the entity's mask on this frame" },
   { keys: "Drag a tracklet's end", does: "Trim / extend the tracklet (on a track bar)" },
   { keys: "Right-click a tracklet", does: "Tracklet menu: split, glue, relink, delete, interpolate" },
@@ -141,6 +145,10 @@ export function actionFor(e: KeyLike): Action | null {
     case "p":
       return { type: "propagate", direction: e.shiftKey ? "backward" : "forward" };
     case "n":
+      return { type: "review", dir: e.shiftKey ? -1 : 1 };
+    case "y":
+      return e.shiftKey ? null : { type: "accept" };
+    case "e":
       return e.shiftKey ? null : { type: "newEntity" };
     case "v":
       return { type: "tool", tool: "point" };

@@ -67,6 +67,10 @@ const CSS = `
 .vl-track-lanes { position: relative; flex: 1; min-width: 0; display: flex; flex-direction: column; }
 .vl-track { display: block; width: 100%; height: 14px; margin-bottom: 2px; cursor: pointer; }
 .vl-playhead { position: absolute; top: 0; bottom: 0; width: 0; border-left: 1px solid rgba(255,60,60,0.95); pointer-events: none; }
+.vl-review-strip { display: block; width: 100%; height: 10px; margin-bottom: 4px; cursor: pointer; }
+.vl-review-label { height: 10px; line-height: 10px; margin-bottom: 4px; font-size: 10px; }
+.vl-review-count { margin-left: 8px; color: var(--vl-fg2); white-space: nowrap; }
+.vl-review-reason { color: var(--vl-fg); white-space: nowrap; overflow: hidden; text-overflow: ellipsis; min-width: 0; flex: 0 1 auto; }
 .vl-track:focus-visible { outline: 1px solid var(--vl-accent); }
 .vl-menu { position: absolute; z-index: 11; min-width: 190px; display: flex; flex-direction: column; padding: 3px;
   background: var(--vl-bg); border: 1px solid var(--vl-border); border-radius: 4px; box-shadow: 0 4px 16px rgba(0,0,0,0.35); }

@@ -3,9 +3,12 @@
 // no canvas; bars redraw only when tracks, entities, selection or width change. On a bar,
 // a click selects and seeks (a drag scrubs), a drag from a segment's end trims or extends
 // it (shown live, sent on release), a right-click (or the Menu key / Shift+F10 on a focused
-// bar) asks for the tracklet menu.
+// bar) asks for the tracklet menu. Above the bars, the review strip: the frames still to
+// review coloured by suspicion (review.ts), drawn like a bar; with the counter and the reasons
+// of the frame under review in the transport row.
 
 import { h } from "./dom";
+import { drawStrip, type Scratch } from "./review";
 import { drawTrack, frameCenter, xToFrame, type Tracks } from "./timeline";
 import { dragSpan, hitSegment, trackletAt, type Edge } from "./tracklets";
 
@@ -23,6 +26,8 @@ export interface TimelineCallbacks {
   onKeyframe(dir: -1 | 1): void;
   onPlay(): void;
   onTrackClick(entity: string, frame: number): void;
+  /** a click (or drag) on the review strip */
+  onStripSeek(frame: number): void;
   /** right-click on tracklet `index` of `entity` at `frame`; (x, y) in client pixels */
   onTrackMenu(entity: string, index: number, frame: number, x: number, y: number): void;
   /** an end was dragged: the new inclusive span; the live preview stays until this settles */
@@ -45,6 +50,12 @@ export class TimelineView {
   readonly scrubber: HTMLInputElement;
   readonly label: HTMLSpanElement;
   readonly play: HTMLButtonElement;
+  readonly reviewCount: HTMLSpanElement;
+  readonly reviewReason: HTMLSpanElement;
+  readonly strip: HTMLCanvasElement;
+  private stripLabel: HTMLDivElement;
+  private stripCodes: Int8Array = new Int8Array(0);
+  private scratch: Scratch = { canvas: null };
   private labels: HTMLDivElement;
   private lanes: HTMLDivElement;
   private playhead: HTMLDivElement;
@@ -65,6 +76,8 @@ export class TimelineView {
     this.scrubber = h("input", { class: "vl-scrubber", type: "range", min: 0, max: 0, step: 1, value: "0", title: "Frame" });
     this.scrubber.addEventListener("input", () => cb.onSeek(Number(this.scrubber.value)));
     this.label = h("span", { class: "vl-frame-label" }, "0 / 0");
+    this.reviewCount = h("span", { class: "vl-review-count", title: "Frames some quality signal flagged, not yet reviewed (N / Shift+N: next / previous, Y: accept)" });
+    this.reviewReason = h("span", { class: "vl-review-reason" });
     this.transport = h(
       "div",
       { class: "vl-transport" },
@@ -75,17 +88,102 @@ export class TimelineView {
       btn("vl-next-key", "▶◆", "Next keyframe (.)", () => cb.onKeyframe(1)),
       this.scrubber,
       this.label,
+      this.reviewCount,
+      this.reviewReason,
     );
     this.labels = h("div", { class: "vl-track-labels" });
     this.playhead = h("div", { class: "vl-playhead" });
-    this.lanes = h("div", { class: "vl-track-lanes" }, this.playhead);
+    this.strip = h("canvas", { class: "vl-review-strip", hidden: true, title: "Review: frames coloured by suspicion (red: likely wrong); click to seek" });
+    this.stripLabel = h("div", { class: "vl-track-label vl-review-label", hidden: true }, "review");
+    this.lanes = h("div", { class: "vl-track-lanes" }, this.strip, this.playhead);
+    this.labels.append(this.stripLabel);
     this.tracksEl = h("div", { class: "vl-tracks" }, this.labels, this.lanes);
+    this.bindStrip();
+  }
+
+  /** The review strip's cells (review.ts `stripCodes`), or null to hide it (review off). */
+  setReview(codes: Int8Array | null, count: string, reason: string): void {
+    const shown = codes !== null;
+    this.strip.hidden = this.stripLabel.hidden = !shown;
+    this.stripCodes = codes ?? new Int8Array(0);
+    if (shown) this.redrawStrip(); // before the text changes, so its size is read without a new layout
+    this.reviewCount.textContent = count;
+    this.reviewReason.textContent = reason;
+  }
+
+  redrawStrip(): void {
+    if (this.strip.hidden) return;
+    const ctx = this.sized(this.strip);
+    if (ctx) drawStrip(ctx.ctx, ctx.w, ctx.h, this.stripCodes, this.strip.width, this.scratch);
+  }
+
+  /** ms per draw of the strip and of one bar (the mean over the bars), each drawn `repeats` times. */
+  drawCost(repeats: number): { strip: number; bar: number } {
+    const time = (draw: () => void) => {
+      const t0 = performance.now();
+      for (let i = 0; i < repeats; i++) draw();
+      return (performance.now() - t0) / Math.max(1, repeats);
+    };
+    const s = this.sized(this.strip);
+    const strip = s ? time(() => drawStrip(s.ctx, s.w, s.h, this.stripCodes, this.strip.width, this.scratch)) : NaN;
+    const bars: number[] = [];
+    for (const e of this.entities) {
+      const canvas = this.rows.get(e.id);
+      const b = canvas && this.sized(canvas);
+      if (!b) continue;
+      const paint = { track: this.tracks[e.id], count: this.count, frame: null, color: e.color, selected: e.id === this.selected };
+      bars.push(time(() => drawTrack(b.ctx, b.w, b.h, paint)));
+    }
+    return { strip, bar: bars.length ? bars.reduce((a, b) => a + b, 0) / bars.length : NaN };
+  }
+
+  /** The canvas sized to its CSS box in device pixels, and its 2D context in CSS pixels. */
+  private sized(canvas: HTMLCanvasElement): { ctx: CanvasRenderingContext2D; w: number; h: number } | null {
+    const dpr = globalThis.devicePixelRatio || 1;
+    const w = canvas.clientWidth || 300;
+    const hh = canvas.clientHeight || 14;
+    if (canvas.width !== Math.round(w * dpr)) canvas.width = Math.round(w * dpr);
+    if (canvas.height !== Math.round(hh * dpr)) canvas.height = Math.round(hh * dpr);
+    let ctx: CanvasRenderingContext2D | null = null;
+    try {
+      ctx = canvas.getContext("2d");
+    } catch {
+      ctx = null;
+    }
+    if (!ctx) return null;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    return { ctx, w, h: hh };
+  }
+
+  private bindStrip(): void {
+    const frameAt = (ev: MouseEvent) => {
+      const { x, w } = this.local(this.strip, ev);
+      return xToFrame(x, this.count, w);
+    };
+    this.strip.addEventListener("pointerdown", (ev) => {
+      if (ev.button !== 0) return;
+      this.cb.onStripSeek(frameAt(ev));
+      try {
+        this.strip.setPointerCapture(ev.pointerId);
+      } catch {
+        /* synthetic events cannot be captured */
+      }
+    });
+    this.strip.addEventListener("pointermove", (ev) => {
+      if (ev.buttons & 1 && this.strip.hasPointerCapture?.(ev.pointerId)) this.cb.onStripSeek(frameAt(ev));
+    });
   }
 
   setCount(count: number): void {
     this.count = count;
     this.scrubber.max = String(Math.max(0, count - 1));
     this.setFrame(this.frame);
+    this.redraw();
+  }
+
+  /** The strip and every bar (the width changed); the strip otherwise redraws only in setReview. */
+  redraw(): void {
+    this.redrawStrip();
     this.redrawTracks();
   }
 
@@ -110,7 +208,7 @@ export class TimelineView {
     const d = this.drag;
     if (d && tracks[d.entity]?.ids?.[d.index] !== d.id) this.cancelDrag(); // edited under the drag
     for (const [i, e] of entities.entries()) {
-      const lab = this.labels.children[i] as HTMLElement | undefined;
+      const lab = this.labels.children[i + 1] as HTMLElement | undefined; // the review strip's comes first
       if (lab) {
         lab.textContent = e.name;
         lab.style.color = e.color;
@@ -130,23 +228,13 @@ export class TimelineView {
 
   /** Canvases are sized to their CSS width in device pixels, then drawn (all, or those of `only`). */
   redrawTracks(only?: ReadonlySet<string>): void {
-    const dpr = globalThis.devicePixelRatio || 1;
     for (const e of this.entities) {
       if (only && !only.has(e.id)) continue;
       const canvas = this.rows.get(e.id);
       if (!canvas) continue;
-      const w = canvas.clientWidth || 300;
-      const hh = canvas.clientHeight || 14;
-      if (canvas.width !== Math.round(w * dpr)) canvas.width = Math.round(w * dpr);
-      if (canvas.height !== Math.round(hh * dpr)) canvas.height = Math.round(hh * dpr);
-      let ctx: CanvasRenderingContext2D | null = null;
-      try {
-        ctx = canvas.getContext("2d");
-      } catch {
-        ctx = null;
-      }
-      if (!ctx) continue;
-      ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+      const sized = this.sized(canvas);
+      if (!sized) continue;
+      const { ctx, w, h: hh } = sized;
       const spans = this.preview?.entity === e.id ? this.preview.spans : undefined;
       drawTrack(ctx, w, hh, { track: this.tracks[e.id], spans, count: this.count, frame: null, color: e.color, selected: e.id === this.selected });
     }
@@ -255,7 +343,7 @@ export class TimelineView {
   private rebuild(entities: EntityInfo[]): void {
     for (const c of this.rows.values()) c.remove();
     this.rows.clear();
-    this.labels.replaceChildren();
+    this.labels.replaceChildren(this.stripLabel);
     for (const e of entities) {
       const canvas = h("canvas", {
         class: "vl-track",

@@ -200,7 +200,7 @@ describe("AnnotatorView (jsdom, fake model)", () => {
 
   it("typing in its own inputs does not trigger shortcuts", () => {
     const { key, q } = mount();
-    key("n");
+    key("e");
     const name = q<HTMLInputElement>(".vl-entity-name");
     expect(name.closest("form")!.hidden).toBe(false);
     let leaked = 0;
@@ -304,7 +304,7 @@ describe("AnnotatorView (jsdom, fake model)", () => {
 
   it("the new-entity form sends only what was filled in", () => {
     const { model, key, q } = mount();
-    key("n");
+    key("e");
     q<HTMLInputElement>(".vl-entity-name").value = "dog";
     q<HTMLFormElement>(".vl-entity-form").dispatchEvent(new Event("submit", { cancelable: true }));
     const add = model.last("add_entity");
@@ -718,5 +718,117 @@ describe("AnnotatorView temporal editing (jsdom, fake model)", () => {
     expect(model.last("remove_box")).toMatchObject({ frame: 3, entity: "e1" });
     key("2"); // e2 has no box here
     expect(fromBox.disabled).toBe(true);
+  });
+});
+
+describe("the review in the view", () => {
+  const review = () => ({
+    enabled: true,
+    sequence: "s1",
+    version: 4,
+    error: "",
+    entities: {
+      e1: { frames: [3, 12, 30], suspicion: [0.83, 0.4, 0.1], reasons: ["temporal,area_jump", "presence", ""] },
+      e2: { frames: [12, 40], suspicion: [0.9, 0.5], reasons: ["overlap", "score"] },
+    },
+  });
+  const count = (q: (s: string) => HTMLElement) => q(".vl-review-count").textContent;
+
+  it("shows the strip and the counter; N / Shift+N step worst first with the reasons, from the browser's copy", async () => {
+    const { model, key, q } = mount({ review: review() });
+    await flush();
+    expect(q(".vl-review-strip").hidden).toBe(false);
+    expect(q(".vl-review-label").textContent).toBe("review");
+    key("2"); // the bars' labels follow the selection, not shifted by the strip's
+    const labels = Array.from(document.querySelectorAll<HTMLElement>(".vl-track-label[data-entity]"));
+    expect(labels.map((l) => [l.textContent, l.style.fontWeight])).toEqual([["bear", "400"], ["ball", "700"]]);
+    key("Escape");
+    model.kernelSet("entity", "");
+    expect(count(q)).toBe("4 to review");
+    expect(q(".vl-review-count").dataset.left).toBe("4");
+    const sent = model.sent.length;
+    key("n");
+    expect(q(".vl-frame-label").textContent).toBe("12 / 49");
+    expect(q(".vl-review-reason").textContent).toBe("frame 12 · ball: overlap · 0.90");
+    key("n");
+    expect(q(".vl-review-reason").textContent).toBe("frame 3 · bear: temporal, area jump · 0.83");
+    key("n");
+    key("n");
+    expect(q(".vl-review-reason").textContent).toBe("frame 12 · bear: presence · 0.40");
+    key("n"); // round to the worst
+    expect(q(".vl-review-reason").textContent).toBe("frame 12 · ball: overlap · 0.90");
+    key("N", { shiftKey: true });
+    expect(q(".vl-review-reason").textContent).toBe("frame 12 · bear: presence · 0.40");
+    expect(model.sent.slice(sent).filter((m) => m.kind !== "frames")).toEqual([]); // no request to decide
+    // the selected entity's rows only
+    key("1");
+    expect(count(q)).toBe("2 to review (4 in all)");
+    key("n");
+    expect(q(".vl-review-reason").textContent).toBe("frame 3 · bear: temporal, area jump · 0.83");
+    // scrubbing elsewhere: no reasons shown
+    key("ArrowRight");
+    expect(q(".vl-review-reason").textContent).toBe("");
+  });
+
+  it("Y marks the frame under review reviewed, moves on, and the counter falls at once", async () => {
+    const { model, key, q } = mount({ review: review() });
+    await flush();
+    key("n"); // frame 12, ball
+    key("y");
+    const mark = model.last("mark_reviewed");
+    expect(mark).toMatchObject({ entity: "e2", start: 12, stop: 13 });
+    expect(count(q)).toBe("3 to review");
+    expect(q(".vl-review-reason").textContent).toBe("frame 3 · bear: temporal, area jump · 0.83");
+    model.reply(mark.id, { changed: 1, version: 5 });
+    await flush();
+    expect(count(q)).toBe("3 to review"); // still left out: the kernel's queue is at version 4
+    // the kernel's queue catches up: the row is gone there
+    model.emit("msg:custom", { kind: "review", sequence: "s1", version: 5, entities: { e2: { set: [], remove: [12] } } });
+    expect(count(q)).toBe("3 to review");
+    expect((model.attrs.review.entities.e2.frames as number[])).toEqual([40]); // the model's copy, patched
+    // a refused accept puts the row back
+    key("y"); // frame 3, bear
+    expect(count(q)).toBe("2 to review");
+    model.fail(model.last("mark_reviewed").id, "mark_reviewed: no");
+    await flush();
+    expect(count(q)).toBe("3 to review");
+    expect(q(".vl-error").textContent).toContain("mark_reviewed: no");
+  });
+
+  it("until zero; with no entity selected, clicks go to the entity under review", async () => {
+    const { model, key, q } = mount({ review: review() });
+    await flush();
+    key("n");
+    for (let i = 0; i < 4; i++) {
+      key("y");
+      const m = model.last("mark_reviewed");
+      model.reply(m.id, { changed: 1, version: 5 + i });
+    }
+    await flush();
+    expect(count(q)).toBe("0 to review");
+    key("y");
+    expect(q(".vl-error").textContent).toContain("Nothing left to review");
+    // a new queue (the kernel recomputed): the prompt on the frame under review goes to its entity
+    model.kernelSet("review", { ...review(), version: 20, entities: { e2: { frames: [7], suspicion: [0.7], reasons: ["flicker"] } } });
+    expect(count(q)).toBe("1 to review");
+    key("n");
+    await flush();
+    const canvas = q<HTMLCanvasElement>(".vl-canvas");
+    canvas.dispatchEvent(new MouseEvent("pointerdown", { button: 0, clientX: 2, clientY: 2, bubbles: true }));
+    canvas.dispatchEvent(new MouseEvent("pointerup", { button: 0, clientX: 2, clientY: 2, bubbles: true }));
+    await flush();
+    expect(model.last("prompt")).toMatchObject({ frame: 7, entity: "e2" });
+    expect(model.last("add_entity")).toBeUndefined();
+  });
+
+  it("says when the queue is not computed yet or cannot be, and hides without review", async () => {
+    const { q, model } = mount({ review: { ...review(), version: -1, entities: {} } });
+    expect(count(q)).toBe("review…");
+    model.kernelSet("review", { ...review(), error: "review: ds.review failed" });
+    expect(count(q)).toBe("review unavailable");
+    expect(q(".vl-review-count").title).toContain("ds.review failed");
+    model.kernelSet("review", { enabled: false });
+    expect(q(".vl-review-strip").hidden).toBe(true);
+    expect(count(q)).toBe("");
   });
 });

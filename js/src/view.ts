@@ -11,6 +11,7 @@ import { readLook, type Look } from "./look";
 import { ErrorBanner, HelpOverlay } from "./overlays";
 import { EntityPanel } from "./panel";
 import { bindKeys } from "./keyboard";
+import { ReviewPanel } from "./review-view";
 import type { Action } from "./shortcuts";
 import { injectStyle } from "./style";
 import { Traits, type Model } from "./sync";
@@ -44,6 +45,7 @@ export class AnnotatorView {
   private progress: Progress | null = null;
   private editor: Editor;
   private localError = "";
+  private review: ReviewPanel;
   private resetQueued = false;
 
   constructor(private readonly model: Model, el: HTMLElement, opts: ViewOptions = {}) {
@@ -54,7 +56,8 @@ export class AnnotatorView {
 
     this.editor = new Editor(this.client, {
       frame: () => this.frame,
-      selected: () => this.look.selected,
+      // with no entity selected, clicks and Delete go to the entity under review (after N)
+      selected: () => this.look.selected || this.review.reviewing(this.frame),
       hasSequence: () => this.info !== null,
       scope: () => this.toolbar.scope.value,
       setMarks: (m) => this.viewer.stage.setMarks(m),
@@ -92,6 +95,7 @@ export class AnnotatorView {
         this.select(id);
         this.seek(f);
       },
+      onStripSeek: (f) => this.seek(f),
       onTrackMenu: (id, i, f, x, y) => this.openMenu(id, i, f, x, y),
       onSpan: (tracklet, start, end) => this.editor.request("set_tracklet_span", { tracklet, start, end }).catch(() => undefined),
     });
@@ -128,6 +132,14 @@ export class AnnotatorView {
       onHelp: () => this.help.toggle(),
     });
     this.toolbar.defaults = () => ({ from: this.frame, to: this.frame, max: Math.max(0, (this.info?.num_frames ?? 1) - 1) });
+    this.review = new ReviewPanel(this.client, this.timeline, {
+      frame: () => this.frame,
+      count: () => this.info?.num_frames ?? 0,
+      selected: () => this.look.selected,
+      entities: () => this.look.entities,
+      seek: (f) => this.seek(f),
+      showError: (m) => this.showError(m),
+    });
     this.banner = new ErrorBanner(() => this.dismissError());
     this.help = new HelpOverlay(() => this.help.toggle(false));
 
@@ -148,6 +160,8 @@ export class AnnotatorView {
     this.viewer.attach(this.root, {
       request: (kind, fields = {}) => this.client.request(kind, fields).catch((e: unknown) => String(e)),
       sendRaw: (msg) => this.model.send(msg as Record<string, unknown>),
+      review: this.review,
+      drawCost: (repeats) => this.timeline.drawCost(repeats),
     });
 
     this.off.push(
@@ -179,6 +193,7 @@ export class AnnotatorView {
     });
     on(["entities", "entity", "hidden", "opacity", "outline"], () => this.readLook());
     on(["tracks"], () => this.readTracks());
+    on(["review"], () => this.review.read(model.get("review")));
     on(["tool"], () => this.toolbar.setTool(model.get("tool")));
     on(["state_fields", "state"], () => this.readAttrs());
     on(["progress"], () => this.toolbar.setProgress((this.progress = model.get("progress") ?? null)));
@@ -194,6 +209,7 @@ export class AnnotatorView {
     this.toolbar.setProgress((this.progress = model.get("progress") ?? null));
     this.readUndo();
     this.renderError();
+    this.review.read(model.get("review"));
     this.reset();
     this.layout();
   }
@@ -238,6 +254,7 @@ export class AnnotatorView {
     this.editor.endSession();
     this.viewer.setSequence(seq, info);
     this.timeline.setCount(this.viewer.info?.num_frames ?? 0);
+    this.review.refresh();
     this.readLook();
     this.timeline.redrawTracks();
     this.seek(Number(this.model.get("frame")) || 0, "model");
@@ -252,6 +269,7 @@ export class AnnotatorView {
     this.toolbar.setOpacity(look.style.opacity, look.style.outline);
     this.panel.update(look.entities, look.selected, look.hidden);
     this.timeline.setTracks(look.entities, this.tracks, look.selected);
+    this.review.scope();
     if (changed) this.viewer.setLook(look);
     this.readAttrs();
     this.readBoxes();
@@ -283,6 +301,7 @@ export class AnnotatorView {
   }
 
   private onEvent(m: Json): void {
+    if (m.kind === "review") return this.review.patch(m, this.model.get("review"));
     if (m.kind !== "changed") return;
     const patch = m.tracks as Record<string, TrackPatch | null> | undefined;
     const tracks = this.model.get("tracks") as Tracks | null;
@@ -316,6 +335,7 @@ export class AnnotatorView {
   /** The play head moved: the controls follow, a prompt being built ends, the kernel hears. */
   private moved(f: number, from: SeekFrom): void {
     this.timeline.setFrame(f);
+    this.review.moved();
     this.editor.endSession();
     if (from !== "model") this.t.write("frame", f);
     this.readAttrs();
@@ -324,7 +344,7 @@ export class AnnotatorView {
 
   private layout(): void {
     this.viewer.layout();
-    this.timeline.redrawTracks();
+    this.timeline.redraw();
   }
 
   // ---- editing ------------------------------------------------------------------------
@@ -460,6 +480,10 @@ export class AnnotatorView {
       }
       case "newEntity":
         return this.panel.openForm(null);
+      case "review":
+        return this.review.step(a.dir);
+      case "accept":
+        return this.review.accept();
       case "erase":
         return this.editor.erase(this.frame, this.frame);
       case "tool":

@@ -38,6 +38,11 @@ export interface PaintHook {
   request?: (kind: string, fields?: Record<string, unknown>) => Promise<unknown>;
   /** for tests: send anything at all as a custom message (malformed input must be refused) */
   sendRaw?: (msg: unknown) => void;
+  /** for benchmarks: ms per draw of the review strip and of one track bar, as drawn now, each drawn
+   *  `repeats` times in a row (the draw calls only; canvas sizing is shared) */
+  drawCost?: (repeats: number) => { strip: number; bar: number };
+  /** the review: rows left in the scope, and ms the last N / Shift+N / Y took (without the paint) */
+  review?: { readonly left: number; readonly lastMs: number };
 }
 
 declare global {

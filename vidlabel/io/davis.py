@@ -23,7 +23,7 @@ from PIL import Image
 
 from ..dataset import Dataset
 from ..errors import ValidationError
-from ..frames import png_problem
+from ..images import png_problem
 from ..naming import natural_key
 from ..schema import size_problem
 from ..validation import check_sequence

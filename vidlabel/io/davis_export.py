@@ -25,6 +25,7 @@ from PIL import Image
 from .. import rle as rlemod
 from ..dataset import Dataset
 from ..errors import ValidationError
+from ..images import JPEG_MIME
 from ..naming import natural_key
 from ..palette import davis_palette
 from .atomic import check_target, staged
@@ -41,7 +42,6 @@ __all__ = [
     "write_index_pngs",
 ]
 
-JPEG_MIME = "image/jpeg"
 _WORKERS = min(8, os.cpu_count() or 1)  # Pillow encodes off the GIL
 T = TypeVar("T")
 

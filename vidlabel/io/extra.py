@@ -1,8 +1,8 @@
 """What COCO and YouTube-VOS files cannot hold, carried under a ``"vidlabel"`` key, and shared export rules.
 
 Other tools ignore the extra key; vidlabel reads it back so that a round trip is exact: entity ids,
-names, colours, void flags, custom fields, per-frame mask/box metadata, states and tracklet spans
-(which may bridge gaps or touch, so they cannot be rebuilt from the masks alone). Only custom
+names, colours, void flags, custom fields, per-frame mask/box metadata, states, review marks and
+tracklet spans (which may bridge gaps or touch, so they cannot be rebuilt from the masks alone). Only custom
 fields of plain types (bool, integers, floats, strings) travel; parquet carries every type.
 """
 
@@ -255,6 +255,7 @@ class ExportView:
                 [s["frame_index"][i], {f: s[f][i] for f in state_fields}]
                 for i in self.rows("states", seq, eid)
             ],
+            "reviewed": [s["frame_index"][i] for i in self.rows("states", seq, eid) if s["reviewed"][i]],
         }
 
 
@@ -323,8 +324,22 @@ def add_entity(
         if values:
             ds.set_state(seq, int(fr), eid, **values)
             held.add(int(fr))
+    reviewed = f.get("reviewed") or []
+    if not isinstance(reviewed, list):
+        raise ValidationError(
+            f"entity {eid!r}: 'reviewed' must be a list of frame indices, got {reviewed!r:.80}"
+        )
+    bad = next((fr for fr in reviewed if isinstance(fr, bool) or not isinstance(fr, int)), None)
+    if bad is not None:
+        raise ValidationError(f"entity {eid!r}: 'reviewed' holds {bad!r:.40}, not a frame index")
+    held.update(reviewed)  # a mark outside the saved spans is refused there as any annotation is
     if "tracklets" in f:
         restore_tracklets(ds, seq, eid, f["tracklets"], f.get("interpolate"), held)
+    # After the masks (a non-keyframe mask written later would clear the mark) and the spans: a
+    # mark is set only inside a tracklet, and one on a frame with nothing else (an erased mask
+    # inside a track) is inside only once the saved span bridges it again.
+    if reviewed:
+        ds.mark_reviewed(seq, reviewed, eid)
     return eid
 
 

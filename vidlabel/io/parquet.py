@@ -47,11 +47,12 @@ def _with_metadata(table: pa.Table, name: str, custom: list[pa.Field]) -> pa.Tab
 
 def _frame_payload(source: FrameSource, i: int) -> tuple[bytes, str]:
     """Image files travel as their own bytes; decoded pixels (arrays, video) as lossless PNG."""
-    from ..frames import _ImageBytesSource, _sniff_mime
+    from ..frames import ImageBytesSource
+    from ..images import sniff_mime
 
-    if isinstance(source, _ImageBytesSource):
-        data = source._bytes(i)
-        return data, _sniff_mime(data) or "application/octet-stream"
+    if isinstance(source, ImageBytesSource):
+        data = source.file_bytes(i)
+        return data, sniff_mime(data) or "application/octet-stream"
     ok, png = cv2.imencode(".png", np.ascontiguousarray(source.read(i)[..., ::-1]))
     if not ok:
         raise ValidationError(f"to_parquet: could not encode frame {i} of {source!r} as PNG")

@@ -18,14 +18,13 @@ from ..annotations import AnnotationsMixin
 from ..core import reads
 from ..errors import ValidationError
 from ..naming import natural_key
+from .state import MAX_GAP
 from .weights import SIGNALS, check_weights, combine
 
 if TYPE_CHECKING:
     from .signals import Track
 
 __all__ = ["MAX_GAP", "ReviewMixin"]
-
-MAX_GAP = 5  # missing masks between two tracklets of an entity are rows when the gap is this short
 
 
 class ReviewMixin(AnnotationsMixin):

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from .. import rle as rlemod
-from ..frames import _ImageBytesSource
+from ..frames import ImageBytesSource
 
 __all__ = ["MAX_SIDE", "Scale"]
 
@@ -52,8 +52,8 @@ class Scale:
     def grey(self, source: Any, f: int) -> np.ndarray:
         """Frame ``f`` of ``source`` in grey at the review scale (uint8)."""
         img = None
-        if isinstance(source, _ImageBytesSource) and source._cache.get(source._key(f)) is None:
-            data = np.frombuffer(source._bytes(f), np.uint8)
+        if isinstance(source, ImageBytesSource):
+            data = np.frombuffer(source.file_bytes(f), np.uint8)
             img = cv2.imdecode(data, _REDUCED[self.k])
         if img is None:
             img = cv2.cvtColor(np.ascontiguousarray(source.read(f, cache=False)), cv2.COLOR_RGB2GRAY)

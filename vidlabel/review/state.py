@@ -8,6 +8,7 @@ reviewed for the queue without any mark.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,7 +19,11 @@ from ..core import reads, writes
 from ..errors import ValidationError
 from ..naming import natural_key
 
-__all__ = ["ReviewStateMixin"]
+__all__ = ["MAX_GAP", "ReviewStateMixin"]
+
+# An entity missing for this many frames or fewer between two of its tracklets is a row of the review
+# queue (it may have vanished by mistake), and can be marked reviewed there.
+MAX_GAP = 5
 
 
 class ReviewStateMixin(AnnotationsMixin):
@@ -30,11 +35,19 @@ class ReviewStateMixin(AnnotationsMixin):
     ) -> int:
         """Mark (frame, entity) pairs reviewed, or clear the mark with ``reviewed=False``.
 
-        ``frames``: a frame index, a sequence of them or a range; ``entity`` None means every
-        entity of the sequence. Works whether or not the entity has a mask there (a person can
-        accept that the object is absent). One undo step; returns how many pairs changed.
-        A mark on a frame without any annotation of the entity is a state row, which joins or
-        starts a tracklet as every state does; clearing it takes that row away again.
+        ``frames``: a frame index, a sequence of them or a range (all checked against the
+        sequence's length); ``entity`` None means every entity of the sequence. One undo step
+        (none when nothing changes); returns how many pairs changed.
+
+        Only frames where the entity is part of the video are marked: inside one of its tracklets,
+        with a mask or without one (a person can accept that the object is hidden on a frame of
+        its track, e.g. where its mask was erased inside the span), and in a gap of at most
+        ``MAX_GAP`` frames between two of its tracklets (the queue lists such frames: an object
+        that vanishes for a frame or two; accepting one joins the two tracklets across the gap, as
+        any state there does). Other frames are skipped and not counted: the entity is not there,
+        there is nothing to review, and a state row there would start or grow a tracklet (every
+        state row belongs to one), which would change the spans boxes are interpolated over. So
+        ``mark_reviewed(seq, range(n))`` accepts every entity where it is and nothing else.
         """
         seq_id = self._seq(seq)
         if not isinstance(reviewed, (bool, np.bool_)):
@@ -49,12 +62,18 @@ class ReviewStateMixin(AnnotationsMixin):
             eids = [self._entity(seq_id, entity)]
         want = bool(reviewed)
         store = self._tables["states"]
-        todo = [
-            (seq_id, f, eid)
-            for eid in eids
-            for f in fs
-            if bool(store.value((seq_id, f, eid), "reviewed")) != want
-        ]
+        todo = []
+        for eid in eids:
+            spans = [(r["start_frame"], r["end_frame"]) for r in self._tracklets.rows(seq_id, eid)]
+            starts = [a for a, _ in spans]
+            for f in fs:
+                i = bisect_right(starts, f) - 1
+                if i < 0:
+                    continue  # before the entity's first tracklet
+                if f > spans[i][1] and (i + 1 == len(spans) or spans[i + 1][0] - spans[i][1] - 1 > MAX_GAP):
+                    continue  # after its last tracklet, or in a long gap between two
+                if bool(store.value((seq_id, f, eid), "reviewed")) != want:
+                    todo.append((seq_id, f, eid))
         if not todo:
             return 0
         what = f"frame {todo[0][1]}" if len(todo) == 1 else f"{len(todo)} frames"

@@ -17,105 +17,30 @@ from __future__ import annotations
 import abc
 import threading
 from collections.abc import Callable, Generator, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import ValidationError
+from .records import CancelToken, Direction, Pass, Prompt, PropagationReport, Result
+from .registry import available, load, register
 
 if TYPE_CHECKING:
     from ..dataset import Dataset
 
-Result = tuple[np.ndarray, float]  # (HxW bool mask, score in [0, 1])
-Direction = Literal["forward", "backward", "both"]
-
-_ENGINES: dict[str, Callable[..., Engine]] = {}
-
-
-def register(name: str, factory: Callable[..., Engine]) -> None:
-    """Make an engine loadable by name: ``factory(**options)`` returns an Engine."""
-    _ENGINES[name] = factory
-
-
-def available() -> list[str]:
-    """Names that ``load`` accepts."""
-    return sorted(_ENGINES)
-
-
-def load(name: str, **options: Any) -> Engine:
-    """Load a segmentation engine by name: ``"sam2"`` (needs the ``[sam2]`` extra) or ``"flow"``."""
-    if not isinstance(name, str) or name not in _ENGINES:
-        raise ValidationError(f"segment.load: unknown engine {name!r}; engines are {', '.join(available())}")
-    return _ENGINES[name](**options)
-
-
-class CancelToken:
-    """Stops a propagation between two frames; thread-safe (a widget's stop button sets it)."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-    def reset(self) -> None:
-        self._event.clear()
-
-    def __repr__(self) -> str:
-        return f"CancelToken(cancelled={self.cancelled})"
-
-
-@dataclass
-class Prompt:
-    """What a person gave on one frame for one entity, and the mask it produced."""
-
-    points: np.ndarray  # (N, 2) float32 pixel coordinates (x, y)
-    labels: np.ndarray  # (N,) int32, 1 positive, 0 negative
-    box: np.ndarray | None = None  # (4,) float32 x0, y0, x1, y1
-    mask: np.ndarray | None = None  # HxW bool, a mask given as the prompt
-    result: np.ndarray | None = None  # HxW bool, the mask the engine answered
-    score: float = 1.0
-
-    @property
-    def kind(self) -> str:
-        if self.mask is not None:
-            return "mask"
-        parts = (["box"] if self.box is not None else []) + (["points"] if len(self.points) else [])
-        return "+".join(parts)
-
-
-@dataclass(frozen=True)
-class Pass:
-    """One leg of a propagation: frames ``start`` to ``last`` inclusive, going backward if ``reverse``."""
-
-    start: int
-    last: int
-    reverse: bool
-
-    @property
-    def frames(self) -> range:
-        return range(self.start, self.last - 1, -1) if self.reverse else range(self.start, self.last + 1)
-
-
-@dataclass
-class PropagationReport:
-    """What ``propagate_into`` did."""
-
-    frames: list[int] = field(default_factory=list)  # frames propagated, in the order they came
-    written: int = 0  # masks written or erased in the dataset
-    kept: int = 0  # results not written because the dataset holds a keyframe there
-    cancelled: bool = False
-
-    def __repr__(self) -> str:
-        state = "cancelled" if self.cancelled else "done"
-        return (
-            f"PropagationReport({len(self.frames)} frames, {self.written} written, {self.kept} kept, {state})"
-        )
+__all__ = [
+    "CancelToken",
+    "Direction",
+    "Engine",
+    "Pass",
+    "Prompt",
+    "PropagationReport",
+    "Result",
+    "Session",
+    "available",
+    "load",
+    "register",
+]
 
 
 class Engine(abc.ABC):
@@ -516,7 +441,8 @@ class Session(abc.ABC):
         Masks are written frame by frame with ``source=<engine name>``, the score and
         ``keyframe=False``, so an open widget sees them land; an empty result erases a mask
         there. Keyframes in the dataset (human masks) are kept unless ``overwrite_keyframes``.
-        A cancelled run keeps the frames it finished, each complete, as one undo step.
+        A cancelled run keeps the frames it finished, each complete, as one undo step. An entity
+        removed from the dataset during the run has its results dropped (``report.dropped``).
         ``on_frame(frame, done, total)`` is called after each frame is written, and on a project once
         the journal holds it (a widget's progress bar).
         """
@@ -553,7 +479,14 @@ class Session(abc.ABC):
             with target.undo_group(label):
                 for frame, results in gen:
                     with target.transaction(f"{label}, frame {frame}"):
+                        # Checked under the writer's lock: an entity a cell removed meanwhile has its
+                        # results dropped, and the run goes on for the others.
+                        alive = set(target.entity_ids(seq)) if results else set()
                         for eid, (mask, score) in results.items():
+                            if eid not in alive:
+                                if eid not in report.dropped:
+                                    report.dropped.append(eid)
+                                continue
                             row = target.annotation("masks", seq, frame, eid)
                             if row is not None and row["keyframe"] and not overwrite_keyframes:
                                 report.kept += 1

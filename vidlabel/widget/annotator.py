@@ -31,6 +31,7 @@ from .edits import TemporalEdits
 from .follow import FLUSH_INTERVAL, DatasetFollower, no_pending
 from .frames import EncodedFrames, frames_reply
 from .protocol import ProtocolError, Request
+from .review import ReviewFeed, as_trait, review_options
 
 if TYPE_CHECKING:
     from ..segment.base import CancelToken, Engine, Session
@@ -55,6 +56,11 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
 
     Edits from cells reach an open widget a moment later (``FLUSH_INTERVAL``), gathered per
     burst; :meth:`wait` brings it up to date at once.
+
+    ``review`` shows the review queue (``ds.review``) as a strip on the timeline, with N /
+    Shift+N to step through it worst first and Y to accept a frame: True (the default), False,
+    or a dict of ``ds.review`` options (``weights``, ``engine``, ``compare``). A prompt or an erase
+    from the widget marks what it corrected reviewed, in the same undo step.
     """
 
     _esm = STATIC / "widget.js"
@@ -83,6 +89,7 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
     revision = t.Int(0).tag(sync=True)
     state_fields = t.List(t.Dict()).tag(sync=True)
     state = t.Dict().tag(sync=True)
+    review = t.Dict(dict[str, Any](enabled=False)).tag(sync=True)
 
     _BROWSER_WRITABLE = frozenset(
         {"sequence", "frame", "entity", "tool", "opacity", "outline", "hidden", "error"}
@@ -97,6 +104,7 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
         frame: int = 0,
         entity: str | None = None,
         keep_sessions: int = 1,
+        review: Any = True,
         **engine_options: Any,
     ) -> None:
         if not isinstance(ds, Dataset):
@@ -106,6 +114,7 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
         if isinstance(keep_sessions, bool) or not isinstance(keep_sessions, int) or keep_sessions < 0:
             raise ValidationError(f"Annotator.keep_sessions: expected an integer >= 0, got {keep_sessions!r}")
         self._ds = ds
+        options = review_options(review)
         self._engine = _resolve_engine(engine, engine_options)
         # engine sessions by sequence, least recently used first; only the worker thread touches them
         self._sessions: OrderedDict[str, Session] = OrderedDict()
@@ -123,6 +132,16 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
         self._closed = False
+        self._review: ReviewFeed | None = None
+        if options is not None:
+            self._review = ReviewFeed(
+                ds,
+                options,
+                shown=lambda: self.sequence,
+                busy=lambda: self._propagating,
+                publish=self._publish_review,
+                lock=self._flush_lock,
+            )
         super().__init__()
         self.engine_name = "" if self._engine is None else self._engine.name
         self.state_fields = [
@@ -135,7 +154,7 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
             self.entity = entity
         self._refresh_history()
         self.on_msg(self._on_msg)
-        self._unobserve = ds.observe(self._on_change)
+        self._unobserve = ds.observe(self._on_dataset_change)
 
     # ------------------------------------------------------------------ public
     @property
@@ -147,9 +166,12 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
         return self._engine
 
     def wait(self, timeout: float | None = None) -> None:
-        """Block until the prompts, edits and propagation asked for so far have finished."""
+        """Block until the prompts, edits and propagation asked for so far have finished, and the
+        browser has heard of them (the review queue recomputed too)."""
         self._jobs.submit(lambda: None).result(timeout)
         self._flush()
+        if self._review is not None:
+            self._review.wait(timeout)
 
     def cancel(self) -> bool:
         """Stop a running propagation between two frames; True if one was running."""
@@ -164,6 +186,8 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
             self._closed = True
             self.cancel()
             self._unobserve()
+            if self._review is not None:
+                self._review.close()
             self._stop.set()  # the flusher thread ends, even mid-wait
             self._wake.set()
             self._jobs.shutdown(wait=True)
@@ -180,6 +204,14 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
                 state["tracks"] = {
                     e: {k: [list(x) if isinstance(x, list) else x for x in v] for k, v in tr.items()}
                     for e, tr in state["tracks"].items()
+                }
+            if "review" in state:  # patched in place by the review feed too
+                rv = state["review"]
+                state["review"] = {
+                    **rv,
+                    "entities": {
+                        e: {k: list(v) for k, v in q.items()} for e, q in rv.get("entities", {}).items()
+                    },
                 }
         return state
 
@@ -254,6 +286,7 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
             self.entity = ""
             self.hidden = []
             self._refresh_entities()
+        self._reset_review(seq)
         if self._sessions and not self._closed:
             self._jobs.submit(self._release_sessions)
 
@@ -290,6 +323,8 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
         try:
             if req.kind == "frames":
                 self._answer_frames(req)
+            elif req.kind == "review":
+                self._answer_review(req)
             elif req.kind == "cancel":
                 self._reply(req, cancelled=self.cancel())
             else:
@@ -347,6 +382,8 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
         finally:
             if req.kind == "propagate":
                 self._propagating = False
+                if self._review is not None:
+                    self._review.touch()  # what the run wrote is queued now, not frame by frame
             if slow:
                 self.busy = ""
         self._flush()  # the browser hears of the changes before the reply that caused them
@@ -386,7 +423,12 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
 
         def work() -> dict[str, Any]:
             session = self._session(seq)  # here, on the worker: a first SAM2 prompt encodes frames
-            _mask, score = session.prompt(frame, eid, points, labels, box=box, clear=f["clear"])
+            if self._review is None:
+                _mask, score = session.prompt(frame, eid, points, labels, box=box, clear=f["clear"])
+            else:  # the correction and its reviewed mark: one undo step (the lock is not held meanwhile)
+                with self._ds.undo_group(f"set mask {frame}"):
+                    _mask, score = session.prompt(frame, eid, points, labels, box=box, clear=f["clear"])
+                    self._ds.mark_reviewed(seq, frame, eid)
             return {"frame": frame, "entity": eid, "score": float(score)}
 
         return work
@@ -466,7 +508,41 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
         start, stop = f["start"], f["stop"]
         if start < 0 or stop > n:
             raise ValidationError(f"erase: range {start}..{stop} is outside the sequence (0..{n})")
-        return lambda: {"removed": self._ds.remove_masks(seq, eid, range(start, stop))}
+        frames = range(start, stop)
+        if self._review is None:
+            return lambda: {"removed": self._ds.remove_masks(seq, eid, frames)}
+
+        def work() -> dict[str, Any]:
+            # "the object is not there" is what the person checked: reviewed, in the same undo step
+            # Only frames still inside a tracklet, where a missing mask is a queue row: a mark is
+            # a state row, which elsewhere would keep the tracklet from shrinking as erasing does.
+            with self._ds.transaction(f"erase frames {start}..{stop - 1}"):
+                removed = self._ds.remove_masks(seq, eid, frames)
+                spans = [(tr["start_frame"], tr["end_frame"]) for tr in self._ds.tracklets(seq, eid)]
+                inside = [i for i in frames if any(a <= i <= b for a, b in spans)]
+                if inside:
+                    self._ds.mark_reviewed(seq, inside, eid)
+            return {"removed": removed}
+
+        return work
+
+    def _do_mark_reviewed(self, req: Request) -> Any:
+        f = req.fields
+        seq = self.sequence
+        eid = None if f.get("entity") is None else self._entity_id(f["entity"], "mark_reviewed.entity")
+        n = self._ds.num_frames(seq)
+        start, stop = f["start"], f["stop"]
+        if start < 0 or stop > n:
+            raise ValidationError(f"mark_reviewed: range {start}..{stop} is outside the sequence (0..{n})")
+        reviewed = f["reviewed"]
+
+        def work() -> dict[str, Any]:
+            changed = self._ds.mark_reviewed(seq, range(start, stop), eid, reviewed=reviewed)
+            if self._review is not None:
+                self._review.touch()  # the queue reaches this version even when nothing changed
+            return {"changed": changed, "version": self._ds.version}
+
+        return work
 
     def _do_add_entity(self, req: Request) -> Any:
         f = req.fields
@@ -505,6 +581,53 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
 
     def _do_redo(self, req: Request) -> Any:
         return lambda: {"done": self._ds.redo()}
+
+    # ------------------------------------------------------------------ the review queue
+    def _on_dataset_change(self, change: Any) -> None:
+        self._on_change(change)
+        if self._review is not None and self.sequence in change.sequences:
+            self._review.touch()
+
+    def _reset_review(self, seq: str) -> None:
+        """A sequence is shown: the browser's queue starts empty and fills when the first one lands."""
+        if self._review is None:
+            return
+        with self._flush_lock:
+            self.review = {"enabled": True, "sequence": seq, "version": -1, "entities": {}, "error": ""}
+            self._review.reset()
+
+    def _publish_review(self, seq: str, version: int, patch: dict[str, Any], error: str) -> None:
+        """The review feed's new queue (under the flush lock): the kernel's trait in place, the event."""
+        trait = self.review
+        if self._closed or trait.get("sequence") != seq:
+            return
+        ents = trait["entities"]
+        for eid, p in patch.items():
+            if p is None:
+                ents.pop(eid, None)
+                continue
+            rows = {}
+            q = ents.get(eid)
+            if q is not None:
+                rows = {fr: (s, r) for fr, s, r in zip(q["frames"], q["suspicion"], q["reasons"])}
+            for fr in p["remove"]:
+                rows.pop(fr, None)
+            for fr, s, r in p["set"]:
+                rows[fr] = (s, r)
+            ents[eid] = as_trait(rows)
+        changed = bool(patch) or trait["version"] != version or trait["error"] != error
+        trait["version"], trait["error"] = version, error
+        if changed:
+            self.send(
+                {"kind": "review", "sequence": seq, "version": version, "entities": patch, "error": error}
+            )
+
+    def _answer_review(self, req: Request) -> None:
+        """Recompute the queue now; the reply comes once the browser has it."""
+        if self._review is None:
+            raise ValidationError("review: this Annotator has no review (created with review=False)")
+        seq = self.sequence
+        self._review.touch(now=True, then=lambda v: self._reply(req, sequence=seq, version=v))
 
     # ------------------------------------------------------------------ engine sessions
     def _require_engine(self) -> Engine:

@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import ValidationError
 
 MAX_FRAMES_PER_REQUEST = 64
+MAX_REVIEW_FRAMES = 100_000  # one mark_reviewed: a whole long sequence at most
 DIRECTIONS = ("forward", "backward", "both")
 TOOLS = ("point", "box", "bbox")  # clicks, a box prompt, a drawn keyframe box
 SIDES = ("next", "previous")
@@ -43,8 +44,10 @@ KINDS: dict[str, frozenset[str]] = {
     "remove_box": frozenset({"frame", "entity"}),
     "box_from_mask": frozenset({"entity", "start", "stop"}),
     "set_state": frozenset({"entity", "start", "stop", "values"}),
+    "mark_reviewed": frozenset({"entity", "start", "stop", "reviewed"}),
+    "review": frozenset(),
 }
-EDITS = frozenset(KINDS) - {"frames", "cancel"}
+EDITS = frozenset(KINDS) - {"frames", "cancel", "review"}
 
 
 class ProtocolError(ValidationError):
@@ -256,6 +259,17 @@ def _set_state(f: dict[str, Any]) -> None:
             raise ProtocolError(f"values.{name}: expected a finite number, got {value!r}")
 
 
+def _mark_reviewed(f: dict[str, Any]) -> None:
+    if f.get("entity") is not None:
+        _text(f, "entity", required=True)
+    start, stop = integer(f, "start"), integer(f, "stop")
+    if stop <= start:
+        raise ProtocolError(f"stop: the range {start}..{stop} is empty")
+    if stop - start > MAX_REVIEW_FRAMES:
+        raise ProtocolError(f"stop: the range {start}..{stop} holds more than {MAX_REVIEW_FRAMES} frames")
+    _flag(f, "reviewed", True)
+
+
 _CHECKS = {
     "frames": _frames,
     "prompt": _prompt,
@@ -279,4 +293,6 @@ _CHECKS = {
     "remove_box": _remove_box,
     "box_from_mask": _range,
     "set_state": _set_state,
+    "mark_reviewed": _mark_reviewed,
+    "review": _nothing,
 }
