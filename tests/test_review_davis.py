@@ -31,7 +31,7 @@ import pytest
 from PIL import Image
 
 import vidlabel as vl
-from vidlabel.segment.dense import DenseTracker, _colour_index, _Entity, colour_table
+from vidlabel.segment.dense import checked_score, colour_index, colour_table
 from vidlabel.segment.scale import TrackingScale
 
 DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "davis2016-dev"
@@ -141,7 +141,7 @@ def inject(
 
 # ---------------------------------------------------------------------- the flow engine's score
 def engine_scores(name: str, masks: dict[int, np.ndarray]) -> dict[int, float]:
-    """The score dense.py gives a mask on each frame against keyframe 0 (its ``_checked``)."""
+    """The score dense.py gives a mask on each frame against keyframe 0 (``checked_score``)."""
     ds = vl.Dataset()
     seq = ds.add_sequence(name, frames=frames_dir(name))
     h, w = masks[0].shape
@@ -156,8 +156,7 @@ def engine_scores(name: str, masks: dict[int, np.ndarray]) -> dict[int, float]:
             out[f] = 0.0
             continue
         rgb, _ = scale.frame(ds, seq, f)
-        e = _Entity(small, llr, 1.0, 1.0, int(m0.sum()))
-        out[f] = DenseTracker._checked(e, _colour_index(rgb))
+        out[f] = checked_score(small, colour_index(rgb), llr, int(m0.sum()))
     return out
 
 

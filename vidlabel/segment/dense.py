@@ -76,7 +76,7 @@ def _disc(r: int) -> np.ndarray:
     return np.asarray(cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
 
 
-def _colour_index(rgb: np.ndarray) -> np.ndarray:
+def colour_index(rgb: np.ndarray) -> np.ndarray:
     """Each pixel's cell in the colour tables (``_BITS`` per channel)."""
     q = (rgb >> (8 - _BITS)).astype(np.int32)
     return (q[..., 0] << (2 * _BITS)) | (q[..., 1] << _BITS) | q[..., 2]
@@ -157,6 +157,20 @@ def colour_table(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return ColourModel.ratio_table(ColourModel(rgb[mask]), ColourModel(rgb[ring]))
 
 
+def checked_score(mask: np.ndarray, idx: np.ndarray, llr: np.ndarray, key_area: int) -> float:
+    """A frame's mask checked against its keyframe (the tracker's score, before the keyframe's own):
+    the share of its pixels whose colour the keyframe's models (``llr``, from ``colour_table``) call
+    the object's, times the ratio of its size to the keyframe's (square root of the areas' ratio: a
+    drift into the background or a lost part changes the size). ``idx``: ``colour_index`` of the
+    frame; all at tracking scale."""
+    area = int(np.count_nonzero(mask))
+    if area == 0 or key_area <= 0:
+        return 0.0
+    looks = float(np.mean(llr[idx[mask]] > 0.0))
+    size = float(np.sqrt(min(area, key_area) / max(area, key_area)))
+    return looks * size
+
+
 class DenseTracker:
     """Entities followed through the frames of one pass, at tracking scale (``size`` = (w, h))."""
 
@@ -201,7 +215,7 @@ class DenseTracker:
         back = self._back_flow(
             prev, grey, [e.mask if e.hidden is None else e.mask | e.hidden for e in moving.values()]
         )
-        idx = _colour_index(rgb)
+        idx = colour_index(rgb)
         fits: dict[str, tuple[tuple[int, int, int, int], np.ndarray, np.ndarray]] = {}
         before = {k: e.mask for k, e in moving.items()}
         behind: dict[str, np.ndarray | None] = {}
@@ -244,13 +258,7 @@ class DenseTracker:
 
     @staticmethod
     def _checked(e: _Entity, idx: np.ndarray) -> float:
-        """The frame's mask checked against the keyframe: the share of its pixels whose colour the
-        keyframe's models call the object's, times the ratio of its size to the keyframe's (square
-        root of the areas' ratio: a drift into the background or a lost part changes the size)."""
-        area = int(np.count_nonzero(e.mask))
-        looks = float(np.mean(e.llr[idx[e.mask]] > 0.0))
-        size = float(np.sqrt(min(area, e.key_area) / max(area, e.key_area)))
-        return e.key_score * looks * size
+        return e.key_score * checked_score(e.mask, idx, e.llr, e.key_area)
 
     def _carry_hidden(
         self, e: _Entity, warped: np.ndarray, back: tuple[np.ndarray, np.ndarray]
