@@ -265,7 +265,7 @@ def test_parquet_round_trip_and_older_files_read_as_not_reviewed(frames: np.ndar
 
 def test_rows_journaled_before_the_column_read_it_as_null() -> None:
     row = {"sequence_id": "s", "frame_index": 0, "entity_id": "e", "tracklet_id": "e#1", "occluded": True}
-    assert sch.upgrade_row("states", row) == {**row, "reviewed": None}
+    assert sch.upgrade_row("states", row) == {**row, "reviewed": None, "reviewed_mask": None}
     damaged = {k: v for k, v in row.items() if k != "tracklet_id"}
     assert sch.upgrade_row("states", damaged) == damaged  # a column there since version 1: not made up
 
@@ -410,3 +410,23 @@ def test_marking_a_long_range_is_one_step_and_touches_only_its_sequence() -> Non
     assert _spans(ds, "a", "long") == [(0, 2999)] and ds.table("boxes").equals(boxes)
     assert ds.reviewed_frames("long", "a") == list(range(3000))
     assert ds.reviewed_frames("other1", "a") == list(range(500))
+
+
+def test_a_mark_holds_only_while_the_mask_is_the_one_accepted(frames: np.ndarray, tmp_path: Path) -> None:
+    """Whatever changes the mask after it was accepted (an undo of the run that made it, an erase from
+    a cell), the mark no longer holds: the row is back in the queue and exports leave it out."""
+    ds, a, _b = _two(frames)
+    with ds.undo_group("propagate"):
+        ds.set_masks("clip", a, {f: disc(H, W, 22, 10 + 4 * f, 6) for f in (1, 2, 3)}, keyframe=False)
+    ds.mark_reviewed("clip", [2, 3, 4], a)
+    assert ds.reviewed_frames("clip", a) == [2, 3, 4]
+    assert ds.undo("propagate")  # the masks accepted on 2 and 3 are gone: what is there was not seen
+    assert ds.reviewed_frames("clip", a) == [4] and not ds.is_reviewed("clip", 2, a)
+    q = ds.review("clip", include_reviewed=True).to_pandas().set_index(["entity_id", "frame_index"])
+    assert not q.loc[(a, 2), "reviewed"] and q.loc[(a, 4), "reviewed"]
+    assert ds.redo() and ds.reviewed_frames("clip", a) == [2, 3, 4]  # and the accepted masks again
+    ds.remove_mask("clip", 4, a)  # an erase from a cell
+    assert ds.reviewed_frames("clip", a) == [2, 3]
+    back = read_coco(write_coco(ds, tmp_path / "vis.json"), progress=False)
+    assert back.reviewed_frames("clip", a) == [2, 3]  # the stale mark on 4 is not written
+    assert ds.mark_reviewed("clip", 4, a) == 1 and ds.is_reviewed("clip", 4, a)  # accepting it renews it

@@ -6,6 +6,7 @@ everything here goes through the same validated, transactional ``_put``.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from typing import Any
@@ -23,6 +24,12 @@ from .versions import Key, Row
 __all__ = ["ANNOTATIONS", "INTERPOLATED", "AnnotationsMixin"]
 
 INTERPOLATED = "interpolated"  # the `source` of boxes and masks filled in between keyframes
+
+
+def fingerprint(counts: bytes | None) -> int | None:
+    """What a review mark remembers of the mask it accepted: the crc32 of its compressed RLE counts,
+    which are canonical (equal pixels, equal bytes); None for no mask."""
+    return None if counts is None else zlib.crc32(counts)
 
 
 class AnnotationsMixin(Core):
@@ -182,8 +189,12 @@ class AnnotationsMixin(Core):
 
     def _write_mask(self, seq_id: str, f: int, eid: str, enc: rlemod.RLE, meta: dict[str, Any]) -> None:
         key = (seq_id, f, eid)
+        counts = enc["counts"] if rlemod.area(enc) else None
         if not meta["keyframe"]:
-            self._unreview(key, enc["counts"] if rlemod.area(enc) else None)
+            self._unreview(key, counts)
+        elif self._tables["states"].value(key, "reviewed"):  # a person's own mask: the mark holds it
+            row = self._tables["states"].get(key)
+            self._put("states", key, {**row, "reviewed_mask": fingerprint(counts)})
         if rlemod.area(enc) == 0:
             if key in self._tables["masks"]:
                 self._put("masks", key, None)
@@ -218,6 +229,14 @@ class AnnotationsMixin(Core):
             return  # compressed RLE is canonical: equal bytes, equal pixels
         self._put_reviewed(key, states.get(key), None)
 
+    def _mark_holds(self, key: Key) -> bool:
+        """Whether (frame, entity) ``key`` is marked reviewed and its mask is still the one accepted
+        (two keyed lookups; a crc32 of the counts only when it is marked)."""
+        states = self._tables["states"]
+        if not states.value(key, "reviewed"):
+            return False
+        return states.value(key, "reviewed_mask") == fingerprint(self._tables["masks"].value(key, "counts"))
+
     def _put_reviewed(self, key: Key, row: Row | None, mark: bool | None) -> None:
         """Set a state row's review mark; a row left with nothing set (no mark, no custom value) goes,
         so that unmarking gives back the tracklets as they were."""
@@ -227,12 +246,13 @@ class AnnotationsMixin(Core):
                 tid = self._tracklets.claim(seq_id, f, eid)
                 row = {"sequence_id": seq_id, "frame_index": f, "entity_id": eid, "tracklet_id": tid}
                 row.update(dict.fromkeys(fl.name for fl in self.custom_fields["states"]))
-            self._put("states", key, {**row, "reviewed": True})
+            counts = self._tables["masks"].value(key, "counts")
+            self._put("states", key, {**row, "reviewed": True, "reviewed_mask": fingerprint(counts)})
             return
         if row is None:
             return
         if any(row.get(fl.name) is not None for fl in self.custom_fields["states"]):
-            self._put("states", key, {**row, "reviewed": None})
+            self._put("states", key, {**row, "reviewed": None, "reviewed_mask": None})
             return
         self._put("states", key, None)
         self._tracklets.released(seq_id, f, eid)
@@ -453,9 +473,9 @@ class AnnotationsMixin(Core):
         """Store a state row's custom fields; its review mark stays as it was."""
         seq_id, f, eid = key
         tid = self._tracklets.claim(seq_id, f, eid)
-        reviewed = None if old is None else old.get("reviewed")
+        kept = {c: None if old is None else old.get(c) for c in ("reviewed", "reviewed_mask")}
         row = {"sequence_id": seq_id, "frame_index": f, "entity_id": eid, "tracklet_id": tid}
-        self._put("states", key, {**row, "reviewed": reviewed, **custom})
+        self._put("states", key, {**row, **kept, **custom})
 
     @writes
     def remove_state(self, seq: str, frame: int, entity: str) -> bool:

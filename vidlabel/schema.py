@@ -89,6 +89,9 @@ BUILTIN: dict[str, list[pa.Field]] = {
         *_KEY,
         pa.field("tracklet_id", pa.string()),
         pa.field("reviewed", pa.bool_()),  # a person accepted this (frame, entity); null: not reviewed
+        # what was accepted: crc32 of the mask's RLE counts then (null: no mask); a mark holds while
+        # the mask is still that one, whatever changed it since (an undo, an erase, an import)
+        pa.field("reviewed_mask", pa.int64()),
     ],
 }
 
@@ -97,6 +100,7 @@ ADDED_IN: dict[tuple[str, str], int] = {
     ("entities", "color"): 2,
     ("tracklets", "interpolate"): 3,
     ("states", "reviewed"): 4,
+    ("states", "reviewed_mask"): 4,
 }
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..annotations import fingerprint
 from ..dataset import Dataset
 from ..errors import ValidationError
 from ..naming import natural_key
@@ -228,6 +229,16 @@ class ExportView:
             out[cols["frame_index"][i]][cols["entity_id"][i]] = {"size": size, "counts": cols["counts"][i]}
         return out
 
+    def _marks_that_hold(self, seq: str, eid: str) -> list[int]:
+        """Frames marked reviewed whose mask is still the one accepted (a stale mark is not written)."""
+        m, s = self.columns["masks"], self.columns["states"]
+        counts = {m["frame_index"][i]: m["counts"][i] for i in self.rows("masks", seq, eid)}
+        return [
+            f
+            for i in self.rows("states", seq, eid)
+            if s["reviewed"][i] and s["reviewed_mask"][i] == fingerprint(counts.get(f := s["frame_index"][i]))
+        ]
+
     def facts(self, seq: str, eid: str) -> dict[str, Any]:
         """Everything about an entity but its mask pixels."""
         ds, row = self.ds, self.entities[eid]
@@ -255,7 +266,7 @@ class ExportView:
                 [s["frame_index"][i], {f: s[f][i] for f in state_fields}]
                 for i in self.rows("states", seq, eid)
             ],
-            "reviewed": [s["frame_index"][i] for i in self.rows("states", seq, eid) if s["reviewed"][i]],
+            "reviewed": self._marks_that_hold(seq, eid),
         }
 
 

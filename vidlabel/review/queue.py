@@ -143,7 +143,6 @@ class ReviewMixin(AnnotationsMixin):
             todo = ~track.keyframe
             checked = ec.ious(self, seq_id, eid, track, engine, todo)  # type: ignore[arg-type]
             evidence["engine_check"] = sg.engine_check(checked)
-        states = self._tables["states"]
         n, g = len(frames), len(gaps)
         gap_frames = np.array(sorted(gaps), int)
         out: dict[str, np.ndarray] = {
@@ -160,9 +159,7 @@ class ReviewMixin(AnnotationsMixin):
             from . import compare as cmp
 
             out["disagreement"][n:] = [cmp.gap_disagreement(other, eid, int(f)) for f in gap_frames]
-        marked = np.array(
-            [bool(states.value((seq_id, int(f), eid), "reviewed")) for f in out["frame_index"]], bool
-        )
+        marked = np.array([self._mark_holds((seq_id, int(f), eid)) for f in out["frame_index"]], bool)
         out["reviewed"] = marked | np.r_[track.keyframe, np.zeros(g, bool)]
         out["entity_id"] = np.full(n + g, eid, object)
         return out

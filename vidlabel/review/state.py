@@ -72,8 +72,10 @@ class ReviewStateMixin(AnnotationsMixin):
                     continue  # before the entity's first tracklet
                 if f > spans[i][1] and (i + 1 == len(spans) or spans[i + 1][0] - spans[i][1] - 1 > MAX_GAP):
                     continue  # after its last tracklet, or in a long gap between two
-                if bool(store.value((seq_id, f, eid), "reviewed")) != want:
-                    todo.append((seq_id, f, eid))
+                key = (seq_id, f, eid)
+                # marking: unless the mark holds (a stale one is renewed); clearing: any mark set
+                if (self._mark_holds(key) if want else bool(store.value(key, "reviewed"))) != want:
+                    todo.append(key)
         if not todo:
             return 0
         what = f"frame {todo[0][1]}" if len(todo) == 1 else f"{len(todo)} frames"
@@ -106,11 +108,11 @@ class ReviewStateMixin(AnnotationsMixin):
         seq_id = self._seq(seq)
         eid = self._entity(seq_id, entity)
         store = self._tables["states"]
-        return sorted(k[1] for k in store.lookup("by_entity", (seq_id, eid)) if store.value(k, "reviewed"))
+        return sorted(k[1] for k in store.lookup("by_entity", (seq_id, eid)) if self._mark_holds(k))
 
     @reads
     def is_reviewed(self, seq: str, frame: int, entity: str) -> bool:
         """Whether the (frame, entity) is marked reviewed (one keyed lookup)."""
         seq_id = self._seq(seq)
         key = (seq_id, self._frame(seq_id, frame), self._entity(seq_id, entity))
-        return bool(self._tables["states"].value(key, "reviewed"))
+        return self._mark_holds(key)
