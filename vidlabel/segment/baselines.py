@@ -33,6 +33,7 @@ import numpy as np
 from ..errors import ValidationError
 from .base import Engine, Pass, Prompt, Result, Session
 from .grabcut import PROMPT_BOUNDS, answer, check_ints
+from .motion import neighbours
 from .scale import TrackingScale
 
 if TYPE_CHECKING:
@@ -102,7 +103,12 @@ class _BaselineSession(Session):
     options: CopyOptions | WarpOptions
 
     def _segment(self, frame: int, entity: str, prompt: Prompt) -> Result:
-        return answer(lambda: self.dataset.frame(self.sequence, frame), prompt, self.options)
+        return answer(
+            lambda: self.dataset.frame(self.sequence, frame),
+            prompt,
+            self.options,
+            lambda: [self.dataset.frame(self.sequence, f) for f in neighbours(frame, self.num_frames)],
+        )
 
     def _forget(self, entity: str) -> None:
         pass  # nothing outlives a pass but the prompts, which are the base class's

@@ -33,6 +33,7 @@ from ..morphology import bbox
 from .base import Engine, Pass, Prompt, Result, Session
 from .dense import DIS_PRESETS, DenseTracker
 from .grabcut import PROMPT_BOUNDS, answer, check_ints
+from .motion import neighbours
 from .rigid import RigidTracker
 from .scale import TrackingScale
 
@@ -119,7 +120,12 @@ class FlowSession(Session):
 
     # ------------------------------------------------------------------ hooks
     def _segment(self, frame: int, entity: str, prompt: Prompt) -> Result:
-        return answer(lambda: self.dataset.frame(self.sequence, frame), prompt, self.options)
+        return answer(
+            lambda: self.dataset.frame(self.sequence, frame),
+            prompt,
+            self.options,
+            lambda: [self.dataset.frame(self.sequence, f) for f in neighbours(frame, self.num_frames)],
+        )
 
     def _forget(self, entity: str) -> None:
         # Tracks live only as long as a pass (and no prompt or removal happens during one); the

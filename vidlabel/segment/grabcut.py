@@ -26,7 +26,7 @@ bounds the mask. The score is the colour separation of object and surroundings i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import cv2
@@ -36,6 +36,7 @@ from ..errors import ValidationError
 from ..morphology import components, fill_holes
 from .base import Prompt, Result
 from .geodesic import Costs
+from .motion import cut_with_motion, residual
 
 _DISC = 0.012  # radius of a click's pinned disc, as a share of the crop's long side
 _CONF = 2.0  # sure object (or background, for negative clicks) when the other side is this much farther
@@ -153,16 +154,28 @@ def check_ints(engine: str, options: object, bounds: tuple[tuple[str, int, int |
             raise ValidationError(f"{engine} engine: {name} must be an int <= {hi}, got {value!r}")
 
 
-def answer(frame: Callable[[], np.ndarray], prompt: Prompt, options: PromptOptions) -> Result:
+def answer(
+    frame: Callable[[], np.ndarray],
+    prompt: Prompt,
+    options: PromptOptions,
+    others: Callable[[], Sequence[np.ndarray]] | None = None,
+) -> Result:
     """A session's prompt answered: a mask prompt as given, anything else by ``segment_prompt`` on the
-    frame (``frame()`` reads it only then)."""
+    frame (``frame()`` reads it only then). ``others()`` gives the frames motion is measured
+    against (``motion.neighbours``), read only for a box: what moves unlike its surroundings
+    there is evidence of the object."""
     if prompt.mask is not None:
         return prompt.mask.astype(bool, copy=True), 1.0
     o = options
     rgb = frame()
+    motion = None
+    if prompt.box is not None and others is not None:
+        near = others()
+        if near:
+            motion = residual(rgb, near, tuple(float(v) for v in prompt.box))  # type: ignore[arg-type]
     try:
         mask, score = segment_prompt(
-            rgb, prompt, side=o.prompt_side, iters=o.grabcut_iters, min_area=o.min_area
+            rgb, prompt, side=o.prompt_side, iters=o.grabcut_iters, min_area=o.min_area, motion=motion
         )
     except cv2.error as e:  # GrabCut needs pixels of both kinds to learn colours from
         raise ValidationError(
@@ -179,8 +192,17 @@ def answer(frame: Callable[[], np.ndarray], prompt: Prompt, options: PromptOptio
     return mask, score
 
 
-def segment_prompt(rgb: np.ndarray, prompt: Prompt, *, side: int, iters: int, min_area: float) -> Result:
-    """The mask (HxW bool) and score for a box and/or clicks on ``rgb``."""
+def segment_prompt(
+    rgb: np.ndarray,
+    prompt: Prompt,
+    *,
+    side: int,
+    iters: int,
+    min_area: float,
+    motion: np.ndarray | None = None,
+) -> Result:
+    """The mask (HxW bool) and score for a box and/or clicks on ``rgb``; ``motion`` (HxW float, or
+    None) is each pixel's residual motion (``motion.residual``), evidence for a box."""
     h, w = rgb.shape[:2]
     pos = prompt.points[prompt.labels == 1].astype(np.float64)
     neg = prompt.points[prompt.labels == 0].astype(np.float64)
@@ -198,7 +220,7 @@ def segment_prompt(rgb: np.ndarray, prompt: Prompt, *, side: int, iters: int, mi
             # the clicks (its half farther from them); what the clicks touch is what is nearer to
             # them than to that.
             alone = Prompt(np.zeros((0, 2), np.float32), np.zeros(0, np.int32), box=prompt.box)
-            first = segment_prompt(rgb, alone, side=side, iters=iters, min_area=min_area)[0]
+            first = segment_prompt(rgb, alone, side=side, iters=iters, min_area=min_area, motion=motion)[0]
             first = cv2.resize(first.view(np.uint8), costs.shape[::-1], interpolation=cv2.INTER_AREA) > 0
             if first.any():
                 negs = np.zeros(costs.shape, bool)
@@ -253,13 +275,20 @@ def segment_prompt(rgb: np.ndarray, prompt: Prompt, *, side: int, iters: int, mi
     for (x, y), value in [*((p, cv2.GC_FGD) for p in spos), *((p, cv2.GC_BGD) for p in sneg)]:
         cv2.circle(mask, (round(float(x)), round(float(y))), r, int(value), -1)
     start = mask.copy()
-    fg = _cut(small, mask, iters)
-    if (
-        box is not None
-        and not len(pos)
-        and np.count_nonzero(fg & inner) < _COLLAPSED * np.count_nonzero(inner)
-    ):
-        fg = _recut(small, start, inner, iters)
+    fg = None
+    if motion is not None and box is not None and not len(pos) and not len(neg):
+        moving = np.asarray(cv2.resize(motion[cy0:cy1, cx0:cx1], (sw, sh), interpolation=cv2.INTER_AREA))
+        fg = cut_with_motion(small, inner, moving, iters)
+        if fg is not None and np.count_nonzero(fg) < _COLLAPSED * np.count_nonzero(inner):
+            fg = None  # the motion misled the cut: colour alone
+    if fg is None:
+        fg = _cut(small, mask, iters)
+        if (
+            box is not None
+            and not len(pos)
+            and np.count_nonzero(fg & inner) < _COLLAPSED * np.count_nonzero(inner)
+        ):
+            fg = _recut(small, start, inner, iters)
     fg = _clean_prompt(fg, spos, sneg, min_area * sx * sy)
     score = _separation(small, fg)
     out = np.zeros((h, w), bool)
