@@ -36,7 +36,8 @@ from ..errors import ValidationError
 from ..morphology import components, fill_holes
 from .base import Prompt, Result
 from .geodesic import Costs
-from .motion import cut_with_motion, residual
+from .jointcut import cut_with_motion
+from .motion import residual
 
 _DISC = 0.012  # radius of a click's pinned disc, as a share of the crop's long side
 _CONF = 2.0  # sure object (or background, for negative clicks) when the other side is this much farther
