@@ -45,11 +45,18 @@ def cases() -> list[Case]:
     return out
 
 
-def session(rgb: np.ndarray) -> vl.segment.Session:
+@cache
+def dataset(seq: str) -> vl.Dataset:
+    """The whole sequence, read from its JPEG folder as a user would load it: a prompt's engine may
+    read the frames around the prompted one (a box's motion evidence)."""
     ds = vl.Dataset()
-    seq = ds.add_sequence("frame", frames=rgb[None])
+    ds.add_sequence(seq, frames=str(DAVIS / "JPEGImages" / "480p" / seq))
     ds.add_entity(seq, name="object")
-    return vl.segment.load("flow").session(ds, seq)
+    return ds
+
+
+def session(seq: str) -> vl.segment.Session:
+    return vl.segment.load("flow").session(dataset(seq), seq)
 
 
 def inside(mask: np.ndarray) -> tuple[int, int]:
@@ -83,8 +90,8 @@ def per_sequence(rows: list[tuple[str, float]]) -> str:
 def clicks() -> list[tuple[str, float, float]]:
     """Per case: J of one click, and the share of the object it covers."""
     out = []
-    for seq, _, rgb, gt in cases():
-        mask, score = session(rgb).prompt(0, "object", points=[inside(gt)], write=False)
+    for seq, f, _, gt in cases():
+        mask, score = session(seq).prompt(f, "object", points=[inside(gt)], write=False)
         assert 0.0 <= score <= 1.0
         out.append((seq, vl.metrics.jaccard(mask, gt), np.count_nonzero(mask & gt) / np.count_nonzero(gt)))
     return out
@@ -94,9 +101,9 @@ def clicks() -> list[tuple[str, float, float]]:
 def boxes() -> list[tuple[str, float, int, int]]:
     """Per case: J of a tight box, the mask's area, and its pixels outside the box."""
     out = []
-    for seq, _, rgb, gt in cases():
+    for seq, f, _, gt in cases():
         x0, y0, x1, y1 = bbox(gt)
-        mask, _ = session(rgb).prompt(0, "object", box=(x0, y0, x1, y1), write=False)
+        mask, _ = session(seq).prompt(f, "object", box=(x0, y0, x1, y1), write=False)
         outside = np.count_nonzero(mask) - np.count_nonzero(mask[y0:y1, x0:x1])
         out.append((seq, vl.metrics.jaccard(mask, gt), int(np.count_nonzero(mask)), outside))
     return out
@@ -108,15 +115,15 @@ def negatives() -> list[tuple[str, float, float, float, bool]]:
     at that region's interior point. Per case: J before and after, the share of the region left,
     and whether the clicked pixel is out."""
     out = []
-    for seq, _, rgb, gt in cases():
+    for seq, f, _, gt in cases():
         x0, y0, x1, y1 = bbox(gt)
-        sess = session(rgb)
-        before, _ = sess.prompt(0, "object", box=(x0, y0, x1, y1), write=False)
+        sess = session(seq)
+        before, _ = sess.prompt(f, "object", box=(x0, y0, x1, y1), write=False)
         wrong = largest_part(before & ~gt)
         if np.count_nonzero(wrong) < 0.01 * (x1 - x0) * (y1 - y0):
             continue
         x, y = inside(wrong)
-        after, _ = sess.prompt(0, "object", points=[(x, y)], labels=[0], clear=False, write=False)
+        after, _ = sess.prompt(f, "object", points=[(x, y)], labels=[0], clear=False, write=False)
         left = np.count_nonzero(after & wrong) / np.count_nonzero(wrong)
         out.append(
             (seq, vl.metrics.jaccard(before, gt), vl.metrics.jaccard(after, gt), left, not after[y, x])
@@ -129,13 +136,13 @@ def second_clicks() -> list[tuple[str, float, float, float]]:
     """One click, then a second positive click (clear=False) inside the largest part it missed.
     Per case: J after one click and after both, and the share of the missed part the second adds."""
     out = []
-    for seq, _, rgb, gt in cases():
-        sess = session(rgb)
-        first, _ = sess.prompt(0, "object", points=[inside(gt)], write=False)
+    for seq, f, _, gt in cases():
+        sess = session(seq)
+        first, _ = sess.prompt(f, "object", points=[inside(gt)], write=False)
         missed = largest_part(gt & ~first)
         if not missed.any():
             continue
-        both, _ = sess.prompt(0, "object", points=[inside(missed)], clear=False, write=False)
+        both, _ = sess.prompt(f, "object", points=[inside(missed)], clear=False, write=False)
         assert both[inside(missed)[::-1]]
         added = np.count_nonzero(both & missed) / np.count_nonzero(missed)
         out.append((seq, vl.metrics.jaccard(first, gt), vl.metrics.jaccard(both, gt), added))

@@ -108,6 +108,7 @@ class _BaselineSession(Session):
             prompt,
             self.options,
             lambda: [self.dataset.frame(self.sequence, f) for f in neighbours(frame, self.num_frames)],
+            self._prompts.get(entity, {}).get(frame),
         )
 
     def _forget(self, entity: str) -> None:

@@ -53,7 +53,7 @@ class FlowOptions:
     tracker: str = "dense"  # "dense": flow warp refitted by a graph cut; "rigid": layered similarities
     flow: str = "dis-fast"  # "dis-ultrafast", "dis-fast", "dis-medium"; "farneback" (rigid only)
     max_side: int = 480  # frames are downscaled by a whole factor to at most this long side for tracking
-    prompt_side: int = 160  # GrabCut runs on a crop downscaled to this long side
+    prompt_side: int = 240  # GrabCut runs on a crop downscaled to this long side
     grabcut_iters: int = 3  # GrabCut iterations per prompt
     min_area: int = 64  # components of a mask smaller than this many frame pixels are dropped
     layered: bool = True  # rigid tracker: entities propagated together occlude one another
@@ -125,6 +125,7 @@ class FlowSession(Session):
             prompt,
             self.options,
             lambda: [self.dataset.frame(self.sequence, f) for f in neighbours(frame, self.num_frames)],
+            self._prompts.get(entity, {}).get(frame),
         )
 
     def _forget(self, entity: str) -> None:

@@ -35,6 +35,7 @@ import numpy as np
 from ..errors import ValidationError
 from ..morphology import components, fill_holes
 from .base import Prompt, Result
+from .correct import correct
 from .geodesic import Costs
 from .jointcut import cut_with_motion
 from .motion import residual
@@ -160,15 +161,18 @@ def answer(
     prompt: Prompt,
     options: PromptOptions,
     others: Callable[[], Sequence[np.ndarray]] | None = None,
+    previous: Prompt | None = None,
 ) -> Result:
     """A session's prompt answered: a mask prompt as given, anything else by ``segment_prompt`` on the
     frame (``frame()`` reads it only then). ``others()`` gives the frames motion is measured
     against (``motion.neighbours``), read only for a box: what moves unlike its surroundings
-    there is evidence of the object."""
+    there is evidence of the object. ``previous`` is the prompt this frame had: when ``prompt``
+    is it with clicks added, each added click corrects its mask (``correct.py``)."""
     if prompt.mask is not None:
         return prompt.mask.astype(bool, copy=True), 1.0
     o = options
     rgb = frame()
+    added = _added_clicks(previous, prompt)
     motion = None
     if prompt.box is not None and others is not None:
         near = others()
@@ -190,7 +194,41 @@ def answer(
             True
         )
         score = 0.0
+    if added is not None and previous is not None and previous.result is not None:
+        fresh, mask = mask, previous.result
+        costs = Costs(rgb)
+        background = np.ones(costs.shape, bool)
+        if prompt.box is None:
+            background[1:-1, 1:-1] = False  # the frame's border
+        else:
+            x0, y0, x1, y1 = (float(v) * costs.scale for v in prompt.box)
+            background[max(0, int(y0)) : int(np.ceil(y1)), max(0, int(x0)) : int(np.ceil(x1))] = False
+        negs = prompt.points[prompt.labels == 0]
+        if len(negs):
+            background[costs.to_work(negs)] = True
+        for (x, y), label in added:
+            mask = correct(costs, mask, fresh, background, (float(x), float(y)), bool(label))
+        score = score if mask.any() else 0.0
     return mask, score
+
+
+def _added_clicks(previous: Prompt | None, prompt: Prompt) -> list[tuple[np.ndarray, int]] | None:
+    """The clicks ``prompt`` adds to ``previous`` (same box, its clicks first), or None if it is
+    not ``previous`` with clicks added."""
+    if previous is None or previous.mask is not None or previous.result is None:
+        return None
+    n = len(previous.points)
+    same_box = (previous.box is None and prompt.box is None) or (
+        previous.box is not None and prompt.box is not None and np.array_equal(previous.box, prompt.box)
+    )
+    if (
+        not same_box
+        or len(prompt.points) <= n
+        or not np.array_equal(prompt.points[:n], previous.points)
+        or not np.array_equal(prompt.labels[:n], previous.labels)
+    ):
+        return None
+    return [(p, int(v)) for p, v in zip(prompt.points[n:], prompt.labels[n:], strict=True)]
 
 
 def segment_prompt(
