@@ -173,6 +173,9 @@ def answer(
     o = options
     rgb = frame()
     added = _added_clicks(previous, prompt)
+    if added is not None and previous is not None and previous.result is not None:
+        mask = _corrected(rgb, prompt, previous.result, added, o)
+        return mask, previous.score if mask.any() else 0.0
     motion = None
     if prompt.box is not None and others is not None:
         near = others()
@@ -194,22 +197,30 @@ def answer(
             True
         )
         score = 0.0
-    if added is not None and previous is not None and previous.result is not None:
-        fresh, mask = mask, previous.result
-        costs = Costs(rgb)
-        background = np.ones(costs.shape, bool)
-        if prompt.box is None:
-            background[1:-1, 1:-1] = False  # the frame's border
-        else:
-            x0, y0, x1, y1 = (float(v) * costs.scale for v in prompt.box)
-            background[max(0, int(y0)) : int(np.ceil(y1)), max(0, int(x0)) : int(np.ceil(x1))] = False
-        negs = prompt.points[prompt.labels == 0]
-        if len(negs):
-            background[costs.to_work(negs)] = True
-        for (x, y), label in added:
-            mask = correct(costs, mask, fresh, background, (float(x), float(y)), bool(label))
-        score = score if mask.any() else 0.0
     return mask, score
+
+
+def _corrected(
+    rgb: np.ndarray, prompt: Prompt, mask: np.ndarray, added: list[tuple[np.ndarray, int]], o: PromptOptions
+) -> np.ndarray:
+    """``mask`` edited by each click of ``added`` in turn (``correct.py``)."""
+    costs = Costs(rgb)
+    background = np.ones(costs.shape, bool)
+    box = None if prompt.box is None else tuple(float(v) for v in prompt.box)
+    if box is None:
+        background[1:-1, 1:-1] = False  # the frame's border
+    else:
+        x0, y0, x1, y1 = (v * costs.scale for v in box)
+        background[max(0, int(y0)) : int(np.ceil(y1)), max(0, int(x0)) : int(np.ceil(x1))] = False
+    negs = prompt.points[prompt.labels == 0]
+    if len(negs):
+        background[costs.to_work(negs)] = True
+    for (x, y), label in added:
+        mask = correct(
+            rgb, costs, mask, background, box, (float(x), float(y)), bool(label),  # type: ignore[arg-type]
+            side=o.prompt_side, iters=o.grabcut_iters,
+        )
+    return mask
 
 
 def _added_clicks(previous: Prompt | None, prompt: Prompt) -> list[tuple[np.ndarray, int]] | None:
