@@ -54,6 +54,7 @@ class CopyOptions:
     """What ``load("copy", **options)`` accepts: only how prompts are answered (as the flow engine)."""
 
     prompt_side: int = 160  # GrabCut runs on a crop downscaled to this long side
+    box_side: int = 240  # a box alone is cut on a crop downscaled to this long side (thin parts hold)
     grabcut_iters: int = 3  # GrabCut iterations per prompt
     min_area: int = 64  # components of a prompt's mask smaller than this many pixels are dropped
 
@@ -68,6 +69,7 @@ class WarpOptions:
     preset: str = "medium"  # DIS optical flow preset: "ultrafast", "fast" or "medium"
     max_side: int = 480  # frames are downscaled by a whole factor to at most this long side for the flow
     prompt_side: int = 160
+    box_side: int = 240
     grabcut_iters: int = 3
     min_area: int = 64
 

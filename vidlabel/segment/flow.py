@@ -53,7 +53,8 @@ class FlowOptions:
     tracker: str = "dense"  # "dense": flow warp refitted by a graph cut; "rigid": layered similarities
     flow: str = "dis-fast"  # "dis-ultrafast", "dis-fast", "dis-medium"; "farneback" (rigid only)
     max_side: int = 480  # frames are downscaled by a whole factor to at most this long side for tracking
-    prompt_side: int = 240  # GrabCut runs on a crop downscaled to this long side
+    prompt_side: int = 160  # GrabCut runs on a crop downscaled to this long side
+    box_side: int = 240  # a box alone is cut on a crop downscaled to this long side (thin parts hold)
     grabcut_iters: int = 3  # GrabCut iterations per prompt
     min_area: int = 64  # components of a mask smaller than this many frame pixels are dropped
     layered: bool = True  # rigid tracker: entities propagated together occlude one another

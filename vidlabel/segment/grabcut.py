@@ -132,6 +132,8 @@ class PromptOptions(Protocol):
     @property
     def prompt_side(self) -> int: ...
     @property
+    def box_side(self) -> int: ...
+    @property
     def grabcut_iters(self) -> int: ...
     @property
     def min_area(self) -> int: ...
@@ -141,6 +143,7 @@ class PromptOptions(Protocol):
 # grows with its iterations: past 20 a prompt is slow and no better.
 PROMPT_BOUNDS: tuple[tuple[str, int, int | None], ...] = (
     ("prompt_side", 32, 4096),
+    ("box_side", 32, 4096),
     ("grabcut_iters", 1, 20),
     ("min_area", 0, None),
 )
@@ -183,7 +186,13 @@ def answer(
             motion = residual(rgb, near, tuple(float(v) for v in prompt.box))  # type: ignore[arg-type]
     try:
         mask, score = segment_prompt(
-            rgb, prompt, side=o.prompt_side, iters=o.grabcut_iters, min_area=o.min_area, motion=motion
+            rgb,
+            prompt,
+            side=o.prompt_side,
+            iters=o.grabcut_iters,
+            min_area=o.min_area,
+            motion=motion,
+            box_side=o.box_side,
         )
     except cv2.error as e:  # GrabCut needs pixels of both kinds to learn colours from
         raise ValidationError(
@@ -250,9 +259,11 @@ def segment_prompt(
     iters: int,
     min_area: float,
     motion: np.ndarray | None = None,
+    box_side: int | None = None,
 ) -> Result:
     """The mask (HxW bool) and score for a box and/or clicks on ``rgb``; ``motion`` (HxW float, or
-    None) is each pixel's residual motion (``motion.residual``), evidence for a box."""
+    None) is each pixel's residual motion (``motion.residual``), evidence for a box. A box alone
+    is cut on a crop ``box_side`` long (``side`` if None), anything else ``side``."""
     h, w = rgb.shape[:2]
     pos = prompt.points[prompt.labels == 1].astype(np.float64)
     neg = prompt.points[prompt.labels == 0].astype(np.float64)
@@ -270,7 +281,9 @@ def segment_prompt(
             # the clicks (its half farther from them); what the clicks touch is what is nearer to
             # them than to that.
             alone = Prompt(np.zeros((0, 2), np.float32), np.zeros(0, np.int32), box=prompt.box)
-            first = segment_prompt(rgb, alone, side=side, iters=iters, min_area=min_area, motion=motion)[0]
+            first = segment_prompt(
+                rgb, alone, side=side, iters=iters, min_area=min_area, motion=motion, box_side=box_side
+            )[0]
             first = cv2.resize(first.view(np.uint8), costs.shape[::-1], interpolation=cv2.INTER_AREA) > 0
             if first.any():
                 negs = np.zeros(costs.shape, bool)
@@ -299,6 +312,8 @@ def segment_prompt(
         ys, xs = np.nonzero(guess)
         bx0, by0 = min(xs.min(), pos[:, 0].min()), min(ys.min(), pos[:, 1].min())
         bx1, by1 = max(xs.max() + 1, pos[:, 0].max() + 1), max(ys.max() + 1, pos[:, 1].max() + 1)
+    if box is not None and not len(pos) and not len(neg) and box_side is not None:
+        side = box_side
     # The crop: the box or the guess, and background around it for GrabCut to learn from.
     margin = _MARGIN * max(bx1 - bx0, by1 - by0) + 8
     cx0, cy0 = max(0, int(bx0 - margin)), max(0, int(by0 - margin))
