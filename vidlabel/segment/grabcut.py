@@ -226,8 +226,15 @@ def _corrected(
         background[costs.to_work(negs)] = True
     for (x, y), label in added:
         mask = correct(
-            rgb, costs, mask, background, box, (float(x), float(y)), bool(label),  # type: ignore[arg-type]
-            side=o.prompt_side, iters=o.grabcut_iters,
+            rgb,
+            costs,
+            mask,
+            background,
+            box,  # type: ignore[arg-type]
+            (float(x), float(y)),
+            bool(label),
+            side=o.prompt_side,
+            iters=o.grabcut_iters,
         )
     return mask
 

@@ -79,8 +79,18 @@ class _Mixture:
 
 
 _EDGES = (  # the 8-neighbourhood's four directions: structure for PyMaxflow, the two ends' slices, length
-    (np.array([[0, 0, 0], [0, 0, 1], [0, 0, 0]]), (slice(None), slice(1, None)), (slice(None), slice(None, -1)), 1.0),
-    (np.array([[0, 0, 0], [0, 0, 0], [0, 1, 0]]), (slice(1, None), slice(None)), (slice(None, -1), slice(None)), 1.0),
+    (
+        np.array([[0, 0, 0], [0, 0, 1], [0, 0, 0]]),
+        (slice(None), slice(1, None)),
+        (slice(None), slice(None, -1)),
+        1.0,
+    ),
+    (
+        np.array([[0, 0, 0], [0, 0, 0], [0, 1, 0]]),
+        (slice(1, None), slice(None)),
+        (slice(None, -1), slice(None)),
+        1.0,
+    ),
     (
         np.array([[0, 0, 0], [0, 0, 0], [0, 0, 1]]),
         (slice(1, None), slice(1, None)),
@@ -124,8 +134,8 @@ def cut_with_motion(img: np.ndarray, inner: np.ndarray, motion: np.ndarray, iter
     total variation: a still object): colour alone then."""
     q = np.digitize(motion, _BINS)
     outside = ~inner
-    pi = np.bincount(q[inner], minlength=_NB) / max(1, np.count_nonzero(inner))
-    po = np.bincount(q[outside], minlength=_NB) / max(1, np.count_nonzero(outside))
+    pi = np.bincount(q[inner], minlength=_NB) / max(1, int(np.count_nonzero(inner)))
+    po = np.bincount(q[outside], minlength=_NB) / max(1, int(np.count_nonzero(outside)))
     moving = 0.5 * float(np.abs(pi - po).sum())
     if not outside.any() or moving < _MIN_MOVING:
         return None

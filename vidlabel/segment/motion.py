@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-GAP = 2  # frames between the prompt's frame and each neighbour: a slow object moves enough, DIS follows a fast one
+GAP = 2  # frames to each neighbour: a slow object moves enough, DIS still follows a fast one
 WORK_SIDE = 480  # long side the flow is computed at
 _STEP = 4  # flow sampled every this many working pixels for the homography
 _RANSAC_PX = 1.0  # RANSAC inlier distance, working pixels
@@ -50,7 +50,9 @@ def residual(
     x0, y0, x1, y1 = box
     sx, sy = sw / w, sh / h
     outside = np.ones((sh, sw), bool)
-    outside[max(0, int(y0 * sy)) : int(np.ceil(y1 * sy)), max(0, int(x0 * sx)) : int(np.ceil(x1 * sx))] = False
+    outside[max(0, int(y0 * sy)) : int(np.ceil(y1 * sy)), max(0, int(x0 * sx)) : int(np.ceil(x1 * sx))] = (
+        False
+    )
     sample = outside[::_STEP, ::_STEP]
     if np.count_nonzero(sample) < _MIN_SAMPLES:
         return None
@@ -63,7 +65,7 @@ def residual(
     for other in others:
         if other.shape != rgb.shape:
             continue
-        flow = dis.calc(g0, grey(other), None)
+        flow = dis.calc(g0, grey(other), None)  # type: ignore[call-overload]
         dst = src + flow[::_STEP, ::_STEP][sample]
         hom, _ = cv2.findHomography(src, dst, cv2.RANSAC, _RANSAC_PX)
         if hom is None:
@@ -75,4 +77,3 @@ def residual(
         return None
     # Back to frame size and frame pixels.
     return np.asarray(cv2.resize(best / np.float32(s), (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
-
