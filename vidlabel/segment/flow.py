@@ -1,6 +1,9 @@
 """The weight-free ``flow`` engine: GrabCut answers prompts, optical flow carries masks along, on a CPU.
 
-Prompt -> mask: GrabCut on a crop around the box or clicks (``grabcut.py``).
+Prompt -> mask: GrabCut on a crop around the box or clicks (``grabcut.py``). A box also weighs how
+each pixel moves towards the frames two before and after it against the background's motion
+(``motion.py``, ``jointcut.py``); a click added to a prompt edits its mask near the click
+(``correct.py``).
 
 Propagation: frames are tracked at a whole fraction of their size, at most ``max_side`` pixels long
 (427x240 for 854x480), by one of two trackers:

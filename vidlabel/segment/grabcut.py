@@ -11,12 +11,19 @@ model learnt from a disc around the click keeps only the part coloured like the 
 (iterated graph cuts on colour mixture models) then places the boundary in the uncertain band,
 on a crop around the object downscaled to at most ``side`` pixels.
 
-A box alone is plain GrabCut: outside the box is background, inside probably the object. When
+A box alone on a frame of a video is GrabCut with motion as a second feature (``jointcut.py``):
+what moves unlike the background (``motion.py``) is evidence of the object, and the cut starts
+from it; on a crop ``box_side`` long, where thin parts (a swan's neck) survive the cut. Measured
+on the DAVIS-2016 dev frames: mean J 0.552 with colour alone at 160 px, 0.594 at 240, 0.733 with
+motion at 240. Where motion says nothing (a still object, a one-frame sequence) a box is plain
+GrabCut: outside the box is background, inside probably the object. When
 GrabCut's colour models collapse (next to nothing left in the box) the cut is redone with the
 box's pixels whose colours are commoner outside it starting as background, and failing that
 those colour statistics alone give the mask: a box never gives an empty mask. A negative click
-on a box takes the box's own answer as the evidence (its parts the clicks are not on, or if
-they are on its only part, its half farther from them) and removes what is nearer the clicks.
+given with a box in one prompt takes the box's own answer as the evidence (its parts the clicks
+are not on, or if they are on its only part, its half farther from them) and removes what is
+nearer the clicks; clicks added to a prompt afterwards (``clear=False``) edit its mask instead
+(``correct.py``).
 
 Positive click pixels are in the mask and negative ones out; the component(s) holding the
 positive clicks (or the main ones, for a box alone) are kept and small holes filled; a box
