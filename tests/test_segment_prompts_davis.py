@@ -1,8 +1,9 @@
 """Prompts of the flow engine on real images: six DAVIS-2016 sequences, frames 0, n//2 and n-1 of each.
 
-Each prompt goes through a session as a user's would (``sess.prompt``, the engine's defaults) and
-is scored with ``vl.metrics.jaccard`` against the ground truth: one click at the object's
-interior point farthest from its outline, a tight box around the object, a negative click on a
+Each prompt goes through a session on the whole sequence, loaded from its JPEG folder as a user's
+would be (``sess.prompt``, the engine's defaults: a box's engine reads the frames around it for
+motion evidence), and is scored with ``vl.metrics.jaccard`` against the ground truth: one click
+at the object's interior point farthest from its outline, a tight box around the object, a negative click on a
 region the box wrongly took, and a second click on what the first one missed. Thresholds sit a
 little under the figures measured when they were set (printed by ``python
 tests/test_segment_prompts_davis.py``); the same measures run on the fourteen held-out DAVIS
@@ -45,11 +46,18 @@ def cases() -> list[Case]:
     return out
 
 
-def session(rgb: np.ndarray) -> vl.segment.Session:
+@cache
+def dataset(seq: str) -> vl.Dataset:
+    """The whole sequence, read from its JPEG folder as a user would load it: a prompt's engine may
+    read the frames around the prompted one (a box's motion evidence)."""
     ds = vl.Dataset()
-    seq = ds.add_sequence("frame", frames=rgb[None])
+    ds.add_sequence(seq, frames=str(DAVIS / "JPEGImages" / "480p" / seq))
     ds.add_entity(seq, name="object")
-    return vl.segment.load("flow").session(ds, seq)
+    return ds
+
+
+def session(seq: str) -> vl.segment.Session:
+    return vl.segment.load("flow").session(dataset(seq), seq)
 
 
 def inside(mask: np.ndarray) -> tuple[int, int]:
@@ -83,8 +91,8 @@ def per_sequence(rows: list[tuple[str, float]]) -> str:
 def clicks() -> list[tuple[str, float, float]]:
     """Per case: J of one click, and the share of the object it covers."""
     out = []
-    for seq, _, rgb, gt in cases():
-        mask, score = session(rgb).prompt(0, "object", points=[inside(gt)], write=False)
+    for seq, f, _, gt in cases():
+        mask, score = session(seq).prompt(f, "object", points=[inside(gt)], write=False)
         assert 0.0 <= score <= 1.0
         out.append((seq, vl.metrics.jaccard(mask, gt), np.count_nonzero(mask & gt) / np.count_nonzero(gt)))
     return out
@@ -94,51 +102,63 @@ def clicks() -> list[tuple[str, float, float]]:
 def boxes() -> list[tuple[str, float, int, int]]:
     """Per case: J of a tight box, the mask's area, and its pixels outside the box."""
     out = []
-    for seq, _, rgb, gt in cases():
+    for seq, f, _, gt in cases():
         x0, y0, x1, y1 = bbox(gt)
-        mask, _ = session(rgb).prompt(0, "object", box=(x0, y0, x1, y1), write=False)
+        mask, _ = session(seq).prompt(f, "object", box=(x0, y0, x1, y1), write=False)
         outside = np.count_nonzero(mask) - np.count_nonzero(mask[y0:y1, x0:x1])
         out.append((seq, vl.metrics.jaccard(mask, gt), int(np.count_nonzero(mask)), outside))
     return out
 
 
 @cache
-def negatives() -> list[tuple[str, float, float, float, bool]]:
+def negatives() -> list[tuple[str, float, float, float, bool, float, bool]]:
     """Where a tight box took a wrong region of some size (1% of the box or more): a negative click
     at that region's interior point. Per case: J before and after, the share of the region left,
-    and whether the clicked pixel is out."""
+    whether the clicked pixel is out, the share of the object's pixels the click took out, and
+    whether the click added nothing."""
     out = []
-    for seq, _, rgb, gt in cases():
+    for seq, f, _, gt in cases():
         x0, y0, x1, y1 = bbox(gt)
-        sess = session(rgb)
-        before, _ = sess.prompt(0, "object", box=(x0, y0, x1, y1), write=False)
+        sess = session(seq)
+        before, _ = sess.prompt(f, "object", box=(x0, y0, x1, y1), write=False)
         wrong = largest_part(before & ~gt)
         if np.count_nonzero(wrong) < 0.01 * (x1 - x0) * (y1 - y0):
             continue
         x, y = inside(wrong)
-        after, _ = sess.prompt(0, "object", points=[(x, y)], labels=[0], clear=False, write=False)
+        after, _ = sess.prompt(f, "object", points=[(x, y)], labels=[0], clear=False, write=False)
         left = np.count_nonzero(after & wrong) / np.count_nonzero(wrong)
+        lost = np.count_nonzero(before & ~after & gt) / np.count_nonzero(gt)
         out.append(
-            (seq, vl.metrics.jaccard(before, gt), vl.metrics.jaccard(after, gt), left, not after[y, x])
+            (
+                seq,
+                vl.metrics.jaccard(before, gt),
+                vl.metrics.jaccard(after, gt),
+                left,
+                not after[y, x],
+                lost,
+                not (after & ~before).any(),
+            )
         )
     return out
 
 
 @cache
-def second_clicks() -> list[tuple[str, float, float, float]]:
+def second_clicks() -> list[tuple[str, float, float, float, bool]]:
     """One click, then a second positive click (clear=False) inside the largest part it missed.
-    Per case: J after one click and after both, and the share of the missed part the second adds."""
+    Per case: J after one click and after both, the share of the missed part the second adds, and
+    whether it removed nothing."""
     out = []
-    for seq, _, rgb, gt in cases():
-        sess = session(rgb)
-        first, _ = sess.prompt(0, "object", points=[inside(gt)], write=False)
+    for seq, f, _, gt in cases():
+        sess = session(seq)
+        first, _ = sess.prompt(f, "object", points=[inside(gt)], write=False)
         missed = largest_part(gt & ~first)
         if not missed.any():
             continue
-        both, _ = sess.prompt(0, "object", points=[inside(missed)], clear=False, write=False)
+        both, _ = sess.prompt(f, "object", points=[inside(missed)], clear=False, write=False)
         assert both[inside(missed)[::-1]]
         added = np.count_nonzero(both & missed) / np.count_nonzero(missed)
-        out.append((seq, vl.metrics.jaccard(first, gt), vl.metrics.jaccard(both, gt), added))
+        kept = not (first & ~both).any()
+        out.append((seq, vl.metrics.jaccard(first, gt), vl.metrics.jaccard(both, gt), added, kept))
     return out
 
 
@@ -155,30 +175,40 @@ def test_one_click_gives_the_object() -> None:
 def test_a_tight_box_gives_the_object_inside_it() -> None:
     rows = boxes()
     j = np.mean([r[1] for r in rows])
-    assert j >= 0.52, f"tight box: mean J {j:.3f} ({per_sequence([(r[0], r[1]) for r in rows])})"
+    assert j >= 0.70, f"tight box: mean J {j:.3f} ({per_sequence([(r[0], r[1]) for r in rows])})"
     assert all(r[2] > 0 for r in rows), "a box that holds an object gave an empty mask"
     assert all(r[3] == 0 for r in rows), "a box's mask went outside the box"
 
 
 def test_a_negative_click_removes_the_wrong_region() -> None:
+    """A negative click edits the box's mask: it removes the region it is on and adds nothing. It
+    also takes some of the object next to that region (0.706 -> 0.694 mean J when this was written:
+    it removes the mask's pixels geodesically nearer the click than the mask's far half), so J is
+    held from falling by more than that and the object's share taken is bounded."""
     rows = negatives()
     assert len(rows) >= 6, "too few boxes took a wrong region to measure negative clicks on"
     assert all(r[4] for r in rows), "a negative click's pixel stayed in the mask"
+    assert all(r[6] for r in rows), "a negative click added pixels to the mask"
     left = np.mean([r[3] for r in rows])
     assert left <= 0.35, f"{left:.0%} of the clicked wrong regions stayed, on average"
+    lost = np.mean([r[5] for r in rows])
+    assert lost <= 0.10, f"a negative click took out {lost:.1%} of the object, on average"
     before, after = np.mean([r[1] for r in rows]), np.mean([r[2] for r in rows])
-    assert after >= before - 0.01, f"a negative click took mean J from {before:.3f} to {after:.3f}"
+    assert after >= before - 0.03, f"a negative click took mean J from {before:.3f} to {after:.3f}"
 
 
 def test_a_second_click_adds_the_part_it_is_on() -> None:
-    """A second click brings in the part the first missed. It also brings in background next to
-    that part often enough that mean J does not rise (0.546 -> 0.498 when this was written: a
-    click near the object's edge reaches across it cheaply), so J is only held from collapsing."""
+    """A second click edits the first click's mask: it adds what it is on and removes nothing
+    (``correct.py``); mean J holds (0.546 -> 0.537 when this was written: part of what a click
+    near the object's edge adds is background)."""
     rows = second_clicks()
+    assert all(r[4] for r in rows), "a second positive click removed pixels from the mask"
     added = np.mean([r[3] for r in rows])
-    assert added >= 0.70, f"a second click added {added:.0%} of the part it was on, on average"
-    both = np.mean([r[2] for r in rows])
-    assert both >= 0.45, f"two clicks: mean J {both:.3f} ({per_sequence([(r[0], r[2]) for r in rows])})"
+    assert added >= 0.50, f"a second click added {added:.0%} of the part it was on, on average"
+    first, both = np.mean([r[1] for r in rows]), np.mean([r[2] for r in rows])
+    assert both >= first - 0.03, (
+        f"two clicks: mean J {first:.3f} -> {both:.3f} ({per_sequence([(r[0], r[2]) for r in rows])})"
+    )
 
 
 # ------------------------------------------------------------------------------- geodesic distances
@@ -241,7 +271,8 @@ if __name__ == "__main__":  # the figures the thresholds were set from
     print(
         f"negative: {len(n)} cases, mean J {np.mean([r[1] for r in n]):.3f} -> "
         f"{np.mean([r[2] for r in n]):.3f}, "
-        f"share of the wrong region left {np.mean([r[3] for r in n]):.3f}; "
+        f"share of the wrong region left {np.mean([r[3] for r in n]):.3f}, "
+        f"share of the object taken {np.mean([r[5] for r in n]):.3f}; "
         f"{per_sequence([(r[0], r[3]) for r in n])}"
     )
     s = second_clicks()

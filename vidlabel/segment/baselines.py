@@ -33,6 +33,7 @@ import numpy as np
 from ..errors import ValidationError
 from .base import Engine, Pass, Prompt, Result, Session
 from .grabcut import PROMPT_BOUNDS, answer, check_ints
+from .motion import neighbours
 from .scale import TrackingScale
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class CopyOptions:
     """What ``load("copy", **options)`` accepts: only how prompts are answered (as the flow engine)."""
 
     prompt_side: int = 160  # GrabCut runs on a crop downscaled to this long side
+    box_side: int = 240  # a box alone is cut on a crop downscaled to this long side (thin parts hold)
     grabcut_iters: int = 3  # GrabCut iterations per prompt
     min_area: int = 64  # components of a prompt's mask smaller than this many pixels are dropped
 
@@ -67,6 +69,7 @@ class WarpOptions:
     preset: str = "medium"  # DIS optical flow preset: "ultrafast", "fast" or "medium"
     max_side: int = 480  # frames are downscaled by a whole factor to at most this long side for the flow
     prompt_side: int = 160
+    box_side: int = 240
     grabcut_iters: int = 3
     min_area: int = 64
 
@@ -102,7 +105,13 @@ class _BaselineSession(Session):
     options: CopyOptions | WarpOptions
 
     def _segment(self, frame: int, entity: str, prompt: Prompt) -> Result:
-        return answer(lambda: self.dataset.frame(self.sequence, frame), prompt, self.options)
+        return answer(
+            lambda: self.dataset.frame(self.sequence, frame),
+            prompt,
+            self.options,
+            lambda: [self.dataset.frame(self.sequence, f) for f in neighbours(frame, self.num_frames)],
+            self._prompts.get(entity, {}).get(frame),
+        )
 
     def _forget(self, entity: str) -> None:
         pass  # nothing outlives a pass but the prompts, which are the base class's

@@ -1,6 +1,9 @@
 """The weight-free ``flow`` engine: GrabCut answers prompts, optical flow carries masks along, on a CPU.
 
-Prompt -> mask: GrabCut on a crop around the box or clicks (``grabcut.py``).
+Prompt -> mask: GrabCut on a crop around the box or clicks (``grabcut.py``). A box also weighs how
+each pixel moves towards the frames two before and after it against the background's motion
+(``motion.py``, ``jointcut.py``); a click added to a prompt edits its mask near the click
+(``correct.py``).
 
 Propagation: frames are tracked at a whole fraction of their size, at most ``max_side`` pixels long
 (427x240 for 854x480), by one of two trackers:
@@ -33,6 +36,7 @@ from ..morphology import bbox
 from .base import Engine, Pass, Prompt, Result, Session
 from .dense import DIS_PRESETS, DenseTracker
 from .grabcut import PROMPT_BOUNDS, answer, check_ints
+from .motion import neighbours
 from .rigid import RigidTracker
 from .scale import TrackingScale
 
@@ -53,6 +57,7 @@ class FlowOptions:
     flow: str = "dis-fast"  # "dis-ultrafast", "dis-fast", "dis-medium"; "farneback" (rigid only)
     max_side: int = 480  # frames are downscaled by a whole factor to at most this long side for tracking
     prompt_side: int = 160  # GrabCut runs on a crop downscaled to this long side
+    box_side: int = 240  # a box alone is cut on a crop downscaled to this long side (thin parts hold)
     grabcut_iters: int = 3  # GrabCut iterations per prompt
     min_area: int = 64  # components of a mask smaller than this many frame pixels are dropped
     layered: bool = True  # rigid tracker: entities propagated together occlude one another
@@ -119,7 +124,13 @@ class FlowSession(Session):
 
     # ------------------------------------------------------------------ hooks
     def _segment(self, frame: int, entity: str, prompt: Prompt) -> Result:
-        return answer(lambda: self.dataset.frame(self.sequence, frame), prompt, self.options)
+        return answer(
+            lambda: self.dataset.frame(self.sequence, frame),
+            prompt,
+            self.options,
+            lambda: [self.dataset.frame(self.sequence, f) for f in neighbours(frame, self.num_frames)],
+            self._prompts.get(entity, {}).get(frame),
+        )
 
     def _forget(self, entity: str) -> None:
         # Tracks live only as long as a pass (and no prompt or removal happens during one); the
