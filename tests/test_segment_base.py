@@ -372,3 +372,27 @@ def test_an_entity_removed_during_a_run_is_dropped_and_the_run_goes_on(
     with pytest.warns(RuntimeWarning, match="changed by a later edit"):  # b's masks the removal took
         assert ds.undo() and b not in ds.entity_ids("clip") and ds.mask_frames("clip", a) == [0]
     assert ds.undo() and b in ds.entity_ids("clip")
+
+
+def test_a_new_entity_given_a_removed_ones_id_gets_none_of_its_results(
+    sess: PaintSession, ds: vl.Dataset
+) -> None:
+    import threading
+
+    sess.prompt(0, "a", points=[(1, 1)])
+    sess.prompt(0, "b", points=[(1, 1)])
+    b = ds.resolve_entity("clip", "b")
+
+    def replace_b() -> None:
+        ds.remove_entity("clip", "b")
+        assert ds.add_entity("clip", "cyclist") == b  # ids are reused: the new entity has b's
+
+    def on_frame(frame: int, done: int, total: int) -> None:
+        if frame == 1:
+            t = threading.Thread(target=replace_b)
+            t.start()
+            t.join()
+
+    report = sess.propagate_into(progress=False, on_frame=on_frame)
+    assert report.dropped == [b] and ds.entity(b)["name"] == "cyclist"
+    assert ds.mask_frames("clip", "cyclist") == []  # nothing of b's run written into the cyclist

@@ -26,6 +26,7 @@ from .records import CancelToken, Direction, Pass, Prompt, PropagationReport, Re
 from .registry import available, load, register
 
 if TYPE_CHECKING:
+    from ..core import Change
     from ..dataset import Dataset
 
 __all__ = [
@@ -451,7 +452,8 @@ class Session(abc.ABC):
         with self._lock:
             self._check_idle("propagate")
             legs = self.plan(start, direction, end)
-            gen = self._propagate(legs, self._entities_for(entities), cancel)
+            running = self._entities_for(entities)
+            gen = self._propagate(legs, running, cancel)
         total = len({f for leg in legs for f in leg.frames})
         report = PropagationReport()
         bar: Any = None
@@ -475,13 +477,21 @@ class Session(abc.ABC):
                 if on_frame is not None:
                     on_frame(frame, len(report.frames), total)
 
+        # An entity a cell removes during the run has its results dropped, and the run goes on for the
+        # others. Removals are watched as they happen, since a new entity may get the id of a removed one.
+        gone: set[str] = set()
+
+        def watch(change: Change) -> None:
+            if "entities" in change.tables and seq in change.sequences:
+                now = set(target.entity_ids(seq))
+                gone.update(e for e in running if e not in now)
+
+        unobserve = target.observe(watch)
         try:
             with target.undo_group(label):
                 for frame, results in gen:
                     with target.transaction(f"{label}, frame {frame}"):
-                        # Checked under the writer's lock: an entity a cell removed meanwhile has its
-                        # results dropped, and the run goes on for the others.
-                        alive = set(target.entity_ids(seq)) if results else set()
+                        alive = set(target.entity_ids(seq)) - gone if results else set()  # under the lock
                         for eid, (mask, score) in results.items():
                             if eid not in alive:
                                 if eid not in report.dropped:
@@ -507,6 +517,7 @@ class Session(abc.ABC):
                     reported()
             reported(final=True)
         finally:
+            unobserve()
             gen.close()
             if bar is not None:
                 bar.close()
