@@ -195,6 +195,38 @@ def test_the_queue_follows_cell_edits_off_the_message_thread_once_per_burst(
     assert queued(w, a)[3], queued(w, a)
 
 
+def test_no_review_runs_while_a_cell_propagates(tracked: vl.Dataset, widget: Any) -> None:
+    """A run from a cell (an undo group open in another thread) writes for longer than the longest
+    wait between recomputes: the queue is recomputed once, after the run, not every few seconds."""
+    from vidlabel.widget import review as feed
+
+    w, _rec = widget
+    a, _ = ids(tracked)
+    calls: list[bool] = []
+    real = tracked.review
+
+    def review(*args: Any, **kwargs: Any) -> Any:
+        calls.append(tracked.grouping)
+        return real(*args, **kwargs)
+
+    tracked.review = review  # type: ignore[method-assign]
+
+    def run() -> None:
+        with tracked.undo_group("cell run"):
+            for f in range(1, 9):
+                tracked.set_mask("clip", f, a, disc(H, W, 20, 22 + f, 8), keyframe=False)
+                time.sleep(feed.MAX_WAIT / 3)
+
+    t = threading.Thread(target=run)
+    t.start()
+    assert tracked.grouping or not t.is_alive()
+    t.join()
+    assert not tracked.grouping
+    w.wait(30)
+    assert calls == [False]  # once, after the run
+    assert w.review["entities"] == expected(tracked)
+
+
 def test_a_review_request_answers_once_the_queue_is_current(tracked: vl.Dataset, widget: Any) -> None:
     w, rec = widget
     a, _ = ids(tracked)
@@ -224,12 +256,12 @@ def test_without_review_nothing_is_queued_or_marked(tracked: vl.Dataset) -> None
 
 
 def test_review_options_reach_ds_review(tracked: vl.Dataset) -> None:
-    a, _ = ids(tracked)
     w = vl.Annotator(tracked, engine=None, review={"weights": {"presence": 0.0}})
     try:
         w.wait(30)
-        plain = queue_rows(tracked.review("clip"))[a][8]
-        assert queued(w, a)[8] != plain[1] or w.review["entities"][a]["suspicion"] != plain[0]
+        weighted = tracked.review("clip", weights={"presence": 0.0})
+        assert w.review["entities"] == {e: as_trait(rows) for e, rows in queue_rows(weighted).items()}
+        assert w.review["entities"] != expected(tracked)  # the options changed the queue
         bad = vl.Annotator(tracked, engine=None, review={"weights": {"nonsense": 1.0}})
         bad.wait(30)
         assert bad.review["error"].startswith("review: ") and "nonsense" in bad.review["error"]

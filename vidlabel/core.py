@@ -295,6 +295,12 @@ class Core:
         finally:
             loc.quiet = was
 
+    @property
+    def grouping(self) -> bool:
+        """Whether some thread has an undo group open now: long work (a propagation) is writing frame
+        by frame, so what reads the whole dataset after each edit may wait for it to end."""
+        return bool(self._history.depth)
+
     @contextmanager
     def undo_group(self, label: str) -> Iterator[None]:
         """Make every edit this thread commits inside one undo step, while each still commits on its own.

@@ -67,7 +67,9 @@ class _Caches:
             cache = self.sequences.get(seq_id)
             if cache is None:
                 continue
-            if whole:
+            if whole:  # new pixels, or the sequence removed: let go of it all (its frame source too)
+                with self.lock:
+                    self.sequences.pop(seq_id, None)
                 cache.clear()
             elif seq_id in change.frames:
                 cache.drop(change.frames[seq_id])

@@ -48,7 +48,11 @@ def resolve(ds: Dataset, seq_id: str, compare: Any) -> Other:
             raise ValidationError(f"review: compare[{f}] must be {{entity: mask}}, got {type(per).__name__}")
         for e, m in per.items():
             eid = ds.resolve_entity(seq_id, e)
-            if isinstance(m, tuple):
+            if isinstance(m, tuple):  # (mask, score), as engines give
+                if len(m) != 2:
+                    raise ValidationError(
+                        f"review: compare[{f}][{e!r}]: a tuple must be (mask, score), got {len(m)} items"
+                    )
                 m = m[0]
             if isinstance(m, Mapping):
                 enc = rlemod.normalize(m, h, w)

@@ -10,6 +10,7 @@ and kept with the dataset (frames do not change), so asking again after an edit 
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Any
 
 import numpy as np
@@ -145,8 +146,10 @@ class KeyframesMixin(AnnotationsMixin):
         lock = self.__dict__.setdefault("_descriptor_lock", threading.Lock())
         cache: dict[str, tuple[Any, Any]] = self.__dict__.setdefault("_descriptor_cache", {})
         with lock:
+            for gone in [s for s in cache if (s,) not in self._view()["sequences"]]:
+                del cache[gone]  # removed sequences: their descriptors go
             hit = cache.get(seq_id)
-            if hit is not None and hit[0] is source:
+            if hit is not None and hit[0]() is source:
                 return hit[1]
         n = len(self._view().frame_info(seq_id).uris)
         desc = describe(lambda f: source.read(f, cache=False), n)
@@ -155,7 +158,7 @@ class KeyframesMixin(AnnotationsMixin):
             cand = np.unique(np.linspace(0, n - 1, _MAX_CANDIDATES).astype(np.int64))
         value = (desc, cand, distances(desc, cand, np.arange(n)))
         with lock:
-            cache[seq_id] = (source, value)
+            cache[seq_id] = (weakref.ref(source), value)  # never what keeps a frame source alive
         return value
 
 

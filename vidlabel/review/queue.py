@@ -78,7 +78,7 @@ class ReviewMixin(AnnotationsMixin):
         n_frames = len(self._view().frame_info(seq_id).uris)
         parts = []
         for eid in eids:
-            rows = self._review_rows(seq_id, eid, tracks[eid], n_frames, other, engine)
+            rows = self._review_rows(seq_id, eid, tracks[eid], n_frames, other, engine, wanted)
             keep = np.ones(len(rows["frame_index"]), bool)
             if wanted is not None:
                 keep &= np.isin(rows["frame_index"], list(wanted))
@@ -116,7 +116,14 @@ class ReviewMixin(AnnotationsMixin):
 
     # ------------------------------------------------------------------ rows
     def _review_rows(
-        self, seq_id: str, eid: str, track: Track, n_frames: int, other: Any, engine: Any
+        self,
+        seq_id: str,
+        eid: str,
+        track: Track,
+        n_frames: int,
+        other: Any,
+        engine: Any,
+        wanted: set[int] | None = None,
     ) -> dict[str, np.ndarray]:
         from . import signals as sg
 
@@ -140,7 +147,9 @@ class ReviewMixin(AnnotationsMixin):
         if engine is not None:
             from . import engine_check as ec
 
-            todo = ~track.keyframe
+            todo = ~track.keyframe  # two engine passes a row: only for the rows asked for
+            if wanted is not None:
+                todo &= np.isin(frames, list(wanted))
             checked = ec.ious(self, seq_id, eid, track, engine, todo)  # type: ignore[arg-type]
             evidence["engine_check"] = sg.engine_check(checked)
         n, g = len(frames), len(gaps)

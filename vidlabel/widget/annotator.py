@@ -138,7 +138,7 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
                 ds,
                 options,
                 shown=lambda: self.sequence,
-                busy=lambda: self._propagating,
+                busy=lambda: self._propagating or self._ds.grouping,  # a run from a cell too
                 publish=self._publish_review,
                 lock=self._flush_lock,
             )

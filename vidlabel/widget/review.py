@@ -89,7 +89,7 @@ class ReviewFeed:
     event; it runs under ``lock`` (the widget's flush lock, which ``reset`` runs under too, with
     the trait's reset), so a queue computed for what was shown before a reset is never sent after
     it. Locks are taken in that order: ``lock``, then the feed's own. ``shown`` returns the
-    sequence shown now, ``busy`` whether a propagation runs.
+    sequence shown now, ``busy`` whether a propagation runs (from the widget or a cell).
     """
 
     def __init__(
