@@ -93,7 +93,8 @@ export class ReviewPanel {
     const at = currentItem(items, this.host.frame(), this.cursor);
     const item = items[at];
     if (!item) {
-      this.host.showError(items.length ? "Nothing to review on this frame: N goes to the next one." : "Nothing left to review.");
+      // a note beside the counter, not an error: nothing went wrong
+      this.timeline.reviewReason.textContent = items.length ? "nothing to review on this frame: N goes to the next one" : "nothing left to review";
       return;
     }
     const k = itemKey(item);

@@ -615,9 +615,15 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
             for fr, s, r in p["set"]:
                 rows[fr] = (s, r)
             ents[eid] = as_trait(rows)
+        first = trait["version"] < 0
         changed = bool(patch) or trait["version"] != version or trait["error"] != error
         trait["version"], trait["error"] = version, error
-        if changed:
+        if first:
+            # The sequence's first queue goes as state, not as an event: the browser's view may not
+            # be listening yet (a queue ready at once, from the cache, came before the view and was
+            # lost), and a view reads the state whenever it starts. Events patch what it has.
+            self.send_state("review")
+        elif changed:
             self.send(
                 {"kind": "review", "sequence": seq, "version": version, "entities": patch, "error": error}
             )

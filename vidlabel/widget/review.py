@@ -44,6 +44,10 @@ def review_options(review: Any) -> dict[str, Any] | None:
         if unknown:
             known = ", ".join(sorted(OPTIONS))
             raise ValidationError(f"Annotator.review: unknown option(s) {unknown} (known: {known})")
+        if "weights" in review:  # a typo in a signal's name is refused here, not found out later
+            from ..review.weights import check_weights
+
+            check_weights(review["weights"])
         return dict(review)
     raise ValidationError(
         f"Annotator.review: expected True, False or a dict of ds.review options, got {type(review).__name__}"
