@@ -104,6 +104,9 @@ describe("the review strip", () => {
     const q = codeRGBA(0);
     expect(q[1]).toBeGreaterThan(q[0]);
     expect(q[3]).toBeLessThan(100); // green, faint
+    const low = codeRGBA(BUCKETS); // flagged, however slightly: amber, never green
+    expect(low[0]).toBeGreaterThan(low[1]);
+    expect(low[3]).toBeGreaterThan(230);
   });
 
   it("is an image of the worst code per pixel column: flagged columns full, quiet ones a middle band", () => {

@@ -153,8 +153,9 @@ export function stripCodes(state: ReviewState, entity: string, count: number, sk
 export function codeRGBA(code: number): [number, number, number, number] {
   const fired = code >= BUCKETS;
   const s = ((code % BUCKETS) + 0.5) / BUCKETS;
-  // hsl(hue, 85%, 48%) with hue 120 (green) .. 0 (red): red and green channels, a little blue
-  const hue = 120 * (1 - s);
+  // hsl(hue, 85%, 48%): a flagged row from amber (hue 50) to red (0), so that flagged never reads as
+  // green, "fine"; a row no signal flagged from green (120) towards red, faint
+  const hue = (fired ? 50 : 120) * (1 - s);
   const c = (1 - Math.abs(2 * 0.48 - 1)) * 0.85;
   const x = c * (1 - Math.abs(((hue / 60) % 2) - 1));
   const m = 0.48 - c / 2;
