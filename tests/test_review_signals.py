@@ -302,11 +302,13 @@ def test_a_re_review_after_an_edit_recomputes_only_what_the_edit_touched() -> No
 def test_a_change_of_pixels_drops_the_sequence_s_cache() -> None:
     ds, seq, _ = dataset()
     ds.review(seq)
-    counts = cache_for(ds, seq).computed
-    before = counts["flow"]
+    old = cache_for(ds, seq)
+    before = old.computed["flow"]
     ds.attach_frames(seq, FRAMES[:, :, ::-1].copy())
     ds.review(seq)
-    assert counts["flow"] == 2 * before
+    new = cache_for(ds, seq)
+    assert new is not old and new.computed["flow"] == before  # every flow again, on the new pixels
+    assert old.computed["flow"] == before and not old.pairs  # the old cache let go of
 
 
 def test_review_reads_one_version_while_another_thread_edits() -> None:
@@ -340,3 +342,16 @@ def test_review_reads_one_version_while_another_thread_edits() -> None:
         .drop_columns(["entity_id", "score"])
         .equals(fresh.review(fseq).drop_columns(["entity_id", "score"]))
     )
+
+
+def test_disagreement_fires_where_a_second_set_is_far_off_even_on_most_of_the_track() -> None:
+    """A second set whose masks miss the object on nearly every frame: its usual disagreement is
+    total, yet each such frame is flagged (two fair segmentations overlap more than IoU 0.5)."""
+    ds, seq, e = dataset()
+    off = {f: {e: square(f, dy=SIDE + 2)} for f in range(1, N)}  # beside the square: IoU 0
+    off[3] = {e: square(3)}  # one frame where the two agree
+    q = ds.review(seq, compare=off).to_pandas().set_index("frame_index")
+    assert q.loc[3, "disagreement"] == 0.0
+    others = q.drop(index=3)["disagreement"]
+    assert (others == 1.0).all(), others
+    assert all("disagreement" in r for r in q.drop(index=3)["reasons"])

@@ -264,10 +264,14 @@ def low_score(track: Track) -> np.ndarray:
 
 def disagreement(iou: np.ndarray) -> np.ndarray:
     """**disagreement** (``compare=``): 1 - IoU with the other set's mask of the same entity on the
-    frame, beyond the track's usual disagreement by up to 0.3 (two engines never agree exactly).
-    A mask one set has and the other lacks counts as IoU 0. Null where the other set has nothing
-    for the entity."""
-    return _beyond(1.0 - np.asarray(iou, np.float64), 0.3, 0.05)
+    frame, beyond the track's usual disagreement by up to 0.3 (two engines never agree exactly);
+    and, whatever the track's usual, an IoU under 0.5 (fully under 0.2): two fair segmentations of
+    one object overlap more than that, so one of them is wrong there, even where most of the track
+    is (then its usual disagreement is high and the first part says nothing). A mask one set has
+    and the other lacks counts as IoU 0. Null where the other set has nothing for the entity."""
+    d = 1.0 - np.asarray(iou, np.float64)
+    absolute = np.clip((d - 0.5) / 0.3, 0.0, 1.0)  # NaN stays NaN
+    return np.fmax(_beyond(d, 0.3, 0.05), absolute)
 
 
 def engine_check(iou: np.ndarray) -> np.ndarray:
