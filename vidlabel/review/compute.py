@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..naming import natural_key
 from . import signals as sg
 from .cache import Built, Content, MaskRow, SequenceCache, changes_between
 from .measure import FrameStats, PairStats, frame_stats, pair_stats
@@ -49,7 +48,8 @@ class _Plan:
         self.dirty = dirty  # frames whose mask changed, or whose other entities' masks did
         self.mine: set[int] = set()  # frames whose own mask changed (their pairs are new)
         self.touched: set[int] | None = None  # frames where its annotations may have changed
-        self.frames = np.array(sorted(masks), np.int64)
+        same = old is not None and masks is old.masks
+        self.frames = old.track.frames if same and old is not None else np.array(sorted(masks), np.int64)
         self.nb = sg.neighbours(self.frames)
         # the old track is patched in place (a copy) when the frames with a mask are the same
         self.patch = old is not None and dirty is not None and np.array_equal(old.track.frames, self.frames)
@@ -167,12 +167,16 @@ def _measure(
     else:
         for f in need_frames:
             keys = sorted(store.lookup("by_frame", (seq_id, f)))
-            content[f] = {k[2]: v[0] for k, v in zip(keys, store.values_many(keys, ("counts",))) if v is not None}
+            content[f] = {
+                k[2]: v[0] for k, v in zip(keys, store.values_many(keys, ("counts",))) if v is not None
+            }
 
     pair_rows = {eid: p.pair_rows() for eid, p in plans.items()}
     with cache.lock:
         # What is still valid is taken now: an observer may drop it while the sweep runs.
-        frames_now = {f: kept[1] for f in need_frames if (kept := cache.frames.get(f)) and kept[0] == content[f]}
+        frames_now = {
+            f: kept[1] for f in need_frames if (kept := cache.frames.get(f)) and kept[0] == content[f]
+        }
         pairs_now: dict[tuple[int, int], dict[str, PairStats]] = {}
         pair_todo: dict[tuple[int, int], list[str]] = {}
         if source is not None:
@@ -199,29 +203,29 @@ def _measure(
     for key, per in new_pairs.items():
         pairs_now.setdefault(key, {}).update({eid: v[2] for eid, v in per.items()})
 
-    marks = ds._mark_holds  # type: ignore[attr-defined]
+    marks = ds._mark_holds
     for eid, p in plans.items():
         track = _track(p, eid, frames_now, pairs_now, pair_rows[eid])
-        b = p.old
-        if b is not None and p.dirty is not None:
-            spans, marked = b.spans, set(b.marked)
+        prev = p.old
+        if prev is not None and p.dirty is not None:
+            spans, marked = prev.spans, set(prev.marked)
             if p.touched is not None:  # its tracklets or states may have changed too
                 spans = _spans(view, seq_id, eid)
                 for f in p.touched:
                     marked.discard(f)
                     if marks((seq_id, f, eid)):
                         marked.add(f)
-            if track is None and spans == b.spans and marked == b.marked:
-                out[eid] = dataclasses.replace(b, version=version)  # what its rows came from is the same
+            if track is None and spans == prev.spans and marked == prev.marked:
+                out[eid] = dataclasses.replace(prev, version=version)  # what its rows came from is the same
                 continue
             if track is None:
-                track = b.track
+                track = prev.track
         else:
             spans = _spans(view, seq_id, eid)
             states = view["states"].lookup("by_entity", (seq_id, eid))
             marked = {k[1] for k in states if marks(k)}
         assert track is not None
-        cache.computed["track"] += track is not (b.track if b is not None else None)
+        cache.computed["track"] += track is not (prev.track if prev is not None else None)
         out[eid] = Built(version, source, n_frames, p.masks, track, spans, frozenset(marked))
 
 
@@ -244,7 +248,10 @@ def _sweep(
     frame_todo: list[int],
     pair_todo: dict[tuple[int, int], list[str]],
     plans: dict[str, _Plan],
-) -> tuple[dict[int, tuple[Content, dict[str, FrameStats]]], dict[tuple[int, int], dict[str, tuple[bytes, bytes, PairStats]]]]:
+) -> tuple[
+    dict[int, tuple[Content, dict[str, FrameStats]]],
+    dict[tuple[int, int], dict[str, tuple[bytes, bytes, PairStats]]],
+]:
     new_frames: dict[int, tuple[Content, dict[str, FrameStats]]] = {}
     new_pairs: dict[tuple[int, int], dict[str, tuple[bytes, bytes, PairStats]]] = {}
     by_later: dict[int, list[tuple[int, int]]] = {}
@@ -311,7 +318,8 @@ def _track(
     frames = p.frames
     old = p.old
     if p.patch and old is not None:
-        at = {int(f): i for i, f in enumerate(frames.tolist())} if p.dirty else {}
+        look = sorted(p.frame_set() | p.mine)
+        at = dict(zip(look, np.searchsorted(frames, look).tolist()))
         stats = old.track.stats
         changed = bool(p.mine)
         patched: list[tuple[int, FrameStats]] = []

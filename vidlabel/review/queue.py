@@ -222,7 +222,11 @@ def _table(parts: list[dict[str, np.ndarray]], eids: list[str]) -> pa.Table:
     frame, then entity in natural order; all vectorised."""
     cols = {k: np.concatenate([p[k] for p in parts]) if parts else np.zeros(0) for k in _COLUMNS}
     rank_of = {e: r for r, e in enumerate(sorted(eids, key=natural_key))}
-    rank = np.concatenate([np.full(len(p["frame_index"]), rank_of[e], np.int64) for p, e in zip(parts, eids)]) if parts else np.zeros(0, np.int64)
+    rank = (
+        np.concatenate([np.full(len(p["frame_index"]), rank_of[e], np.int64) for p, e in zip(parts, eids)])
+        if parts
+        else np.zeros(0, np.int64)
+    )
     suspicion = cols["suspicion"].astype(np.float32)
     order = np.lexsort((rank, cols["frame_index"].astype(np.int64), -suspicion))
 

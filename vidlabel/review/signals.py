@@ -17,6 +17,7 @@ neighbours) is not flagged from end to end, and a slow, rigid one is flagged for
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import zip_longest
 
 import numpy as np
 
@@ -163,12 +164,6 @@ def centroid_jump(track: Track) -> np.ndarray:
     return _beyond(_nearest(track, "shift"), 0.15, 0.03)
 
 
-def _beyond_reference(have: tuple[float, ...], allowed: int) -> float:
-    """Share of a mask's area in the pieces (or holes) past the ``allowed`` largest."""
-    total = sum(have)
-    return 0.0 if total == 0 else float(sum(have[allowed:]) / total)
-
-
 def fragmentation(track: Track) -> np.ndarray:
     """**fragmentation**: pieces and holes the keyframes and the neighbours do not have.
 
@@ -204,13 +199,31 @@ def fragmentation(track: Track) -> np.ndarray:
     ref_p = np.where(both, np.maximum(ref_p, pieces[nb].min(axis=1)), ref_p)
     ref_h = np.where(both, np.maximum(ref_h, holes[nb].min(axis=1)), ref_h)
     lone = np.fmin(track.near["lone"][:, 0], track.near["lone"][:, 1]) if track.near else np.full(n, np.nan)
-    for i, s in enumerate(track.stats):
-        extra = _beyond_reference(s.pieces, max(1, int(ref_p[i])))
-        if lone[i] == lone[i]:  # only as much as lies away from what the neighbours show
-            extra = min(extra, float(lone[i]))
-        hole_share = sum(s.holes[int(ref_h[i]) :]) / max(s.area, 1.0)
-        out[i] = max(extra, hole_share)
+    rows = np.arange(n)
+    # Share of the area past the allowed pieces (holes), all rows at once: the areas are whole pixel
+    # counts, so these sums are exact whatever their order.
+    after_p = _suffix_sums([s.pieces for s in track.stats])
+    after_h = _suffix_sums([s.holes for s in track.stats])
+    total = after_p[:, 0]
+    allowed = np.minimum(np.maximum(1, ref_p.astype(np.int64)), after_p.shape[1] - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        extra = np.where(total == 0, 0.0, after_p[rows, allowed] / total)
+    extra = np.where(
+        np.isnan(lone), extra, np.minimum(extra, lone)
+    )  # only what lies away from the neighbours
+    areas = np.array([max(s.area, 1.0) for s in track.stats], np.float64)
+    hole_share = after_h[rows, np.minimum(ref_h.astype(np.int64), after_h.shape[1] - 1)] / areas
+    out = np.maximum(extra, hole_share)
     return _beyond(out, 0.1)
+
+
+def _suffix_sums(areas: list[tuple[float, ...]]) -> np.ndarray:
+    """Per row, the sums of its areas from each position on (n x (longest + 1), the last column 0)."""
+    width = max((len(a) for a in areas), default=0)
+    padded = np.zeros((len(areas), width + 1), np.float64)
+    if width:
+        padded[:, :width] = np.array(list(zip_longest(*areas, fillvalue=0.0)), np.float64).T
+    return np.cumsum(padded[:, ::-1], axis=1)[:, ::-1]
 
 
 def overlap(track: Track) -> np.ndarray:

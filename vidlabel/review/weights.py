@@ -84,7 +84,9 @@ def check_weights(weights: Any) -> dict[str, float]:
     return out
 
 
-def combine(evidence: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+def combine(
+    evidence: Mapping[str, np.ndarray], weights: Mapping[str, float]
+) -> tuple[np.ndarray, np.ndarray]:
     """Suspicion per row (float32 in [0, 1]) and the reasons (an object array of strings: the signals
     with weight * evidence >= ``REASON_MIN``, strongest first, comma-separated) from each signal's
     evidence (NaN = none)."""
