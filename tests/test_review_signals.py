@@ -375,7 +375,7 @@ def test_one_edit_to_one_entity_of_three_recomputes_that_entity_only() -> None:
 
 
 def test_an_edit_that_reaches_another_entity_rebuilds_that_one_too() -> None:
-    ds, seq, (e, left, right) = three()
+    ds, seq, (e, left, _right) = three()
     ds.review(seq)
     counts = cache_for(ds, seq).computed
     before = dict(counts)
@@ -390,7 +390,7 @@ def test_an_edit_that_reaches_another_entity_rebuilds_that_one_too() -> None:
 
 
 def test_the_cache_follows_marks_removals_sources_and_old_versions() -> None:
-    ds, seq, (e, left, right) = three()
+    ds, seq, (_e, left, right) = three()
     first = ds.review(seq, include_reviewed=True)
     old = ds.snapshot()
     counts = cache_for(ds, seq).computed
@@ -415,7 +415,7 @@ def test_the_cache_follows_marks_removals_sources_and_old_versions() -> None:
 
 
 def test_a_version_published_unobserved_makes_the_cache_rebuild() -> None:
-    ds, seq, (e, left, right) = three()
+    ds, seq, (_e, _left, right) = three()
     ds.review(seq)
     cache = cache_for(ds, seq)
     v = ds.version
