@@ -11,6 +11,7 @@ pair of frames, for every entity that needs it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -50,9 +51,13 @@ class _Plan:
         self.touched: set[int] | None = None  # frames where its annotations may have changed
         same = old is not None and masks is old.masks
         self.frames = old.track.frames if same and old is not None else np.array(sorted(masks), np.int64)
-        self.nb = sg.neighbours(self.frames)
         # the old track is patched in place (a copy) when the frames with a mask are the same
         self.patch = old is not None and dirty is not None and np.array_equal(old.track.frames, self.frames)
+
+    @functools.cached_property
+    def nb(self) -> np.ndarray:
+        """Each mask's two neighbours (signals.neighbours): only made for what compares pairs."""
+        return sg.neighbours(self.frames)
 
     def frame_set(self) -> set[int]:
         """The frames whose stats are looked up (all, or the dirty ones)."""
@@ -65,6 +70,8 @@ class _Plan:
         n = len(self.frames)
         if not self.patch or self.dirty is None:
             return np.arange(n)
+        if not self.mine:
+            return np.zeros(0, np.int64)
         mine = np.array(sorted(self.mine), np.int64)
         hit = np.isin(self.frames, mine)
         near = self.nb >= 0

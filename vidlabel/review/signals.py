@@ -17,7 +17,7 @@ neighbours) is not flagged from end to end, and a slow, rigid one is flagged for
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import zip_longest
+from operator import attrgetter
 
 import numpy as np
 
@@ -181,8 +181,10 @@ def fragmentation(track: Track) -> np.ndarray:
     out = np.full(n, np.nan)
     if n == 0:
         return out
-    pieces = np.array([len(s.pieces) for s in track.stats])
-    holes = np.array([len(s.holes) for s in track.stats])
+    have_p = list(map(attrgetter("pieces"), track.stats))
+    have_h = list(map(attrgetter("holes"), track.stats))
+    pieces = np.fromiter(map(len, have_p), np.int64, n)
+    holes = np.fromiter(map(len, have_h), np.int64, n)
     keys = np.flatnonzero(track.keyframe)
     if keys.size:  # the nearest keyframe's counts
         at = track.frames[keys]
@@ -199,31 +201,20 @@ def fragmentation(track: Track) -> np.ndarray:
     ref_p = np.where(both, np.maximum(ref_p, pieces[nb].min(axis=1)), ref_p)
     ref_h = np.where(both, np.maximum(ref_h, holes[nb].min(axis=1)), ref_h)
     lone = np.fmin(track.near["lone"][:, 0], track.near["lone"][:, 1]) if track.near else np.full(n, np.nan)
-    rows = np.arange(n)
-    # Share of the area past the allowed pieces (holes), all rows at once: the areas are whole pixel
-    # counts, so these sums are exact whatever their order.
-    after_p = _suffix_sums([s.pieces for s in track.stats])
-    after_h = _suffix_sums([s.holes for s in track.stats])
-    total = after_p[:, 0]
-    allowed = np.minimum(np.maximum(1, ref_p.astype(np.int64)), after_p.shape[1] - 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        extra = np.where(total == 0, 0.0, after_p[rows, allowed] / total)
+    # Only the masks with more pieces (holes) than they may have are walked: most have one and none.
+    extra = np.zeros(n)
+    allowed = np.maximum(1, ref_p)
+    for i in np.flatnonzero(pieces > allowed).tolist():
+        extra[i] = sum(have_p[i][allowed[i] :]) / sum(have_p[i])
     extra = np.where(
         np.isnan(lone), extra, np.minimum(extra, lone)
     )  # only what lies away from the neighbours
-    areas = np.array([max(s.area, 1.0) for s in track.stats], np.float64)
-    hole_share = after_h[rows, np.minimum(ref_h.astype(np.int64), after_h.shape[1] - 1)] / areas
+    hole_share = np.zeros(n)
+    over = np.flatnonzero(holes > ref_h).tolist()
+    for i in over:
+        hole_share[i] = sum(have_h[i][ref_h[i] :]) / max(track.stats[i].area, 1.0)
     out = np.maximum(extra, hole_share)
     return _beyond(out, 0.1)
-
-
-def _suffix_sums(areas: list[tuple[float, ...]]) -> np.ndarray:
-    """Per row, the sums of its areas from each position on (n x (longest + 1), the last column 0)."""
-    width = max((len(a) for a in areas), default=0)
-    padded = np.zeros((len(areas), width + 1), np.float64)
-    if width:
-        padded[:, :width] = np.array(list(zip_longest(*areas, fillvalue=0.0)), np.float64).T
-    return np.cumsum(padded[:, ::-1], axis=1)[:, ::-1]
 
 
 def overlap(track: Track) -> np.ndarray:
