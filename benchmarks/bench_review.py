@@ -20,11 +20,11 @@ The edit case (what the widget pays after each correction must not grow with the
 objects on 160x120 frames at 300, 1,500 and 3,000 frames, one mask of one object edited, then
 ``ds.review``; printed as ratios to the 300-frame figure (target close to 1x) and to one cold review
 of the same video, beside a re-review with nothing changed. Measured when written (same shared
-cores; three runs): 300 / 1,500 / 3,000 frames 6.5-13.7 / 8.6-14.8 / 12.6-17.8 ms, ratios to 300
-frames 1.32-1.37x / 0.95-2.7x at 3,000 (noise of the load: 0.95x, 1.18x, 1.87x, 2.73x over four
-runs), 0.001-0.002 of a cold review at 3,000; two flows an edit; unchanged 0.5-1.3 / 1.3-2.3 /
-2.2-3.5 ms (the table's assembly). Before the per-entity rows: 68 / 97 / 451 ms after one edit,
-74 / 150 / 331 ms unchanged.
+cores, four runs): after one edit 6.5-13.7 / 8.6-14.8 / 12.6-17.8 ms at 300 / 1,500 / 3,000
+frames, ratio to 300 frames 0.99-1.37x at 1,500 and 0.95-2.73x at 3,000 (1.87x, 2.73x, 0.95x,
+1.18x: the load's noise), 0.001-0.002 of a cold review at 3,000, two flows an edit; unchanged
+0.5-1.3 / 1.3-2.3 / 2.2-3.5 ms (the table's assembly). Before the per-entity rows: 68 / 97 /
+451 ms after one edit, 74 / 150 / 331 ms unchanged.
 
 The video is synthetic: a textured background the camera pans over, three textured blobs moving
 across it, written as JPEG files and opened as a frame folder (so decoding is real); the masks are
