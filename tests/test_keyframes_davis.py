@@ -22,7 +22,7 @@ import pytest
 import vidlabel as vl
 
 DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "davis2016-dev"
-KS = (2, 3)
+KS = (2, 3, 5)
 
 
 @cache
@@ -87,10 +87,14 @@ def _mean(m: dict[str, dict[str, float | list[int]]], key: str) -> float:
 # Mean J&F of the six measured when written: k=2 suggested 0.6933, even 0.6985 (the suggestion loses
 # by 0.005: breakdance -0.037 and car-roundabout -0.025, where the engine's score recovers while the
 # true J does not, so long stretches stay on one keyframe); k=3 suggested 0.7287, even 0.7141 (+0.015,
-# libby +0.09). For scale: moving evenly spaced keyframes by up to 3 frames moves a sequence's J&F by
-# 0.003-0.010 (std), and the best pair of keyframes, found by trying every pair, reaches 0.729 at k=2.
-# Asserted a little under what was measured: k=3 beats even spacing; k=2 is not worse beyond that noise.
-MARGIN = {2: -0.01, 3: +0.01}
+# libby +0.09); k=5 suggested 0.7617, even 0.7556 (+0.006). For scale: moving evenly spaced keyframes
+# by up to 3 frames moves a sequence's J&F by 0.003-0.010 (std), and the best pair of keyframes, found
+# by trying every pair, reaches 0.729 at k=2. Taking the trust from the review's suspicion instead of
+# the score (carried from each keyframe) measured 0.6957 / 0.7152 / 0.7543 at k = 2 / 3 / 5, no better:
+# on clean propagations the review flags few frames (mean suspicion 0.003-0.04 but libby's 0.22).
+# Asserted a little under what was measured: k=3 and k=5 beat even spacing or tie; k=2 is not worse
+# beyond that noise.
+MARGIN = {2: -0.01, 3: +0.01, 5: -0.002}
 
 
 @pytest.mark.parametrize("k", KS)

@@ -8,7 +8,6 @@ are computed from is cached per sequence and kept up to date by the dataset's ob
 from __future__ import annotations
 
 from collections.abc import Iterable
-from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,7 +21,7 @@ from .state import MAX_GAP
 from .weights import SIGNALS, check_weights, combine
 
 if TYPE_CHECKING:
-    from .signals import Track
+    from .cache import Built
 
 __all__ = ["MAX_GAP", "ReviewMixin"]
 
@@ -74,18 +73,31 @@ class ReviewMixin(AnnotationsMixin):
         from .cache import cache_for
         from .compute import measure_tracks
 
-        tracks = measure_tracks(self, seq_id, eids, cache_for(self, seq_id))  # type: ignore[arg-type]
-        n_frames = len(self._view().frame_info(seq_id).uris)
+        cache = cache_for(self, seq_id)  # type: ignore[arg-type]
+        built = measure_tracks(self, seq_id, eids, cache)  # type: ignore[arg-type]
+        wkey = tuple(w[s] for s in SIGNALS)
         parts = []
         for eid in eids:
-            rows = self._review_rows(seq_id, eid, tracks[eid], n_frames, other, engine, wanted)
+            b = built[eid]
+            if b.base is None:
+                b.base = self._review_rows(seq_id, eid, b)
+                cache.computed["rows"] += 1
+            rows = b.base
+            if other is None and engine is None:  # the suspicion of the rows alone: kept per weights
+                if wkey not in b.combined:
+                    b.combined[wkey] = combine({s: rows[s] for s in SIGNALS}, w)
+                rows = {**rows, "suspicion": b.combined[wkey][0], "reasons": b.combined[wkey][1]}
+            else:
+                rows = self._review_extra(seq_id, eid, b, rows, other, engine, wanted)
+                suspicion, reasons = combine({s: rows[s] for s in SIGNALS}, w)
+                rows = {**rows, "suspicion": suspicion, "reasons": reasons}
             keep = np.ones(len(rows["frame_index"]), bool)
             if wanted is not None:
                 keep &= np.isin(rows["frame_index"], list(wanted))
             if not include_reviewed:
                 keep &= ~rows["reviewed"]
-            parts.append({k: v[keep] for k, v in rows.items()})
-        return _table(parts, w)
+            parts.append({k: v[keep] for k, v in rows.items()} if not keep.all() else rows)
+        return _table(parts, eids)
 
     # ------------------------------------------------------------------ arguments
     def _review_entities(self, seq_id: str, entities: Any) -> list[str]:
@@ -115,18 +127,12 @@ class ReviewMixin(AnnotationsMixin):
         return {self._frame(seq_id, f) for f in frames}
 
     # ------------------------------------------------------------------ rows
-    def _review_rows(
-        self,
-        seq_id: str,
-        eid: str,
-        track: Track,
-        n_frames: int,
-        other: Any,
-        engine: Any,
-        wanted: set[int] | None = None,
-    ) -> dict[str, np.ndarray]:
+    def _review_rows(self, seq_id: str, eid: str, b: Built) -> dict[str, np.ndarray]:
+        """An entity's rows from its measured track: the signals that need neither ``compare=`` nor
+        ``engine=`` (those columns null), every mask and every frame of a gap, unfiltered."""
         from . import signals as sg
 
+        track = b.track
         frames = track.frames
         evidence: dict[str, np.ndarray] = {
             "temporal": sg.temporal(track),
@@ -135,25 +141,11 @@ class ReviewMixin(AnnotationsMixin):
             "flicker": sg.flicker(track),
             "fragmentation": sg.fragmentation(track),
             "overlap": sg.overlap(track),
-            "presence": sg.presence(frames, n_frames),
+            "presence": sg.presence(frames, b.n_frames),
             "low_score": sg.low_score(track),
         }
-        gaps = self._gaps(seq_id, eid, frames)
-        if other is not None:
-            from . import compare as cmp
-
-            iou = cmp.ious(self, seq_id, eid, frames, other)  # type: ignore[arg-type]
-            evidence["disagreement"] = sg.disagreement(iou)
-        if engine is not None:
-            from . import engine_check as ec
-
-            todo = ~track.keyframe  # two engine passes a row: only for the rows asked for
-            if wanted is not None:
-                todo &= np.isin(frames, list(wanted))
-            checked = ec.ious(self, seq_id, eid, track, engine, todo)  # type: ignore[arg-type]
-            evidence["engine_check"] = sg.engine_check(checked)
-        n, g = len(frames), len(gaps)
-        gap_frames = np.array(sorted(gaps), int)
+        gap_frames, gap_len = _gaps(frames, b.spans)
+        n, g = len(frames), len(gap_frames)
         out: dict[str, np.ndarray] = {
             "frame_index": np.r_[frames, gap_frames].astype(np.int32),
             "score": np.r_[track.score, np.full(g, np.nan)],
@@ -163,49 +155,80 @@ class ReviewMixin(AnnotationsMixin):
             if s in evidence:
                 col[:n] = evidence[s]
             out[s] = col
-        out["presence"][n:] = [sg.gap_presence(gaps[f]) for f in gap_frames]
-        if other is not None:
-            from . import compare as cmp
-
-            out["disagreement"][n:] = [cmp.gap_disagreement(other, eid, int(f)) for f in gap_frames]
-        marked = np.array([self._mark_holds((seq_id, int(f), eid)) for f in out["frame_index"]], bool)
+        out["presence"][n:] = 1.0 / np.maximum(1, gap_len)  # signals.gap_presence, for all at once
+        marked = np.isin(out["frame_index"], np.fromiter(b.marked, np.int64, len(b.marked)))
         out["reviewed"] = marked | np.r_[track.keyframe, np.zeros(g, bool)]
         out["entity_id"] = np.full(n + g, eid, object)
         return out
 
-    def _gaps(self, seq_id: str, eid: str, frames: np.ndarray) -> dict[int, int]:
-        """Frames where the entity has no mask inside its track: inside one of its tracklets, or in a
-        gap of at most ``MAX_GAP`` frames between two of its masks; each with its gap's length."""
-        if len(frames) < 2:
-            return {}
-        tracklets = self._tables["tracklets"]
-        spans = []
-        for k in tracklets.lookup("by_entity", (seq_id, eid)):
-            found = tracklets.values(k, ("start_frame", "end_frame"))
-            if found is not None:
-                spans.append((int(found[0]), int(found[1])))
-        out: dict[int, int] = {}
-        for a, b in pairwise(frames):
-            gap = int(b - a - 1)
-            if gap <= 0:
-                continue
-            inside = any(s <= a and b <= e for s, e in spans)
-            if inside or gap <= MAX_GAP:
-                out.update({int(f): gap for f in range(int(a) + 1, int(b))})
-        return out
+    def _review_extra(
+        self,
+        seq_id: str,
+        eid: str,
+        b: Built,
+        rows: dict[str, np.ndarray],
+        other: Any,
+        engine: Any,
+        wanted: set[int] | None,
+    ) -> dict[str, np.ndarray]:
+        """``rows`` with the columns of ``compare=`` (disagreement) and ``engine=`` (engine_check)."""
+        from . import signals as sg
+
+        track = b.track
+        frames = track.frames
+        n = len(frames)
+        rows = dict(rows)
+        if other is not None:
+            from . import compare as cmp
+
+            col = np.full(len(rows["frame_index"]), np.nan)
+            col[:n] = sg.disagreement(cmp.ious(self, seq_id, eid, frames, other))  # type: ignore[arg-type]
+            col[n:] = [cmp.gap_disagreement(other, eid, int(f)) for f in rows["frame_index"][n:]]
+            rows["disagreement"] = col
+        if engine is not None:
+            from . import engine_check as ec
+
+            todo = ~track.keyframe  # two engine passes a row: only for the rows asked for
+            if wanted is not None:
+                todo &= np.isin(frames, list(wanted))
+            checked = ec.ious(self, seq_id, eid, track, engine, todo)  # type: ignore[arg-type]
+            col = np.full(len(rows["frame_index"]), np.nan)
+            col[:n] = sg.engine_check(checked)
+            rows["engine_check"] = col
+        return rows
 
 
-def _table(parts: list[dict[str, np.ndarray]], weights: dict[str, float]) -> pa.Table:
+def _gaps(frames: np.ndarray, spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Frames where the entity has no mask inside its track: inside one of its tracklets, or in a
+    gap of at most ``MAX_GAP`` frames between two of its masks; with their gap's length."""
+    f = np.asarray(frames, np.int64)
+    if len(f) < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    at = np.flatnonzero(np.diff(f) > 1)  # only the gaps are walked
+    got, lens = [], []
+    for i in at.tolist():
+        a, b = int(f[i]), int(f[i + 1])
+        gap = b - a - 1
+        if gap <= MAX_GAP or any(s <= a and b <= e for s, e in spans):
+            got.append(np.arange(a + 1, b))
+            lens.append(np.full(gap, gap))
+    if not got:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(got), np.concatenate(lens)
+
+
+def _table(parts: list[dict[str, np.ndarray]], eids: list[str]) -> pa.Table:
+    """The queue from each entity's rows (already combined): sorted by suspicion, descending, then
+    frame, then entity in natural order; all vectorised."""
     cols = {k: np.concatenate([p[k] for p in parts]) if parts else np.zeros(0) for k in _COLUMNS}
-    n = len(cols["frame_index"])
-    suspicion, reasons = combine({s: cols[s].astype(float) for s in SIGNALS}, weights)
-    if not n:
-        suspicion, reasons = np.zeros(0, np.float32), []
-    ids = np.array([str(e) for e in cols["entity_id"]], object)
-    rank = {e: r for r, e in enumerate(sorted(set(ids), key=natural_key))}
-    order = np.lexsort(
-        (np.array([rank[e] for e in ids], np.int64), cols["frame_index"].astype(np.int64), -suspicion)
+    rank_of = {e: r for r, e in enumerate(sorted(eids, key=natural_key))}
+    rank = (
+        np.concatenate([np.full(len(p["frame_index"]), rank_of[e], np.int64) for p, e in zip(parts, eids)])
+        if parts
+        else np.zeros(0, np.int64)
     )
+    suspicion = cols["suspicion"].astype(np.float32)
+    order = np.lexsort((rank, cols["frame_index"].astype(np.int64), -suspicion))
 
     def f32(x: np.ndarray) -> pa.Array:
         x = x.astype(np.float64)[order]
@@ -213,9 +236,9 @@ def _table(parts: list[dict[str, np.ndarray]], weights: dict[str, float]) -> pa.
 
     fields = {
         "frame_index": pa.array(cols["frame_index"].astype(np.int32)[order], pa.int32()),
-        "entity_id": pa.array(list(ids[order]), pa.string()),
+        "entity_id": pa.array(cols["entity_id"].astype(object)[order], pa.string()),
         "suspicion": pa.array(suspicion[order], pa.float32()),
-        "reasons": pa.array([reasons[i] for i in order], pa.string()),
+        "reasons": pa.array(cols["reasons"].astype(object)[order], pa.string()),
         **{s: f32(cols[s]) for s in SIGNALS},
         "score": f32(cols["score"]),
         "reviewed": pa.array(cols["reviewed"].astype(bool)[order], pa.bool_()),
@@ -223,4 +246,4 @@ def _table(parts: list[dict[str, np.ndarray]], weights: dict[str, float]) -> pa.
     return pa.table(fields)
 
 
-_COLUMNS = ("frame_index", "entity_id", *SIGNALS, "score", "reviewed")
+_COLUMNS = ("frame_index", "entity_id", "suspicion", "reasons", *SIGNALS, "score", "reviewed")

@@ -17,6 +17,7 @@ neighbours) is not flagged from end to end, and a slow, rigid one is flagged for
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 import numpy as np
 
@@ -163,12 +164,6 @@ def centroid_jump(track: Track) -> np.ndarray:
     return _beyond(_nearest(track, "shift"), 0.15, 0.03)
 
 
-def _beyond_reference(have: tuple[float, ...], allowed: int) -> float:
-    """Share of a mask's area in the pieces (or holes) past the ``allowed`` largest."""
-    total = sum(have)
-    return 0.0 if total == 0 else float(sum(have[allowed:]) / total)
-
-
 def fragmentation(track: Track) -> np.ndarray:
     """**fragmentation**: pieces and holes the keyframes and the neighbours do not have.
 
@@ -186,8 +181,10 @@ def fragmentation(track: Track) -> np.ndarray:
     out = np.full(n, np.nan)
     if n == 0:
         return out
-    pieces = np.array([len(s.pieces) for s in track.stats])
-    holes = np.array([len(s.holes) for s in track.stats])
+    have_p = list(map(attrgetter("pieces"), track.stats))
+    have_h = list(map(attrgetter("holes"), track.stats))
+    pieces = np.fromiter(map(len, have_p), np.int64, n)
+    holes = np.fromiter(map(len, have_h), np.int64, n)
     keys = np.flatnonzero(track.keyframe)
     if keys.size:  # the nearest keyframe's counts
         at = track.frames[keys]
@@ -204,12 +201,19 @@ def fragmentation(track: Track) -> np.ndarray:
     ref_p = np.where(both, np.maximum(ref_p, pieces[nb].min(axis=1)), ref_p)
     ref_h = np.where(both, np.maximum(ref_h, holes[nb].min(axis=1)), ref_h)
     lone = np.fmin(track.near["lone"][:, 0], track.near["lone"][:, 1]) if track.near else np.full(n, np.nan)
-    for i, s in enumerate(track.stats):
-        extra = _beyond_reference(s.pieces, max(1, int(ref_p[i])))
-        if lone[i] == lone[i]:  # only as much as lies away from what the neighbours show
-            extra = min(extra, float(lone[i]))
-        hole_share = sum(s.holes[int(ref_h[i]) :]) / max(s.area, 1.0)
-        out[i] = max(extra, hole_share)
+    # Only the masks with more pieces (holes) than they may have are walked: most have one and none.
+    extra = np.zeros(n)
+    allowed = np.maximum(1, ref_p)
+    for i in np.flatnonzero(pieces > allowed).tolist():
+        extra[i] = sum(have_p[i][allowed[i] :]) / sum(have_p[i])
+    extra = np.where(
+        np.isnan(lone), extra, np.minimum(extra, lone)
+    )  # only what lies away from the neighbours
+    hole_share = np.zeros(n)
+    over = np.flatnonzero(holes > ref_h).tolist()
+    for i in over:
+        hole_share[i] = sum(have_h[i][ref_h[i] :]) / max(track.stats[i].area, 1.0)
+    out = np.maximum(extra, hole_share)
     return _beyond(out, 0.1)
 
 

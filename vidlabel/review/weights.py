@@ -84,20 +84,25 @@ def check_weights(weights: Any) -> dict[str, float]:
     return out
 
 
-def combine(evidence: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> tuple[np.ndarray, list[str]]:
-    """Suspicion per row (float32 in [0, 1]) and the reasons (signals with weight * evidence >=
-    ``REASON_MIN``, strongest first, comma-separated) from each signal's evidence (NaN = none)."""
+def combine(
+    evidence: Mapping[str, np.ndarray], weights: Mapping[str, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Suspicion per row (float32 in [0, 1]) and the reasons (an object array of strings: the signals
+    with weight * evidence >= ``REASON_MIN``, strongest first, comma-separated) from each signal's
+    evidence (NaN = none)."""
     names = [s for s in SIGNALS if s in evidence]
     if not names:
-        return np.zeros(0, np.float32), []
+        return np.zeros(0, np.float32), np.zeros(0, object)
     n = len(next(iter(evidence.values())))
     strength = np.zeros((len(names), n), np.float64)
     for i, s in enumerate(names):
         e = np.nan_to_num(np.asarray(evidence[s], np.float64), nan=0.0)
         strength[i] = np.clip(e, 0.0, 1.0) * weights[s]
     suspicion = 1.0 - np.prod(1.0 - strength, axis=0)
-    reasons = []
-    order = np.argsort(-strength, axis=0, kind="stable")
-    for j in range(n):
-        reasons.append(",".join(names[i] for i in order[:, j] if strength[i, j] >= REASON_MIN))
+    reasons = np.full(n, "", object)
+    fired = strength >= REASON_MIN
+    some = np.flatnonzero(fired.any(axis=0))  # only rows with a reason are walked
+    order = np.argsort(-strength[:, some], axis=0, kind="stable")
+    for col, j in enumerate(some.tolist()):
+        reasons[j] = ",".join(names[i] for i in order[:, col] if fired[i, j])
     return np.clip(suspicion, 0.0, 1.0).astype(np.float32), reasons
