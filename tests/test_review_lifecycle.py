@@ -44,3 +44,21 @@ def test_a_comparison_tuple_that_is_not_mask_and_score_is_refused() -> None:
         with pytest.raises(vl.ValidationError, match=r"compare\[1\].*a tuple must be \(mask, score\)"):
             ds.review(seq, compare={1: {e: bad}})
     assert ds.version == before
+
+
+def test_editing_a_sequences_row_keeps_what_the_review_measured() -> None:
+    """A sequence's status or split touches no pixel and no mask: no flow is computed again."""
+    from vidlabel.review.cache import cache_for
+
+    ds, seq, _e = _tracked()
+    first = ds.review(seq)
+    cache = cache_for(ds, seq)
+    flows = cache.computed["flow"]
+    assert flows > 0
+    ds.set_sequence(seq, status="in review", split="train")
+    again = ds.review(seq)
+    assert cache_for(ds, seq) is cache and cache.computed["flow"] == flows
+    assert again.equals(first)
+    ds.attach_frames(seq, np.zeros((12, 64, 80, 3), np.uint8))  # new pixels: measured again
+    ds.review(seq)
+    assert cache_for(ds, seq) is not cache and cache_for(ds, seq).computed["flow"] == flows

@@ -6,7 +6,7 @@ everything here goes through the same validated, transactional ``_put``.
 
 from __future__ import annotations
 
-import zlib
+import hashlib
 from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from typing import Any
@@ -27,9 +27,11 @@ INTERPOLATED = "interpolated"  # the `source` of boxes and masks filled in betwe
 
 
 def fingerprint(counts: bytes | None) -> int | None:
-    """What a review mark remembers of the mask it accepted: the crc32 of its compressed RLE counts,
-    which are canonical (equal pixels, equal bytes); None for no mask."""
-    return None if counts is None else zlib.crc32(counts)
+    """What a review mark remembers of the mask it accepted: a 64-bit BLAKE2b digest of its compressed
+    RLE counts, which are canonical (equal pixels, equal bytes); None for no mask."""
+    if counts is None:
+        return None
+    return int.from_bytes(hashlib.blake2b(counts, digest_size=8).digest(), "little", signed=True)
 
 
 class AnnotationsMixin(Core):
@@ -231,7 +233,7 @@ class AnnotationsMixin(Core):
 
     def _mark_holds(self, key: Key) -> bool:
         """Whether (frame, entity) ``key`` is marked reviewed and its mask is still the one accepted
-        (two keyed lookups; a crc32 of the counts only when it is marked)."""
+        (two keyed lookups; a digest of the counts only when it is marked)."""
         states = self._tables["states"]
         if not states.value(key, "reviewed"):
             return False

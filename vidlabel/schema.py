@@ -89,7 +89,7 @@ BUILTIN: dict[str, list[pa.Field]] = {
         *_KEY,
         pa.field("tracklet_id", pa.string()),
         pa.field("reviewed", pa.bool_()),  # a person accepted this (frame, entity); null: not reviewed
-        # what was accepted: crc32 of the mask's RLE counts then (null: no mask); a mark holds while
+        # what was accepted: a 64-bit digest of the mask's RLE counts then (null: no mask); a mark holds while
         # the mask is still that one, whatever changed it since (an undo, an erase, an import)
         pa.field("reviewed_mask", pa.int64()),
     ],

@@ -156,12 +156,18 @@ class _Caches:
         if ds is None:
             return
         version = ds.version  # observers are called under the writer's lock, after the publish
-        whole = change.tables & {"sequences", "frames", "sources"}
+        # New pixels (frames, sources) or the sequence gone: nothing measured holds. A change of the
+        # sequence's row alone (its status, split, name) touches no pixel and no mask: rows are rebuilt
+        # from the measurements kept, no flow is computed again.
+        pixels = bool(change.tables & {"frames", "sources"})
+        alive = set(ds.sequence_ids()) if "sequences" in change.tables else None
+        gone = {s for s in change.sequences if alive is not None and s not in alive}
         per: dict[str, LogEntry] = {}
         for seq_id in change.sequences:
             frames = set(change.frames.get(seq_id, ()))
             entities = set(change.entities.get(seq_id, ()))
-            per[seq_id] = LogEntry(frames, entities, bool(whole) or "entities" in change.tables)
+            rebuild = pixels or seq_id in gone or bool(change.tables & {"entities", "sequences"})
+            per[seq_id] = LogEntry(frames, entities, rebuild)
         with self.lock:
             self.versions.append(version)
             self.entries.append(per)
@@ -171,7 +177,7 @@ class _Caches:
             cache = self.sequences.get(seq_id)
             if cache is None:
                 continue
-            if whole:  # new pixels, or the sequence removed: let go of it all (its frame source too)
+            if pixels or seq_id in gone:  # let go of it all (its frame source too)
                 with self.lock:
                     self.sequences.pop(seq_id, None)
                 cache.clear()

@@ -449,11 +449,27 @@ class Session(abc.ABC):
         """
         target = self.dataset if ds is None else ds
         seq = self._check_target(target)
-        with self._lock:
-            self._check_idle("propagate")
-            legs = self.plan(start, direction, end)
-            running = self._entities_for(entities)
-            gen = self._propagate(legs, running, cancel)
+        # An entity a cell removes during the run has its results dropped, and the run goes on for the
+        # others. Removals are watched as they happen (from before the entities are resolved), since a
+        # new entity may get the id of a removed one.
+        gone: set[str] = set()
+        running: list[str] = []
+
+        def watch(change: Change) -> None:
+            if "entities" in change.tables and seq in change.sequences:
+                now = set(target.entity_ids(seq))
+                gone.update(e for e in running if e not in now)
+
+        unobserve = target.observe(watch)
+        try:
+            with self._lock:
+                self._check_idle("propagate")
+                legs = self.plan(start, direction, end)
+                running[:] = self._entities_for(entities)
+                gen = self._propagate(legs, running, cancel)
+        except BaseException:
+            unobserve()
+            raise
         total = len({f for leg in legs for f in leg.frames})
         report = PropagationReport()
         bar: Any = None
@@ -477,16 +493,6 @@ class Session(abc.ABC):
                 if on_frame is not None:
                     on_frame(frame, len(report.frames), total)
 
-        # An entity a cell removes during the run has its results dropped, and the run goes on for the
-        # others. Removals are watched as they happen, since a new entity may get the id of a removed one.
-        gone: set[str] = set()
-
-        def watch(change: Change) -> None:
-            if "entities" in change.tables and seq in change.sequences:
-                now = set(target.entity_ids(seq))
-                gone.update(e for e in running if e not in now)
-
-        unobserve = target.observe(watch)
         try:
             with target.undo_group(label):
                 for frame, results in gen:
