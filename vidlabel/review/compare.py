@@ -31,7 +31,7 @@ def resolve(ds: Dataset, seq_id: str, compare: Any) -> Other:
     name; entities matched by id, else by name), or ``{frame: {entity: mask or (mask, score)}}``."""
     from ..dataset import Dataset
 
-    row = ds._view().get("sequences", (seq_id,))
+    row = ds.snapshot().get("sequences", (seq_id,))
     h, w = int(row["height"]), int(row["width"])
     n = int(row["num_frames"])
     if isinstance(compare, Dataset):
@@ -72,7 +72,7 @@ def resolve(ds: Dataset, seq_id: str, compare: Any) -> Other:
 
 def _from_dataset(ds: Dataset, seq_id: str, other: Dataset, size: tuple[int, int]) -> Other:
     with other.snapshot() as snap:
-        name = ds._view().get("sequences", (seq_id,))["name"]
+        name = ds.snapshot().get("sequences", (seq_id,))["name"]
         theirs = seq_id if snap.contains("sequences", (seq_id,)) else None
         if theirs is None:
             named = [k[0] for k in snap["sequences"] if snap.value("sequences", k, "name") == name]
@@ -87,11 +87,11 @@ def _from_dataset(ds: Dataset, seq_id: str, other: Dataset, size: tuple[int, int
             )
         out: dict[str, dict[int, rlemod.RLE]] = {}
         store = snap["masks"]
-        for (eid,) in ds._view()["entities"].lookup("by_sequence", (seq_id,)):
+        for (eid,) in ds.snapshot()["entities"].lookup("by_sequence", (seq_id,)):
             try:
                 their = other.resolve_entity(theirs, eid)
             except ValidationError:
-                ename = ds._view().value("entities", (eid,), "name")
+                ename = ds.snapshot().value("entities", (eid,), "name")
                 if ename is None:
                     continue
                 try:
@@ -109,8 +109,8 @@ def ious(ds: Dataset, seq_id: str, eid: str, frames: np.ndarray, other: Other) -
     out = np.full(len(frames), np.nan)
     if eid not in other.masks:
         return out
-    store = ds._view()["masks"]
-    row = ds._view().get("sequences", (seq_id,))
+    store = ds.snapshot()["masks"]
+    row = ds.snapshot().get("sequences", (seq_id,))
     size = [int(row["height"]), int(row["width"])]
     for i, f in enumerate(frames):
         theirs = other.rle(eid, int(f))

@@ -82,7 +82,7 @@ class _Plan:
 def measure_tracks(ds: Dataset, seq_id: str, eids: list[str], cache: SequenceCache) -> dict[str, Built]:
     """Every entity of ``eids`` on ``seq_id``, its track measured and stats and neighbour comparisons
     filled in, as of the version the calling thread reads (pin it with ``ds.snapshot()``)."""
-    view = ds._view()
+    view = ds.snapshot()
     version = view.number
     store = view["masks"]
     seq = view.get("sequences", (seq_id,))
@@ -161,7 +161,7 @@ def _measure(
     plans: dict[str, _Plan],
     out: dict[str, Built],
 ) -> None:
-    view = ds._view()
+    view = ds.snapshot()
     store = view["masks"]
     need_frames: set[int] = set().union(*(p.frame_set() for p in plans.values()))
     content: dict[int, Content] = {}
@@ -210,7 +210,7 @@ def _measure(
     for key, per in new_pairs.items():
         pairs_now.setdefault(key, {}).update({eid: v[2] for eid, v in per.items()})
 
-    marks = ds._mark_holds
+    marks = ds.mark_holds
     for eid, p in plans.items():
         track = _track(p, eid, frames_now, pairs_now, pair_rows[eid])
         prev = p.old

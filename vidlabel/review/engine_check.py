@@ -39,9 +39,9 @@ def ious(ds: Dataset, seq_id: str, eid: str, track: Track, engine: Any, todo: np
     have = {int(f) for f in track.frames}
     if not todo.any():
         return out
-    row = ds._view().get("sequences", (seq_id,))
+    row = ds.snapshot().get("sequences", (seq_id,))
     size = [int(row["height"]), int(row["width"])]
-    store = ds._view()["masks"]
+    store = ds.snapshot()["masks"]
 
     def mask(f: int) -> np.ndarray:
         return rlemod.decode({"size": size, "counts": store.value((seq_id, f, eid), "counts")})

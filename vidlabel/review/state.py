@@ -110,6 +110,12 @@ class ReviewStateMixin(AnnotationsMixin):
         store = self._tables["states"]
         return sorted(k[1] for k in store.lookup("by_entity", (seq_id, eid)) if self._mark_holds(k))
 
+    def mark_holds(self, key: tuple[str, int, str]) -> bool:
+        """Whether (sequence id, frame, entity id) ``key`` is marked reviewed and its mask is still the
+        one accepted: ``is_reviewed`` for callers that hold resolved ids (the review's hot loops), on
+        the version this thread reads."""
+        return self._mark_holds(key)
+
     @reads
     def is_reviewed(self, seq: str, frame: int, entity: str) -> bool:
         """Whether the (frame, entity) is marked reviewed (one keyed lookup)."""
