@@ -31,9 +31,8 @@ import cv2
 import numpy as np
 
 from ..errors import ValidationError
-from .base import Engine, Pass, Prompt, Result, Session
-from .grabcut import PROMPT_BOUNDS, answer, check_ints
-from .motion import neighbours
+from .base import Engine, Pass, Result
+from .grabcut import PROMPT_BOUNDS, GrabCutSession, check_ints
 from .scale import TrackingScale
 
 if TYPE_CHECKING:
@@ -99,19 +98,10 @@ def _changed(options: Any) -> str:
     )
 
 
-class _BaselineSession(Session):
+class _BaselineSession(GrabCutSession):
     """What both baselines share: prompts answered by GrabCut, and the keyframes of a pass."""
 
     options: CopyOptions | WarpOptions
-
-    def _segment(self, frame: int, entity: str, prompt: Prompt) -> Result:
-        return answer(
-            lambda: self.dataset.frame(self.sequence, frame),
-            prompt,
-            self.options,
-            lambda: [self.dataset.frame(self.sequence, f) for f in neighbours(frame, self.num_frames)],
-            self._prompts.get(entity, {}).get(frame),
-        )
 
     def _forget(self, entity: str) -> None:
         pass  # nothing outlives a pass but the prompts, which are the base class's

@@ -33,10 +33,9 @@ import numpy as np
 
 from ..errors import ValidationError
 from ..morphology import bbox
-from .base import Engine, Pass, Prompt, Result, Session
+from .base import Engine, Pass, Result
 from .dense import DIS_PRESETS, DenseTracker
-from .grabcut import PROMPT_BOUNDS, answer, check_ints
-from .motion import neighbours
+from .grabcut import PROMPT_BOUNDS, GrabCutSession, check_ints
 from .rigid import RigidTracker
 from .scale import TrackingScale
 
@@ -109,10 +108,11 @@ class FlowEngine(Engine):
         return f"FlowEngine({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
 
-class FlowSession(Session):
+class FlowSession(GrabCutSession):
     """Prompts and propagation on one sequence with the flow engine."""
 
     engine: FlowEngine
+    options: FlowOptions
 
     def __init__(self, engine: FlowEngine, ds: Dataset, sequence: str) -> None:
         super().__init__(engine, ds, sequence)
@@ -123,15 +123,6 @@ class FlowSession(Session):
         self._tracker: DenseTracker | RigidTracker | None = None
 
     # ------------------------------------------------------------------ hooks
-    def _segment(self, frame: int, entity: str, prompt: Prompt) -> Result:
-        return answer(
-            lambda: self.dataset.frame(self.sequence, frame),
-            prompt,
-            self.options,
-            lambda: [self.dataset.frame(self.sequence, f) for f in neighbours(frame, self.num_frames)],
-            self._prompts.get(entity, {}).get(frame),
-        )
-
     def _forget(self, entity: str) -> None:
         # Tracks live only as long as a pass (and no prompt or removal happens during one); the
         # prompts are the base class's.

@@ -41,11 +41,11 @@ import numpy as np
 
 from ..errors import ValidationError
 from ..morphology import components, fill_holes
-from .base import Prompt, Result
+from .base import Prompt, Result, Session
 from .correct import correct
 from .geodesic import Costs
 from .jointcut import cut_with_motion
-from .motion import residual
+from .motion import neighbours, residual
 
 _DISC = 0.012  # radius of a click's pinned disc, as a share of the crop's long side
 _CONF = 2.0  # sure object (or background, for negative clicks) when the other side is this much farther
@@ -214,6 +214,22 @@ def answer(
         )
         score = 0.0
     return mask, score
+
+
+class GrabCutSession(Session):
+    """A session whose prompts GrabCut answers (the flow engine and the baselines): the frame, its
+    neighbours for a box's motion evidence (read only for a box) and the frame's previous prompt."""
+
+    options: PromptOptions
+
+    def _segment(self, frame: int, entity: str, prompt: Prompt) -> Result:
+        return answer(
+            lambda: self.dataset.frame(self.sequence, frame),
+            prompt,
+            self.options,
+            lambda: [self.dataset.frame(self.sequence, f) for f in neighbours(frame, self.num_frames)],
+            self._prompts.get(entity, {}).get(frame),
+        )
 
 
 def _corrected(
