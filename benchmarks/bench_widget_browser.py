@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from e2e.annotator_page import JS_RAF_RATE, AnnotatorView, hold_key, show_widget
+from e2e.annotator_page import JS_PRESS, JS_RAF_RATE, AnnotatorView, hold_key, show_widget
 from e2e.harness import (
     JupyterServer,
     MissingBrowser,
@@ -86,26 +86,6 @@ JS_STATS = """() => {
   const sel = v.el.querySelector(".vl-entity.vl-selected");
   return {left: v.review ? v.review.left : null, selected: sel ? sel.dataset.entity : null};
 }"""
-
-# Press `key` on the view; resolves once the frame it seeks to is painted: ms from keydown to that
-# paint, and the ms the key's handler took to decide (N's, from the review hook).
-JS_PRESS = """(key) => new Promise((resolve) => {
-  const views = (window.__vidlabel || []).filter((v) => v.el && v.el.isConnected);
-  const v = views[views.length - 1];
-  const before = v.paints.length;
-  const t0 = performance.now();
-  v.el.dispatchEvent(new KeyboardEvent("keydown", {key, bubbles: true, cancelable: true}));
-  v.el.dispatchEvent(new KeyboardEvent("keyup", {key, bubbles: true, cancelable: true}));
-  const decided = v.review ? v.review.lastMs : null;
-  const target = v.el.querySelector(".vl-scrubber").value;
-  const wait = () => {
-    const hit = v.paints.slice(before).find((p) => String(p.frame) === target);
-    if (hit) resolve({decided, painted: hit.t - t0, frame: hit.frame});
-    else if (performance.now() - t0 > 10000) resolve({decided, painted: null, frame: Number(target)});
-    else requestAnimationFrame(wait);
-  };
-  wait();
-})"""
 
 JS_JPEG_PAINT = """async ([b64, width, height, repeats]) => {
   const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));

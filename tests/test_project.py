@@ -330,3 +330,31 @@ def test_a_rebased_step_trims_its_tracklets_after_a_checkpoint_too(tmp_path: Pat
         spans.append([(t["start_frame"], t["end_frame"]) for t in ds.tracklets(seq, e)])
         ds.close()
     assert spans[0] == spans[1] == [(0, 2)]
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("reviewed", 2), ("reviewed", "yes"), ("reviewed_mask", "x"), ("reviewed_mask", 2**70)],
+)
+def test_a_journal_row_whose_value_does_not_fit_its_column_is_refused_clearly(
+    tmp_path: Path, column: str, value: object
+) -> None:
+    """A record with an intact checksum but a value of the wrong type (a hostile or buggy writer)."""
+    from vidlabel.journal import Record, _crc, _decode_record, _encode_record
+
+    path = tmp_path / "p.vlproj"
+    ds = _open(path)
+    _work(ds)
+    ds.mark_reviewed("clip", 1, "a")
+    ds.project.release()  # a dead kernel: the mark is in the journal only
+    con = sqlite3.connect(path / "journal.sqlite")
+    last, body = con.execute("SELECT seq, body FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+    rec = _decode_record(body)
+    ops = [(st, k, b, {**a, column: value} if st == "states" and a else a) for st, k, b, a in rec.ops]
+    new = _encode_record(Record(rec.kind, rec.label, ops, rec.extra))
+    con.execute("UPDATE records SET body = ?, crc = ? WHERE seq = ?", (new, _crc(last, new), last))
+    con.commit()
+    con.close()
+    for _ in range(2):  # and nothing is left held: a second open says the same
+        with pytest.raises(vl.ValidationError, match="journal row does not fit its table"):
+            vl.open(path)

@@ -383,7 +383,14 @@ def test_a_mark_on_an_erased_frame_inside_a_track_round_trips(kind: str, tmp_pat
 def test_a_file_whose_marks_are_outside_its_tracklets_or_not_frames_is_refused(tmp_path: Path) -> None:
     path = write_coco(_erased_and_marked(), tmp_path / "vis.json")
     data = json.loads(path.read_text())
-    for reviewed, match in (([1, 7], "leave annotated frame 7 out"), ([1, "3"], "'reviewed' holds '3'")):
+    cases = (
+        ([1, 7], "leave annotated frame 7 out"),
+        ([1, "3"], "'reviewed' holds '3'"),
+        ([1, None], "'reviewed' holds None"),
+        (0, "'reviewed' must be a list"),
+        ("", "'reviewed' must be a list"),
+    )
+    for reviewed, match in cases:
         for ann in data["annotations"]:
             ann["vidlabel"]["reviewed"] = reviewed
         path.write_text(json.dumps(data))

@@ -4,6 +4,7 @@ is computed or written."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -494,3 +495,19 @@ def test_a_box_of_a_pixel_is_never_answered_with_nothing() -> None:
     assert mask[20, 20] and mask.sum() == 1
     with pytest.raises(vl.ValidationError, match="grabcut_iters must be an int <= 20"):
         vl.segment.load("flow", grabcut_iters=10**9)
+
+
+def test_a_box_prompt_does_without_a_neighbour_that_cannot_be_read(tmp_path: Path) -> None:
+    """The frames around a box are motion evidence only: a corrupt one is left out, not an error."""
+    video = vl.demo.synthetic_video(num_frames=5, width=160, height=120, num_objects=1, seed=3)
+    for i, img in enumerate(video.frames):
+        cv2.imwrite(str(tmp_path / f"{i:02d}.png"), img[..., ::-1])
+    ds = vl.Dataset()
+    seq = ds.add_sequence("clip", frames=str(tmp_path))
+    e = ds.add_entity(seq)
+    (tmp_path / "00.png").write_bytes(b"not an image any more")  # frame 0, a neighbour of frame 2
+    with pytest.raises(vl.ValidationError):
+        ds.frame(seq, 0, cache=False)
+    gt = video.masks[2] == 1
+    mask, _ = vl.segment.load("flow").session(ds, seq).prompt(2, e, box=bbox(gt))
+    assert vl.metrics.jaccard(mask, gt) > 0.5

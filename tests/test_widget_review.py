@@ -326,3 +326,19 @@ def test_malformed_review_messages_get_an_error_reply_and_change_nothing(
     assert w.error == reply["error"]
     assert_same(before, tracked)
     assert not caplog.records, [r.getMessage() for r in caplog.records]
+
+
+def test_one_mark_reviewed_message_is_bounded_in_frame_entity_pairs(
+    tracked: vl.Dataset, widget: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bound counts (frame, entity) pairs: every entity over a long range is as much work as one
+    entity over a range that many times longer, and holds the writer's lock as long."""
+    import vidlabel.widget.annotator as annotator
+
+    w, rec = widget
+    monkeypatch.setattr(annotator, "MAX_REVIEW_FRAMES", 20)
+    before = tracked.version
+    reply = ask(w, rec, 1, "mark_reviewed", start=0, stop=12)  # 12 frames x 2 entities
+    assert not reply["ok"] and "24 (frame, entity) pairs" in reply["error"]
+    assert tracked.version == before
+    assert ask(w, rec, 2, "mark_reviewed", entity="a", start=0, stop=12)["ok"]

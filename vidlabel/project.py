@@ -216,9 +216,13 @@ class Project:
             if replayed:  # the journal's rows pass the same checks as a checkpoint's
                 from .validation import validate_tables
 
-                validate_tables(
-                    ds.tables(), source=f"open {str(folder)!r} (checkpoint + {replayed} journal records)"
-                )
+                where = f"open {str(folder)!r} (checkpoint + {replayed} journal records)"
+                try:
+                    tables = ds.tables()
+                except (pa.ArrowException, OverflowError, TypeError, ValueError) as exc:
+                    # a row whose value does not fit its column's type (a damaged or hostile journal)
+                    raise ValidationError(f"{where}: a journal row does not fit its table: {exc}") from None
+                validate_tables(tables, source=where)
             project._reopen_sources(sorted(reopened))
             project._bind(ds)
             for gid in cut:  # later opens close these runs here too, before what comes next

@@ -441,3 +441,24 @@ def hold_key(
         }
     view.settle()
     return out
+
+
+# Press `key` on the view; resolves once the frame it seeks to is painted: ms from keydown to that
+# paint, and the ms the key's handler took to decide (N's, from the review hook).
+JS_PRESS = """(key) => new Promise((resolve) => {
+  const views = (window.__vidlabel || []).filter((v) => v.el && v.el.isConnected);
+  const v = views[views.length - 1];
+  const before = v.paints.length;
+  const t0 = performance.now();
+  v.el.dispatchEvent(new KeyboardEvent("keydown", {key, bubbles: true, cancelable: true}));
+  v.el.dispatchEvent(new KeyboardEvent("keyup", {key, bubbles: true, cancelable: true}));
+  const decided = v.review ? v.review.lastMs : null;
+  const target = v.el.querySelector(".vl-scrubber").value;
+  const wait = () => {
+    const hit = v.paints.slice(before).find((p) => String(p.frame) === target);
+    if (hit) resolve({decided, painted: hit.t - t0, frame: hit.frame});
+    else if (performance.now() - t0 > 10000) resolve({decided, painted: null, frame: Number(target)});
+    else requestAnimationFrame(wait);
+  };
+  wait();
+})"""

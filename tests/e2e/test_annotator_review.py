@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from .annotator_page import AnnotatorView, show_widget
+from .annotator_page import JS_PRESS, AnnotatorView, show_widget
 from .conftest import AppSession
 from .harness import HarnessError, NotebookPage, wait_for, write_notebook
 
@@ -72,23 +72,6 @@ JS_STRIP_RGB = """([frame, n]) => {
   const x = Math.floor(((frame + 0.5) * c.width) / n), y = Math.floor(c.height / 2);
   return Array.from(c.getContext("2d").getImageData(x, y, 1, 1).data);
 }"""
-
-JS_PRESS_N = """(key) => new Promise((resolve) => {
-  const views = (window.__vidlabel || []).filter((v) => v.el && v.el.isConnected);
-  const v = views[views.length - 1];
-  const before = v.paints.length;
-  const t0 = performance.now();
-  v.el.dispatchEvent(new KeyboardEvent("keydown", {key, bubbles: true, cancelable: true}));
-  const decided = v.review.lastMs;
-  const wait = () => {
-    const target = v.el.querySelector(".vl-scrubber").value;
-    const hit = v.paints.slice(before).find((p) => String(p.frame) === target);
-    if (hit) resolve({decided, painted: hit.t - t0, frame: hit.frame});
-    else if (performance.now() - t0 > 10000) resolve({decided, painted: null, frame: Number(target)});
-    else requestAnimationFrame(wait);
-  };
-  wait();
-})"""
 
 
 @pytest.mark.parametrize("app_session", ["lab"], indirect=True)
@@ -142,7 +125,7 @@ def test_review_in_the_browser(app_session: AppSession) -> None:
 
         # 2. N, Shift+N -------------------------------------------------------------------------------
         view.focus()
-        jump = page.evaluate(JS_PRESS_N, "n")
+        jump = page.evaluate(JS_PRESS, "n")
         view.wait_frame(worst_frame)
         reason = view.part(".vl-review-reason").first.inner_text()
         name = r["names"][worst_entity]
@@ -160,7 +143,7 @@ def test_review_in_the_browser(app_session: AppSession) -> None:
         timings = [jump]
         for _ in range(4):  # more jumps for the figures, back onto the worst
             view.focus()
-            timings.append(page.evaluate(JS_PRESS_N, "n"))
+            timings.append(page.evaluate(JS_PRESS, "n"))
             view.settle(0.2)
         view.focus()
         page.keyboard.press("Home")

@@ -335,13 +335,15 @@ def add_entity(
         if values:
             ds.set_state(seq, int(fr), eid, **values)
             held.add(int(fr))
-    reviewed = f.get("reviewed") or []
+    reviewed = f.get("reviewed")
+    reviewed = [] if reviewed is None else reviewed
     if not isinstance(reviewed, list):
         raise ValidationError(
             f"entity {eid!r}: 'reviewed' must be a list of frame indices, got {reviewed!r:.80}"
         )
-    bad = next((fr for fr in reviewed if isinstance(fr, bool) or not isinstance(fr, int)), None)
-    if bad is not None:
+    none = object()  # a sentinel: None itself may be what the file holds
+    bad = next((fr for fr in reviewed if isinstance(fr, bool) or not isinstance(fr, int)), none)
+    if bad is not none:
         raise ValidationError(f"entity {eid!r}: 'reviewed' holds {bad!r:.40}, not a frame index")
     held.update(reviewed)  # a mark outside the saved spans is refused there as any annotation is
     if "tracklets" in f:

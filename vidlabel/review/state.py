@@ -43,9 +43,10 @@ class ReviewStateMixin(AnnotationsMixin):
         with a mask or without one (a person can accept that the object is hidden on a frame of
         its track, e.g. where its mask was erased inside the span), and in a gap of at most
         ``MAX_GAP`` frames between two of its tracklets (the queue lists such frames: an object
-        that vanishes for a frame or two; accepting one joins the two tracklets across the gap, as
-        any state there does). Other frames are skipped and not counted: the entity is not there,
-        there is nothing to review, and a state row there would start or grow a tracklet (every
+        that vanishes for a frame or two; the mark's state row claims a tracklet as any state there
+        does: next to a tracklet it grows it, between two it joins them, in the middle of a longer
+        gap it starts a tracklet of its own). Other frames are skipped and not counted: the entity
+        is not there, there is nothing to review, and a state row there would start or grow a tracklet (every
         state row belongs to one), which would change the spans boxes are interpolated over. So
         ``mark_reviewed(seq, range(n))`` accepts every entity where it is and nothing else.
         """

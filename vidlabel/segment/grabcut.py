@@ -227,9 +227,22 @@ class GrabCutSession(Session):
             lambda: self.dataset.frame(self.sequence, frame),
             prompt,
             self.options,
-            lambda: [self.dataset.frame(self.sequence, f) for f in neighbours(frame, self.num_frames)],
+            lambda: self._neighbours(frame),
             self._prompts.get(entity, {}).get(frame),
         )
+
+    def _neighbours(self, frame: int) -> list[np.ndarray]:
+        """The frames a box's motion is measured against; one that cannot be read (corrupt, missing,
+        another size) is left out: it is evidence, not the frame prompted on."""
+        out = []
+        for f in neighbours(frame, self.num_frames):
+            try:
+                img = self.dataset.frame(self.sequence, f)
+            except ValidationError:
+                continue
+            if img.shape[:2] == (self.height, self.width):
+                out.append(img)
+        return out
 
 
 def _corrected(

@@ -30,7 +30,7 @@ from . import protocol
 from .edits import TemporalEdits
 from .follow import FLUSH_INTERVAL, DatasetFollower, no_pending
 from .frames import EncodedFrames, frames_reply
-from .protocol import ProtocolError, Request
+from .protocol import MAX_REVIEW_FRAMES, ProtocolError, Request
 from .review import ReviewFeed, as_trait, review_options
 
 if TYPE_CHECKING:
@@ -535,6 +535,11 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
         if start < 0 or stop > n:
             raise ValidationError(f"mark_reviewed: range {start}..{stop} is outside the sequence (0..{n})")
         reviewed = f["reviewed"]
+        pairs = (stop - start) * (1 if eid is not None else max(1, len(self._ds.entity_ids(seq))))
+        if pairs > MAX_REVIEW_FRAMES:  # one message may not hold the writer's lock for a minute
+            raise ValidationError(
+                f"mark_reviewed: {pairs} (frame, entity) pairs in one message, at most {MAX_REVIEW_FRAMES}"
+            )
 
         def work() -> dict[str, Any]:
             changed = self._ds.mark_reviewed(seq, range(start, stop), eid, reviewed=reviewed)

@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import ValidationError
 
 MAX_FRAMES_PER_REQUEST = 64
-MAX_REVIEW_FRAMES = 100_000  # one mark_reviewed: a whole long sequence at most
+MAX_REVIEW_FRAMES = 100_000  # one mark_reviewed: this many frames, and (frame, entity) pairs, at most
 DIRECTIONS = ("forward", "backward", "both")
 TOOLS = ("point", "box", "bbox")  # clicks, a box prompt, a drawn keyframe box
 SIDES = ("next", "previous")
