@@ -173,18 +173,20 @@ def test_one_click_gives_the_object() -> None:
 
 
 def test_a_tight_box_gives_the_object_inside_it() -> None:
+    """The issue's bar: mean J >= 0.75 from a tight box (0.786 measured when this was set), never
+    an empty mask, never a pixel outside the box."""
     rows = boxes()
     j = np.mean([r[1] for r in rows])
-    assert j >= 0.70, f"tight box: mean J {j:.3f} ({per_sequence([(r[0], r[1]) for r in rows])})"
+    assert j >= 0.75, f"tight box: mean J {j:.3f} ({per_sequence([(r[0], r[1]) for r in rows])})"
     assert all(r[2] > 0 for r in rows), "a box that holds an object gave an empty mask"
     assert all(r[3] == 0 for r in rows), "a box's mask went outside the box"
 
 
 def test_a_negative_click_removes_the_wrong_region() -> None:
     """A negative click edits the box's mask: it removes the region it is on and adds nothing. It
-    also takes some of the object next to that region (0.706 -> 0.694 mean J when this was written:
-    it removes the mask's pixels geodesically nearer the click than the mask's far half), so J is
-    held from falling by more than that and the object's share taken is bounded."""
+    also takes some of the object next to that region (0.781 -> 0.759 mean J and 6.8% of the
+    object when this was written: ``correct.py``), so J is held from falling by more than that
+    and the object's share taken is bounded."""
     rows = negatives()
     assert len(rows) >= 6, "too few boxes took a wrong region to measure negative clicks on"
     assert all(r[4] for r in rows), "a negative click's pixel stayed in the mask"
