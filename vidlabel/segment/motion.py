@@ -32,6 +32,7 @@ WORK_SIDE = 480  # long side the flow is computed at
 _STEP = 4  # flow sampled every this many working pixels for the homography
 _RANSAC_PX = 1.0  # RANSAC inlier distance, working pixels
 _MIN_SAMPLES = 64  # fewer background samples than this: no homography, no motion evidence
+_MEAN_RGB = np.full((1, 3), 1 / 3, np.float32)  # cv2.transform: a pixel's mean over its channels
 _PATCH = 2.0  # sigma (working pixels) of the patch colour errors are compared over: DIS's 8-px patch
 
 _DIS = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
@@ -96,5 +97,5 @@ def _patch_error(c0: np.ndarray, c1: np.ndarray, to: np.ndarray) -> np.ndarray:
     """Per pixel of ``c0``: the mean absolute colour difference, over a Gaussian patch, between it
     and ``c1`` sampled where ``to`` (per pixel x, y) moves it."""
     there = cv2.remap(c1, to[..., 0], to[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    diff = np.abs(there.astype(np.float32) - c0.astype(np.float32)).mean(axis=-1)
+    diff = cv2.transform(cv2.absdiff(there, c0).astype(np.float32), _MEAN_RGB)
     return np.asarray(cv2.GaussianBlur(diff, (0, 0), _PATCH))
