@@ -97,7 +97,8 @@ class ColourModel:
         if k >= 1:
             criteria = (cv2.TERM_CRITERIA_MAX_ITER + cv2.TERM_CRITERIA_EPS, 10, 1.0)
             cv2.setRNGSeed(0)  # k-means++ seeding: the same frame gives the same model
-            _, labels, _ = cv2.kmeans(px, k, None, criteria, 1, cv2.KMEANS_PP_CENTERS)  # type: ignore[call-overload]
+            start = np.zeros((len(px), 1), np.int32)  # output only without KMEANS_USE_INITIAL_LABELS
+            _, labels, _ = cv2.kmeans(px, k, start, criteria, 1, cv2.KMEANS_PP_CENTERS)
             parts = [px[labels.ravel() == j].astype(np.float64) for j in range(k)]
         else:  # too few pixels to cluster: one broad Gaussian (or none at all)
             parts = [px.astype(np.float64)] if len(px) else []
