@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # what type checkers see of the names below (`as` marks a re-
     from .io.coco import read_coco as read_coco
     from .io.davis import read_davis as read_davis
     from .io.pixano import read_pixano as read_pixano
+    from .io.pixano_library import read_pixano_library as read_pixano_library
     from .io.youtube_vos import read_youtube_vos as read_youtube_vos
     from .widget import Annotator as Annotator
 
@@ -34,6 +35,7 @@ _LAZY = {
     "segment": (".segment", None),
     "read_davis": (".io.davis", "read_davis"),
     "read_pixano": (".io.pixano", "read_pixano"),
+    "read_pixano_library": (".io.pixano_library", "read_pixano_library"),
     "read_coco": (".io.coco", "read_coco"),
     "read_youtube_vos": (".io.youtube_vos", "read_youtube_vos"),
 }

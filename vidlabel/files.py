@@ -85,6 +85,25 @@ class FilesMixin(TemporalMixin):
             self._me, root, sequences=sequences, images=images, overwrite=overwrite, progress=progress
         )
 
+    def to_pixano(
+        self,
+        root: Any,
+        *,
+        sequences: str | Iterable[str] | None = None,
+        name: str | None = None,
+        overwrite: bool = False,
+        progress: bool = True,
+    ) -> Path:
+        """A Pixano source folder (JSONL v2 lines with inline entities, dataset.yaml, the frames) that
+        ``pixano data import LIB root`` takes as it is; ``name``: the dataset's name there (the folder's
+        by default). Atomic; ``overwrite`` replaces only an empty folder or an earlier Pixano export
+        (see io.pixano_export)."""
+        from .io.pixano_export import write_pixano
+
+        return write_pixano(
+            self._me, root, sequences=sequences, name=name, overwrite=overwrite, progress=progress
+        )
+
     @classmethod
     def from_parquet(cls, path: Any) -> Dataset:
         """Read a folder written by ``to_parquet``; every table is validated first (validation.py) and

@@ -1,10 +1,14 @@
-"""Read a Pixano source folder: ``<root>/<split>/metadata.jsonl``, one JSON line per video.
+"""Read a Pixano source folder or export: ``<root>/<split>/metadata.jsonl``, one JSON line per video.
 
 Both dialects are read: Pixano 0.7 lines (``views.image.path``, ``annotation_files`` as a
 ``{kind: pattern}`` dict, record fields such as ``status`` at the top level) and JSONL v2 lines
-(optional ``{"$pixano": "jsonl/2"}`` header, ``attrs``, ``views.<name>.frame_pattern``,
-``annotation_files`` as a list of typed sidecars). Relative paths resolve against the split folder,
-then the root (Pixano 0.7 accepted both); no path may lead outside the root.
+(optional ``{"$pixano": "jsonl/2"}`` header, ``attrs``, ``views.<name>.frame_pattern`` or
+``frames``, ``annotation_files`` as a list of typed sidecars, and inline ``entities`` with their
+masks, boxes, tracklets and states as Pixano 0.8.0 exports them: see io.pixano_jsonl). A
+``dataset.yaml`` beside the splits gives the attrs' types and defaults (io.pixano_schema).
+Relative paths resolve against the split folder, then the root (Pixano 0.7 accepted both); no
+path may lead outside the root. A v2 ``frame_pattern`` orders its files by name, as Pixano 0.8
+does (frame_index values of inline annotations count in that order); 0.7 patterns, naturally.
 """
 
 from __future__ import annotations
@@ -13,40 +17,27 @@ import glob
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import pyarrow as pa
 
 from ..dataset import Dataset
 from ..errors import ValidationError
 from ..naming import natural_key
 from ..schema import BUILTIN
-from ..validation import check_sequence
-from .davis import DEFAULT_FPS, import_index_masks, progress_bar, select
+from .davis import DEFAULT_FPS, progress_bar, select
+from .pixano_ids import index_png_values, looks_derived
+from .pixano_jsonl import Defaults, header_defaults, parse_entities
+from .pixano_load import RESERVED, Record, add_records, field_types, nulls, prepare, saved_facts, take
+from .pixano_schema import Attr, Schema, read_dataset_yaml
 
-__all__ = ["read_pixano"]
+__all__ = ["fps_of", "read_pixano", "recover_index_values"]
 
 METADATA = "metadata.jsonl"
 _HEADER_KEY = "$pixano"
 _V2_KEYS = {"id", "split", "attrs", "views", "entities", "conversations", "annotation_files"}
 _V1_KEYS = _V2_KEYS | {"status", "name", "fps", "image", "view"}
-_TAKEN = {"name", "id", "status", "split"}  # attrs that fill built-in sequence columns
-_TYPES = {bool: pa.bool_(), int: pa.int64(), float: pa.float64(), str: pa.string()}
-
-
-@dataclass
-class _Record:
-    where: str  # "path/metadata.jsonl:line" for error messages
-    name: str
-    split: str
-    status: str | None
-    fps: Any
-    frames: list[str]
-    masks: list[tuple[list[str], dict[int, str] | None]] = field(default_factory=list)
-    attrs: dict[str, Any] = field(default_factory=dict)
 
 
 def read_pixano(
@@ -56,16 +47,18 @@ def read_pixano(
     dataset: Dataset | None = None,
     progress: bool = True,
 ) -> Dataset:
-    """Import the videos of a Pixano source folder, with their index-PNG masks.
+    """Import the videos of a Pixano source folder or export: frames, index-PNG masks, inline entities.
 
-    Record ``attrs`` become sequence custom fields (types inferred over all lines; a given
-    ``dataset`` must declare them already). With ``dataset`` everything is added as one
-    undoable step, all or nothing; otherwise a new dataset is returned.
+    ``dataset.yaml``, when there is one, gives the attrs' types and the defaults of attrs a line
+    leaves out. Record ``attrs`` become sequence custom fields, entity and state attrs entity and
+    state fields (undeclared ones get types inferred over all lines; a given ``dataset`` must
+    declare them already). With ``dataset`` everything is added as one undoable step, all or
+    nothing; otherwise a new dataset is returned.
     """
     base = Path(root)
     if not base.is_dir():
         raise ValidationError(f"Pixano source {os.fspath(root)!r} is not a folder")
-    real_root = os.path.realpath(base)
+    context = _Context(str(base), os.path.realpath(base), read_dataset_yaml(base))
     found = sorted(p.name for p in base.iterdir() if p.is_dir() and (p / METADATA).is_file())
     if splits is not None:
         found = select(
@@ -78,39 +71,59 @@ def read_pixano(
         )
     elif not found:
         raise ValidationError(f"Pixano source {os.fspath(root)!r} has no <split>/{METADATA}")
-    records = [rec for s in found for rec in _read_metadata(base / s, str(base), real_root)]
-    fields = _infer_fields(records)
-    if dataset is None:
-        ds = Dataset(sequence_fields=fields)
-    else:
-        ds = dataset
-        declared = {f.name for f in ds.custom_fields["sequences"]}
-        undeclared = sorted(set(fields) - declared)
-        if undeclared:
-            raise ValidationError(
-                f"Pixano attrs {', '.join(undeclared)} are not declared as sequence fields of "
-                f"the dataset (declared: {', '.join(sorted(declared)) or 'none'})"
-            )
-    with ds.transaction(f"import Pixano ({len(records)} sequences)"):
-        for rec in progress_bar(records, "Pixano", enabled=progress):
-            try:
-                seq = ds.add_sequence(
-                    rec.name, frames=rec.frames, fps=rec.fps, split=rec.split, status=rec.status, **rec.attrs
-                )
-                check_sequence(ds, seq)
-                for masks, entity_map in rec.masks:
-                    import_index_masks(ds, seq, rec.frames, masks, entity_map=entity_map)
-            except ValidationError as e:
-                raise ValidationError(f"{rec.where}: {e}") from e
+    records = [rec for s in found for rec in _read_metadata(base / s, context)]
+    declared = {slot: {n: a.type for n, a in attrs.items()} for slot, attrs in context.attrs.items()}
+    ds = prepare(field_types(records, declared), dataset)
+    add_records(
+        ds,
+        records,
+        f"import Pixano ({len(records)} sequences)",
+        lambda recs: progress_bar(recs, "Pixano", enabled=progress),
+    )
     if dataset is None:
         ds.clear_history()
     return ds
 
 
-def _read_metadata(split_dir: Path, root: str, real_root: str) -> list[_Record]:
+@dataclass
+class _Context:
+    root: str
+    real_root: str
+    schema: Schema | None
+    attrs: dict[str, dict[str, Attr]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.attrs = self.schema.attrs if self.schema is not None else {}
+
+    @property
+    def tracklets(self) -> bool:
+        """Whether Pixano gives entities tracklets here (a tracklet slot in the schema)."""
+        return self.schema is not None and "tracklet" in self.schema.annotations
+
+
+def fps_of(timestamps: Sequence[Any]) -> float | None:
+    """The frame rate of evenly spaced timestamps (what Pixano keeps of it), None when they say none."""
+    ts = [t for t in timestamps if isinstance(t, (int, float)) and not isinstance(t, bool)]
+    if len(ts) < 2 or len(ts) != len(timestamps):
+        return None
+    step = (ts[-1] - ts[0]) / (len(ts) - 1)
+    return round(1 / step, 6) if step > 0 else None
+
+
+def recover_index_values(rec: Record) -> None:
+    """Give entities Pixano made from index-PNG values (their ids derived from those) their values back."""
+    if not rec.id or not any(looks_derived(e.id) for e in rec.entities):
+        return
+    values = index_png_values(rec.id)
+    for ent in rec.entities:
+        ent.index_value = values.get(ent.id)
+
+
+def _read_metadata(split_dir: Path, context: _Context) -> list[Record]:
     path = split_dir / METADATA
-    out: list[_Record] = []
+    out: list[Record] = []
     first = True
+    defaults = Defaults()
     with path.open(encoding="utf-8") as fh:
         for lineno, text in enumerate(fh, start=1):
             where = f"{path}:{lineno}"
@@ -126,23 +139,28 @@ def _read_metadata(split_dir: Path, root: str, real_root: str) -> list[_Record]:
             if _HEADER_KEY in line:
                 if not is_first:
                     raise ValidationError(f"{where}: the {_HEADER_KEY!r} header must be the first line")
+                defaults = header_defaults(line, where)
                 continue
-            out.append(_parse_line(line, where, str(split_dir), root, real_root))
+            out.append(_parse_line(line, where, str(split_dir), context, defaults))
     return out
 
 
-def _parse_line(line: dict[str, Any], where: str, split_dir: str, root: str, real_root: str) -> _Record:
+def _parse_line(
+    line: dict[str, Any], where: str, split_dir: str, context: _Context, defaults: Defaults
+) -> Record:
     attrs = line.get("attrs", {})
     if not isinstance(attrs, dict):
         raise ValidationError(f"{where}: 'attrs' must be an object")
-    attrs = dict(attrs)
-    v2 = "attrs" in line or isinstance(line.get("annotation_files"), list)
+    declared = {n: a.default for n, a in context.attrs.get("record", {}).items()}
+    attrs = {**declared, **attrs}  # what the line leaves out takes the schema's default, as in Pixano
+    v2 = "attrs" in line or isinstance(line.get("annotation_files"), list) or "entities" in line
     extra = {k: v for k, v in line.items() if k not in (_V2_KEYS if v2 else _V1_KEYS)}
     if extra and v2:
         raise ValidationError(f"{where}: unknown key(s) {', '.join(sorted(extra))}")
     attrs = {**extra, **attrs}  # Pixano 0.7 spilled record fields at the top level
-    if line.get("entities") or line.get("conversations"):
-        raise ValidationError(f"{where}: inline entities/conversations are not supported; use mask files")
+    saved = saved_facts(attrs, where)
+    if line.get("conversations"):
+        raise ValidationError(f"{where}: conversations are not read by vidlabel")
     views = line.get("views")
     if views is None and isinstance(line.get("image", line.get("view")), (str, dict)):
         views = {"image": line.get("image", line.get("view"))}  # 0.7 shorthand
@@ -150,36 +168,65 @@ def _parse_line(line: dict[str, Any], where: str, split_dir: str, root: str, rea
         raise ValidationError(f'{where}: missing \'views\' (e.g. {{"image": {{"frame_pattern": ...}}}})')
     sidecars = _sidecars(line.get("annotation_files"), where)
     view = _pick_view(views, sidecars, where)
-    spec = views[view]
-    fps = line.get("fps", DEFAULT_FPS)
-    if isinstance(spec, dict):
-        fps = spec.get("fps", fps)
-        if "uri" in spec:
-            raise ValidationError(f"{where}: view {view!r} is a video file; only frame images are supported")
-        if isinstance(spec.get("frames"), list):
-            uris = [f.get("uri") if isinstance(f, dict) else f for f in spec["frames"]]
-            frames = [
-                p for u in uris for p in _resolve(_literal(u, where), where, split_dir, root, real_root)
-            ]
-        else:
-            frames = _resolve(spec.get("frame_pattern", spec.get("path")), where, split_dir, root, real_root)
-    else:
-        frames = _resolve(spec, where, split_dir, root, real_root)
-    split = line.get("split", attrs.pop("split", None)) or os.path.basename(split_dir)
-    rec = _Record(where, "", split, None, fps, frames)
+    order: Callable[[str], Any] = str if v2 else natural_key  # Pixano 0.8 sorts a pattern's files by name
+    frames, frame_index, timestamps, fps = _frames(
+        views[view], line.get("fps", DEFAULT_FPS), where, split_dir, context, order
+    )
+    if "fps" in attrs:  # a vidlabel export's, exact; Pixano's own exports give timestamps only
+        fps = take(attrs, "fps", saved)
+    elif timestamps and not (isinstance(views[view], dict) and "fps" in views[view]):
+        fps = fps_of(timestamps) or fps
+    split = take(attrs, "split", saved, line.get("split")) or os.path.basename(split_dir)
+    rec = Record(where, str(line.get("id") or ""), "", split, None, fps, frames, frame_index=frame_index)
+    if "split" in nulls(saved):
+        rec.split = None
+    rec.saved = saved
     for _, pattern, entity_map in sidecars:
-        rec.masks.append((_resolve(pattern, where, split_dir, root, real_root), entity_map))
-    rec.status = line.get("status", attrs.pop("status", None))
-    names = [attrs.pop("name", None), line.get("name"), line.get("id"), attrs.pop("id", None)]
-    rec.name = next((n for n in names if n is not None), os.path.basename(os.path.dirname(frames[0])))
+        rec.masks.append((_resolve(pattern, where, split_dir, context, order), entity_map))
+    rec.status = take(attrs, "status", saved, line.get("status"))
+    names = [take(attrs, "name", saved), line.get("name"), line.get("id"), attrs.pop("id", None)]
+    rec.name = next((n for n in names if n), os.path.basename(os.path.dirname(frames[0])))
     for key, value in (("name", rec.name), ("split", rec.split), ("status", rec.status)):
         if value is not None and not isinstance(value, str):
             raise ValidationError(f"{where}: {key} must be a string, got {value!r}")
+    for name in RESERVED["record"]:
+        attrs.pop(name, None)  # Pixano's base fields (comment, created_at, ...) have no vidlabel column
     clash = sorted(set(attrs) & {f.name for f in BUILTIN["sequences"]})
     if clash:
         raise ValidationError(f"{where}: attrs {', '.join(clash)} clash with built-in sequence columns")
-    rec.attrs = attrs
+    rec.attrs = {n: take(attrs, n, saved) for n in list(attrs)}
+    rec.entities = parse_entities(
+        line.get("entities"), where, view, defaults, context.attrs, tracklets=context.tracklets
+    )
+    recover_index_values(rec)
+    rec.defaults = {n: a.default for n, a in context.attrs.get("entity", {}).items()}
+    rec.one_tracklet = context.tracklets
     return rec
+
+
+def _frames(
+    spec: Any, fps: Any, where: str, split_dir: str, context: _Context, order: Callable[[str], Any]
+) -> tuple[list[str], list[Any] | None, list[Any], Any]:
+    """A view's frame files, with their frame_index and timestamp when it lists them, and its fps."""
+    if not isinstance(spec, dict):
+        return _resolve(spec, where, split_dir, context, order), None, [], fps
+    fps = spec.get("fps", fps)
+    if "uri" in spec:
+        raise ValidationError(f"{where}: the view is a video file; only frame images are supported")
+    if not isinstance(spec.get("frames"), list):
+        pattern = spec.get("frame_pattern", spec.get("path"))
+        return _resolve(pattern, where, split_dir, context, order), None, [], fps
+    items = [f if isinstance(f, dict) else {"uri": f} for f in spec["frames"]]
+    files = [
+        p for f in items for p in _resolve(_literal(f.get("uri"), where), where, split_dir, context, order)
+    ]
+    if len(files) != len(items):
+        raise ValidationError(f"{where}: a frame uri names more than one file")
+    index = [f.get("frame_index", k) for k, f in enumerate(items)]
+    bad = next((i for i in index if isinstance(i, bool) or not isinstance(i, int)), None)
+    if bad is not None:
+        raise ValidationError(f"{where}: a frame's frame_index must be an integer, got {bad!r:.40}")
+    return files, index, [f.get("timestamp") for f in items], fps
 
 
 def _sidecars(raw: Any, where: str) -> list[tuple[Any, Any, dict[int, str] | None]]:
@@ -238,7 +285,9 @@ def _literal(path: Any, where: str) -> str:
     return glob.escape(path)
 
 
-def _resolve(pattern: Any, where: str, split_dir: str, root: str, real_root: str) -> list[str]:
+def _resolve(
+    pattern: Any, where: str, split_dir: str, context: _Context, order: Callable[[str], Any]
+) -> list[str]:
     """Files matching ``pattern`` under the split folder (else the root), all inside the root."""
     if not isinstance(pattern, str) or not pattern:
         raise ValidationError(f"{where}: expected a path pattern, got {pattern!r}")
@@ -251,45 +300,19 @@ def _resolve(pattern: Any, where: str, split_dir: str, root: str, real_root: str
             f"{where}: pattern {pattern!r} uses '..'; paths may not leave the source folder"
         )
     files: list[str] = []
-    for base in (split_dir, root):
+    for base in (split_dir, context.root):
         matches = glob.glob(pattern, root_dir=base, recursive=True)
-        files = sorted((os.path.join(base, m) for m in matches), key=natural_key)
+        files = sorted((os.path.join(base, m) for m in matches), key=order)
         files = [f for f in files if os.path.isfile(f)]
         if files:
             break
     if not files:
-        raise ValidationError(f"{where}: no files match {pattern!r} in {split_dir} or {root}")
+        raise ValidationError(f"{where}: no files match {pattern!r} in {split_dir} or {context.root}")
     for f in files:
         real = os.path.realpath(f)
-        if os.path.commonpath([real, real_root]) != real_root:
+        if os.path.commonpath([real, context.real_root]) != context.real_root:
             raise ValidationError(
                 f"{where}: pattern {pattern!r} matches {f}, which lies outside the source "
                 f"folder (resolves to {real})"
             )
     return files
-
-
-def _infer_fields(records: list[_Record]) -> dict[str, pa.DataType]:
-    """Arrow types of the attrs over all lines: str, bool, int, float (int and float mix to float)."""
-    seen: dict[str, set[type]] = {}
-    for rec in records:
-        for key, value in rec.attrs.items():
-            kinds = seen.setdefault(key, set())
-            if value is None:
-                continue
-            kind = next((t for t in _TYPES if type(value) is t), None)
-            if kind is None:
-                raise ValidationError(
-                    f"{rec.where}: attrs.{key} = {value!r}: only strings, booleans, integers "
-                    "and floats are supported"
-                )
-            kinds.add(kind)
-    out = {}
-    for key, kinds in seen.items():
-        if kinds == {int, float}:
-            kinds = {float}
-        if len(kinds) > 1:
-            names = ", ".join(sorted(t.__name__ for t in kinds))
-            raise ValidationError(f"Pixano attrs.{key} holds values of mixed types ({names})")
-        out[key] = _TYPES[kinds.pop()] if kinds else pa.string()
-    return out

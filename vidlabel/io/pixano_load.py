@@ -1,0 +1,404 @@
+"""Pixano records, as the readers of source folders, exports and libraries hand them over, into a dataset.
+
+Each reader turns what it reads into :class:`Record` s (a video: its frames, attrs and entities, each
+entity with its masks, boxes, tracklets and per-frame states, in Pixano's terms), checked for shape
+only. Here they become sequences, entities and annotations, in one transaction, so that anything
+wrong (a mask whose size is not its frame's, a tracklet outside its record's frames) leaves the
+dataset as it was; the error names the file and line (or table and row) it came from.
+
+What Pixano cannot hold travels in a ``vidlabel`` attr, a JSON object, on records, entities,
+states, masks and boxes (see io.pixano_export): the original ids, the exact custom field types, the
+fields that were null (Pixano columns are never null), an entity's colour and its tracklets'
+interpolation switches. Without it (data Pixano made) every attr is taken as it is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+
+import pyarrow as pa
+
+from ..dataset import Dataset
+from ..errors import ValidationError
+from ..schema import BUILTIN
+from ..validation import check_sequence
+from .davis import VOID, import_index_masks
+from .extra import add_entity, restore_tracklets
+from .pixano_schema import pixano_type
+
+__all__ = [
+    "KEY",
+    "RESERVED",
+    "Box",
+    "Entity",
+    "Mask",
+    "Record",
+    "add_records",
+    "field_types",
+    "nulls",
+    "prepare",
+    "saved_facts",
+    "take",
+]
+
+KEY = "vidlabel"  # the attr holding what Pixano has no column for
+TABLES = {"record": "sequences", "entity": "entities", "entity_dynamic_state": "states"}
+# Attrs that fill vidlabel's own columns (or Pixano's base fields): never custom fields.
+RESERVED = {
+    "record": {KEY, "id", "split", "name", "fps", "status", "comment", "created_at", "updated_at"},
+    "entity": {KEY, "id", "record_id", "parent_id", "name", "category", "void"},
+    "entity_dynamic_state": {KEY, "reviewed"},
+    "mask": {KEY, "keyframe", "score"},
+    "bbox": {KEY, "keyframe"},
+}
+_PYTHON_TYPES = {bool: pa.bool_(), int: pa.int64(), float: pa.float64(), str: pa.string()}
+
+
+@dataclass
+class Mask:
+    frame: int  # Pixano's frame_index
+    size: Any  # [height, width] and compressed COCO RLE counts, or ...
+    counts: Any
+    source: str
+    attrs: dict[str, Any]
+    polygons: list[list[float]] | None = None  # ... polygons of (x, y) in [0, 1]
+
+
+@dataclass
+class Box:
+    frame: int
+    xywh: tuple[float, float, float, float]  # pixels, or fractions of the frame when normalized
+    score: float | None
+    source: str
+    attrs: dict[str, Any]
+    normalized: bool = False
+
+
+@dataclass
+class Entity:
+    id: str  # Pixano's ("" when the line gives none)
+    attrs: dict[str, Any]
+    masks: list[Mask] = field(default_factory=list)
+    boxes: list[Box] = field(default_factory=list)
+    tracklets: list[tuple[int, int]] | None = None  # None: none given (tracklets follow the masks)
+    states: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    index_value: int | None = None  # the index-PNG value Pixano's importer made it from, if known
+
+
+@dataclass
+class Record:
+    where: str  # "path/metadata.jsonl:line", or "table row id": what errors name
+    id: str  # Pixano's record id ("" when the line gives none)
+    name: str
+    split: str | None
+    status: str | None
+    fps: Any
+    frames: list[str] = field(default_factory=list)  # image files, or ...
+    data: list[bytes] | None = None  # ... embedded frames, or neither (no pixels: uris and size)
+    uris: list[str] = field(default_factory=list)
+    size: tuple[int, int] | None = None  # (width, height) of frames without pixels
+    frame_index: list[int] | None = None  # Pixano's frame_index of each frame, when given
+    masks: list[tuple[list[str], dict[int, str] | None]] = field(default_factory=list)  # index PNGs
+    attrs: dict[str, Any] = field(default_factory=dict)  # record attrs left for custom fields
+    entities: list[Entity] = field(default_factory=list)
+    saved: dict[str, Any] = field(default_factory=dict)  # the record's vidlabel attr
+    # entities made from index PNGs, as Pixano's importer makes them: the schema's entity attr defaults,
+    # and (with a tracklet slot) one tracklet from the first to the last frame holding the value
+    defaults: dict[str, Any] = field(default_factory=dict)
+    one_tracklet: bool = False
+    seq_id: str | None = None  # the sequence's id (None: its name), unless the vidlabel attr has it
+
+
+# ---------------------------------------------------------------------- the vidlabel attr
+def saved_facts(attrs: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The JSON object of the ``vidlabel`` attr ({} when absent or empty)."""
+    raw = attrs.get(KEY)
+    if raw in (None, ""):
+        return {}
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ValidationError(f"{where}: attr {KEY!r} is not a JSON object: {raw!r:.80}")
+    nulls = value.get("null", [])
+    if not isinstance(nulls, list) or not all(isinstance(n, str) for n in nulls):
+        raise ValidationError(f"{where}: {KEY}.null must be a list of field names, got {nulls!r:.80}")
+    return value
+
+
+def nulls(saved: Mapping[str, Any]) -> set[str]:
+    return set(saved.get("null", ()))
+
+
+def take(attrs: dict[str, Any], name: str, saved: Mapping[str, Any], default: Any = None) -> Any:
+    """Pop attr ``name``: None when the vidlabel attr says it was null, ``default`` when absent."""
+    value = attrs.pop(name, default)
+    return None if name in nulls(saved) else value
+
+
+# ---------------------------------------------------------------------- custom fields
+def _infer(values: Iterable[tuple[str, str, Any]]) -> dict[str, pa.DataType]:
+    """Arrow types of undeclared attrs from their values (int and float mix to float)."""
+    seen: dict[str, set[pa.DataType]] = {}
+    for where, name, value in values:
+        kinds = seen.setdefault(name, set())
+        if value is None:
+            continue
+        typ = _PYTHON_TYPES.get(type(value))
+        if typ is None:
+            raise ValidationError(
+                f"{where}: attr {name} = {value!r:.60}: only strings, booleans, integers and floats are read"
+            )
+        kinds.add(typ)
+    out = {}
+    for name, kinds in seen.items():
+        if kinds == {pa.int64(), pa.float64()}:
+            kinds = {pa.float64()}
+        if len(kinds) > 1:
+            raise ValidationError(
+                f"Pixano attr {name} holds values of mixed types ({', '.join(map(str, kinds))})"
+            )
+        out[name] = kinds.pop() if kinds else pa.string()
+    return out
+
+
+def _saved_types(records: Sequence[Record]) -> dict[str, dict[str, pa.DataType]] | None:
+    """The exact field types a vidlabel export recorded, or None for data Pixano made."""
+    for rec in records:
+        fields = rec.saved.get("fields")
+        if fields is None:
+            continue
+        out: dict[str, dict[str, pa.DataType]] = {}
+        try:
+            for table in TABLES.values():
+                decl = dict(fields.get(table) or {})
+                out[table] = {str(n): pa.type_for_alias(t) for n, t in decl.items()}
+        except (AttributeError, TypeError, ValueError, KeyError):
+            raise ValidationError(f"{rec.where}: {KEY}.fields is not {{table: {{name: type}}}}") from None
+        bad = [f"{n} ({t})" for d in out.values() for n, t in d.items() if pixano_type(t) is None]
+        if bad:
+            raise ValidationError(f"{rec.where}: {KEY}.fields declares types vidlabel does not carry: {bad}")
+        return out
+    return None
+
+
+def field_types(
+    records: Sequence[Record], declared: Mapping[str, Mapping[str, pa.DataType]]
+) -> dict[str, dict[str, pa.DataType]]:
+    """{table: {field: type}} of the custom fields the records need: as a vidlabel export recorded
+    them, else the schema's ``declared`` attrs ({slot: {name: type}}) and, for attrs the schema does not
+    declare, types inferred from the values."""
+    saved = _saved_types(records)
+    if saved is not None:
+        return saved
+    out: dict[str, dict[str, pa.DataType]] = {}
+    for slot, table in TABLES.items():
+        decl = {n: t for n, t in (declared.get(slot) or {}).items() if n not in RESERVED[slot]}
+        values: list[tuple[str, str, Any]] = []
+        for rec in records:
+            if slot == "record":
+                values += [
+                    (rec.where, n, v)
+                    for n, v in rec.attrs.items()
+                    if n not in decl and n not in RESERVED[slot]
+                ]
+            for ent in rec.entities if slot != "record" else ():
+                rows = [ent.attrs] if slot == "entity" else [a for _, a in ent.states]
+                values += [
+                    (rec.where, n, v)
+                    for a in rows
+                    for n, v in a.items()
+                    if n not in decl and n not in RESERVED[slot]
+                ]
+        out[table] = {**decl, **_infer(values)}
+        clash = sorted(set(out[table]) & {f.name for f in BUILTIN[table]})
+        if clash:
+            raise ValidationError(
+                f"Pixano {slot} attrs {', '.join(clash)} clash with vidlabel's built-in columns"
+            )
+    return out
+
+
+def prepare(fields: Mapping[str, Mapping[str, pa.DataType]], dataset: Dataset | None) -> Dataset:
+    """A new dataset declaring ``fields``, or ``dataset`` once it is seen to declare them."""
+    if dataset is None:
+        return Dataset(
+            sequence_fields=dict(fields["sequences"]),
+            entity_fields=dict(fields["entities"]),
+            state_fields=dict(fields["states"]),
+        )
+    for table, decl in fields.items():
+        have = {f.name: f.type for f in dataset.custom_fields[table]}
+        bad = sorted(n for n, t in decl.items() if n not in have or not _fits(t, have[n]))
+        if bad:
+            raise ValidationError(
+                f"Pixano {table} attrs {', '.join(bad)} are not declared as {table} fields of the dataset "
+                f"(declared: {', '.join(sorted(have)) or 'none'})"
+            )
+    return dataset
+
+
+def _fits(found: pa.DataType, declared: pa.DataType) -> bool:
+    """Whether values read as ``found`` go into a field of type ``declared`` (ints into floats too)."""
+    if found == declared:
+        return True
+    kinds = (pixano_type(found), pixano_type(declared))
+    return kinds[0] is not None and (kinds[0] == kinds[1] or kinds == ("int", "float"))
+
+
+# ---------------------------------------------------------------------- records into the dataset
+def add_records(ds: Dataset, records: Sequence[Record], label: str, progress: Any = iter) -> None:
+    """Add every record as a sequence with its annotations: one transaction, all or nothing."""
+    fields = {t: [f.name for f in ds.custom_fields[t]] for t in TABLES.values()}
+    with ds.transaction(label):
+        for rec in progress(records):
+            try:
+                _add_record(ds, rec, fields)
+            except ValidationError as e:
+                raise ValidationError(f"{rec.where}: {e}") from e
+
+
+def _add_record(ds: Dataset, rec: Record, fields: Mapping[str, list[str]]) -> None:
+    custom = {n: rec.attrs.get(n) for n in fields["sequences"] if n in rec.attrs}
+    seq_id = rec.saved.get("id", rec.seq_id)
+    common = {"fps": rec.fps, "id": seq_id, "split": rec.split, "status": rec.status}
+    if rec.frames or rec.data:
+        seq = ds.add_sequence(rec.name, frames=rec.frames or rec.data, **common, **custom)
+        check_sequence(ds, seq)
+    else:
+        if rec.size is None:
+            raise ValidationError("the record has no frames")
+        w, h = rec.size
+        seq = ds.add_sequence(
+            rec.name, num_frames=len(rec.uris), width=w, height=h, uris=rec.uris, **common, **custom
+        )
+    n = ds.num_frames(seq)
+    order = rec.frame_index if rec.frame_index is not None else list(range(n))
+    position = {fi: p for p, fi in enumerate(order)}
+    if len(position) != n:
+        raise ValidationError("two frames share a frame_index")
+    for pngs, entity_map in rec.masks:
+        for eid in import_index_masks(ds, seq, rec.frames, pngs, entity_map=entity_map):
+            _as_pixano_imports(ds, seq, eid, rec, fields["entities"])
+    for ent in rec.entities:
+        facts, masks = _facts(ds, seq, ent, position, fields)
+        add_entity(ds, seq, facts, name=facts["name"], category=None, void=False, masks=masks)
+
+
+def _as_pixano_imports(ds: Dataset, seq: str, eid: str, rec: Record, entity_fields: list[str]) -> None:
+    values = {n: rec.defaults[n] for n in entity_fields if n in rec.defaults}
+    if rec.defaults.get("category"):
+        values["category"] = rec.defaults["category"]
+    if values:
+        ds.set_entity(eid, **values)
+    frames = ds.mask_frames(seq, eid)
+    if rec.one_tracklet and frames:
+        restore_tracklets(ds, seq, eid, [[frames[0], frames[-1]]], None, frames)
+
+
+def _at(position: Mapping[int, int], frame: Any, what: str) -> int:
+    if isinstance(frame, bool) or not isinstance(frame, int) or frame not in position:
+        raise ValidationError(f"{what}: frame_index {frame!r} is not a frame of the record")
+    return position[frame]
+
+
+def _facts(
+    ds: Dataset, seq: str, ent: Entity, position: Mapping[int, int], fields: Mapping[str, list[str]]
+) -> tuple[dict[str, Any], dict[int, Any]]:
+    """The entity as the facts io.extra.add_entity restores, and its masks by frame."""
+    what = f"entity {ent.id!r}"
+    attrs = dict(ent.attrs)
+    saved = saved_facts(attrs, what)
+    name = take(attrs, "name", saved) or (str(ent.index_value) if ent.index_value is not None else None)
+    category = take(attrs, "category", saved)
+    void = take(attrs, "void", saved, default=ent.index_value == VOID)
+    facts: dict[str, Any] = {
+        "id": saved.get("id", ent.id or None),  # none given: vidlabel numbers it
+        "name": name,
+        "category": None if category == "" and not saved else category,  # Pixano: "" for none
+        "color": saved.get("color"),
+        "void": bool(void),
+        "fields": {n: take(attrs, n, saved) for n in fields["entities"]},
+    }
+    if isinstance(name, str) and not name:
+        facts["name"] = None
+    masks: dict[int, Any] = {}
+    meta = []
+    for m in ent.masks:
+        f = _at(position, m.frame, f"{what}: a mask")
+        if f in masks:
+            raise ValidationError(f"{what}: two masks on frame_index {m.frame}")
+        a = dict(m.attrs)
+        s = saved_facts(a, f"{what}: the mask on frame_index {m.frame}")
+        masks[f] = (
+            {"size": m.size, "counts": m.counts} if m.polygons is None else _polygons(ds, seq, m.polygons)
+        )
+        meta.append([f, m.source, take(a, "score", s), bool(take(a, "keyframe", s, default=True))])
+    facts["masks"] = meta
+    boxes = []
+    for b in ent.boxes:
+        f = _at(position, b.frame, f"{what}: a box")
+        a = dict(b.attrs)
+        s = saved_facts(a, f"{what}: the box on frame_index {b.frame}")
+        score = None if "score" in nulls(s) else b.score
+        row = ds.sequence(seq)
+        scale = (row["width"], row["height"]) * 2 if b.normalized else (1, 1, 1, 1)
+        xywh = [v * k for v, k in zip(b.xywh, scale)]
+        boxes.append([f, *xywh, b.source, score, bool(take(a, "keyframe", s, default=True))])
+    if len({b[0] for b in boxes}) < len(boxes):
+        raise ValidationError(f"{what}: two boxes on one frame")
+    facts["boxes"] = boxes
+    states, reviewed = [], []
+    for frame, raw in ent.states:
+        f = _at(position, frame, f"{what}: a state")
+        a = dict(raw)
+        s = saved_facts(a, f"{what}: the state on frame_index {frame}")
+        if take(a, "reviewed", s):
+            reviewed.append(f)
+        states.append([f, {n: take(a, n, s) for n in fields["states"] if n in a}])
+    if len({s[0] for s in states}) < len(states):
+        raise ValidationError(f"{what}: two states on one frame")
+    facts["states"], facts["reviewed"] = states, reviewed
+    if ent.tracklets is not None:
+        facts["tracklets"] = _spans(ent.tracklets, position, ds.num_frames(seq), what)
+        interpolate = saved.get("interpolate")
+        if interpolate is not None:
+            facts["interpolate"] = interpolate
+    return facts, masks
+
+
+def _polygons(ds: Dataset, seq: str, polygons: list[list[float]]) -> dict[str, Any]:
+    """A mask from polygons in frame fractions, rasterised by pycocotools as COCO polygons are."""
+    from pycocotools import mask as cocomask
+
+    row = ds.sequence(seq)
+    h, w = row["height"], row["width"]
+    scaled = [[float(v) * (w if i % 2 == 0 else h) for i, v in enumerate(p)] for p in polygons]
+    rle = cocomask.merge(cocomask.frPyObjects(scaled, h, w))
+    return {"size": [h, w], "counts": bytes(rle["counts"])}
+
+
+def _spans(
+    tracklets: Sequence[tuple[int, int]], position: Mapping[int, int], n: int, what: str
+) -> list[list[int]]:
+    """Tracklet timesteps (Pixano frame_index values) as frame spans, in order; one that reaches past the
+    record's frames is refused."""
+    first, last = (min(position), max(position)) if position else (0, -1)
+    out = []
+    for start, end in sorted(tracklets):
+        if not first <= start <= end <= last:
+            raise ValidationError(
+                f"{what}: tracklet [{start}, {end}] lies outside the record's frames [{first}, {last}]"
+            )
+        inside = [p for fi, p in position.items() if start <= fi <= end]
+        if inside:  # frames may be a subsample: a span between two of them holds none
+            out.append([min(inside), max(inside)])
+    for (_, e0), (s1, _) in pairwise(out):
+        if s1 <= e0:
+            raise ValidationError(f"{what}: its tracklets overlap (one entity is in one place at a time)")
+    return out
