@@ -117,6 +117,7 @@ def test_read_a_library(tmp_path: Path):
     lib = library(tmp_path / "lib", tables())
     ds = vl.read_pixano_library(lib, "davis", progress=False)
     assert vl.read_pixano_library(lib, "dsid", progress=False).equals(ds)  # by id too
+    assert len(vl.read_pixano_library(lib, "davis", splits="val", progress=False)) == 0
     (seq,) = ds.sequence_ids()
     row = ds.sequence(seq)
     assert seq == RID and row["name"] == RID  # a derived id holds no name: nothing better to call it
