@@ -173,7 +173,7 @@ def test_one_click_gives_the_object() -> None:
 
 
 def test_a_tight_box_gives_the_object_inside_it() -> None:
-    """The issue's bar: mean J >= 0.75 from a tight box (0.786 measured when this was set), never
+    """The issue's bar: mean J >= 0.75 from a tight box (0.761 measured when this was set), never
     an empty mask, never a pixel outside the box."""
     rows = boxes()
     j = np.mean([r[1] for r in rows])
@@ -184,19 +184,20 @@ def test_a_tight_box_gives_the_object_inside_it() -> None:
 
 def test_a_negative_click_removes_the_wrong_region() -> None:
     """A negative click edits the box's mask: it removes the region it is on and adds nothing. It
-    also takes some of the object next to that region (0.781 -> 0.759 mean J and 6.8% of the
-    object when this was written: ``correct.py``), so J is held from falling by more than that
-    and the object's share taken is bounded."""
+    also takes some of the object next to that region (it removes the mask's pixels geodesically
+    nearer the click than the mask's far half: ``correct.py``): when this was written, 12 cases,
+    mean J 0.724 -> 0.696, 81% of the clicked regions removed and 7.9% of the object with them.
+    J is held from falling by more than 0.04 and the object's share taken is bounded."""
     rows = negatives()
     assert len(rows) >= 6, "too few boxes took a wrong region to measure negative clicks on"
     assert all(r[4] for r in rows), "a negative click's pixel stayed in the mask"
     assert all(r[6] for r in rows), "a negative click added pixels to the mask"
     left = np.mean([r[3] for r in rows])
-    assert left <= 0.35, f"{left:.0%} of the clicked wrong regions stayed, on average"
+    assert left <= 0.30, f"{left:.0%} of the clicked wrong regions stayed, on average"
     lost = np.mean([r[5] for r in rows])
     assert lost <= 0.10, f"a negative click took out {lost:.1%} of the object, on average"
     before, after = np.mean([r[1] for r in rows]), np.mean([r[2] for r in rows])
-    assert after >= before - 0.03, f"a negative click took mean J from {before:.3f} to {after:.3f}"
+    assert after >= before - 0.04, f"a negative click took mean J from {before:.3f} to {after:.3f}"
 
 
 def test_a_second_click_adds_the_part_it_is_on() -> None:

@@ -14,7 +14,7 @@ on a crop around the object downscaled to at most ``side`` pixels.
 A box alone on a frame of a video is GrabCut with motion as a second feature (``jointcut.py``):
 what moves unlike the background (``motion.py``) is evidence of the object, and the cut starts
 from it; on a crop ``box_side`` long, where thin parts (a swan's neck) survive the cut. Measured
-on the DAVIS-2016 dev frames: mean J 0.552 with colour alone at 160 px, 0.594 at 240, 0.786 with
+on the DAVIS-2016 dev frames: mean J 0.552 with colour alone at 160 px, 0.594 at 240, 0.761 with
 motion at 240. Where motion says nothing (a still object, a one-frame sequence) a box is plain
 GrabCut: outside the box is background, inside probably the object. When
 GrabCut's colour models collapse (next to nothing left in the box) the cut is redone with the

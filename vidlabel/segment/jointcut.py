@@ -24,7 +24,7 @@ _MIN_MOVING = 0.1  # motion is evidence when at least this share of the box move
 _GAMMA = 50.0  # GrabCut's smoothness weight (Rother et al. 2004)
 _K = 5  # Gaussians per colour model, as OpenCV's GrabCut
 _ONES = np.ones(3, np.float32)
-_SETTLED = 0.01  # the cut has converged when it relabels at most this share of the box
+_SETTLED = 0.01  # the cut has converged when it relabels at most this share of the object
 _COV_FLOOR = 0.01  # added to a covariance's diagonal, as OpenCV's GrabCut does to a singular one
 
 
@@ -178,6 +178,6 @@ def cut_with_motion(img: np.ndarray, inner: np.ndarray, motion: np.ndarray, iter
         moved = np.count_nonzero(inside != fg[box])
         fg = np.zeros(inner.shape, bool)
         fg[box] = inside
-        if moved <= _SETTLED * np.count_nonzero(inner):
-            break  # the labelling has settled: another round would refit the same models
+        if it and moved <= _SETTLED * np.count_nonzero(fg):
+            break  # settled since the models were last refitted: another round would refit the same
     return fg
