@@ -29,7 +29,18 @@ from ..schema import BUILTIN
 from .davis import DEFAULT_FPS, progress_bar, select
 from .pixano_ids import index_png_values, looks_derived
 from .pixano_jsonl import Defaults, header_defaults, parse_entities
-from .pixano_load import RESERVED, Record, add_records, field_types, nulls, prepare, saved_facts, take
+from .pixano_load import (
+    NEW,
+    NO_SPLIT,
+    RESERVED,
+    Record,
+    add_records,
+    field_types,
+    prepare,
+    saved_facts,
+    still_null,
+    take,
+)
 from .pixano_schema import Attr, Schema, read_dataset_yaml
 
 __all__ = ["fps_of", "read_pixano", "recover_index_values"]
@@ -178,12 +189,12 @@ def _parse_line(
         fps = fps_of(timestamps) or fps
     split = take(attrs, "split", saved, line.get("split")) or os.path.basename(split_dir)
     rec = Record(where, str(line.get("id") or ""), "", split, None, fps, frames, frame_index=frame_index)
-    if "split" in nulls(saved):
+    if still_null("split", split, saved, written=NO_SPLIT):  # moved to another split in Pixano: a value
         rec.split = None
     rec.saved = saved
     for _, pattern, entity_map in sidecars:
         rec.masks.append((_resolve(pattern, where, split_dir, context, order), entity_map))
-    rec.status = take(attrs, "status", saved, line.get("status"))
+    rec.status = take(attrs, "status", saved, line.get("status"), written=NEW)
     names = [take(attrs, "name", saved), line.get("name"), line.get("id"), attrs.pop("id", None)]
     rec.name = next((n for n in names if n), os.path.basename(os.path.dirname(frames[0])))
     for key, value in (("name", rec.name), ("split", rec.split), ("status", rec.status)):

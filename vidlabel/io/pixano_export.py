@@ -44,14 +44,13 @@ from .atomic import check_target, staged
 from .davis import progress_bar
 from .extra import ExportView, fields_facts, frame_stems, is_folder_name, no_gc, pick_sequences
 from .pixano_ids import routable
-from .pixano_load import KEY, RESERVED
+from .pixano_load import KEY, NO_SPLIT, RESERVED
 from .pixano_schema import SPEC_FILE, ZERO, pixano_type, write_dataset_yaml
 
 __all__ = ["write_pixano"]
 
 METADATA = "metadata.jsonl"
 VIEW = "image"
-NO_SPLIT = "default"  # Pixano's split of a record that names none
 _HEADER = {"$pixano": "jsonl/2"}
 _SOURCE_TYPES = {"human": "human", "import": "ground_truth", "interpolated": "other", "clean": "other"}
 _SOURCE_TYPES["smooth"] = "other"

@@ -36,15 +36,17 @@ from .extra import is_folder_name
 from .pixano import fps_of, recover_index_values
 from .pixano_ids import looks_derived
 from .pixano_load import (
+    NEW,
+    NO_SPLIT,
     Box,
     Entity,
     Mask,
     Record,
     add_records,
     field_types,
-    nulls,
     prepare,
     saved_facts,
+    still_null,
     take,
 )
 from .pixano_schema import pixano_type
@@ -253,8 +255,8 @@ def _record(
     embedded = [bool(f["raw_bytes"]) for f in frames]
     timestamps = [f["timestamp"] for f in frames]
     fps = take(attrs, "fps", saved) if "fps" in attrs else fps_of(timestamps)
-    split = None if "split" in nulls(saved) else row["split"]
-    status = None if "status" in nulls(saved) else row["status"]
+    split = None if still_null("split", row["split"], saved, written=NO_SPLIT) else row["split"]
+    status = None if still_null("status", row["status"], saved, written=NEW) else row["status"]
     rec = Record(where, row["id"], "", split, status, fps, frame_index=[f["frame_index"] for f in frames])
     rec.saved = saved
     if all(embedded):

@@ -15,6 +15,7 @@ interpolation switches. Without it (data Pixano made) every attr is taken as it 
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -28,10 +29,12 @@ from ..schema import BUILTIN
 from ..validation import check_sequence
 from .davis import VOID, import_index_masks
 from .extra import add_entity, restore_tracklets
-from .pixano_schema import pixano_type
+from .pixano_schema import pixano_type, short
 
 __all__ = [
     "KEY",
+    "NEW",
+    "NO_SPLIT",
     "RESERVED",
     "Box",
     "Entity",
@@ -41,11 +44,14 @@ __all__ = [
     "field_types",
     "nulls",
     "prepare",
+    "still_null",
     "saved_facts",
     "take",
 ]
 
 KEY = "vidlabel"  # the attr holding what Pixano has no column for
+NO_SPLIT = "default"  # the split folder of a sequence that has none (Pixano's records all have one)
+NEW = "new"  # Pixano's status of a record that gives none
 TABLES = {"record": "sequences", "entity": "entities", "entity_dynamic_state": "states"}
 # Attrs that fill vidlabel's own columns (or Pixano's base fields): never custom fields.
 RESERVED = {
@@ -135,91 +141,102 @@ def nulls(saved: Mapping[str, Any]) -> set[str]:
     return set(saved.get("null", ()))
 
 
-def take(attrs: dict[str, Any], name: str, saved: Mapping[str, Any], default: Any = None) -> Any:
-    """Pop attr ``name``: None when the vidlabel attr says it was null, ``default`` when absent."""
+def still_null(name: str, value: Any, saved: Mapping[str, Any], written: Any = None) -> bool:
+    """Whether field ``name``, listed null in the vidlabel attr, still holds what the export wrote in
+    its place (its type's zero, or ``written``): an edit made in Pixano since then is a value."""
+    if name not in nulls(saved):
+        return False
+    zero = value is None or (isinstance(value, (str, int, float)) and not value)  # "", 0, 0.0, False
+    return zero or (written is not None and value == written)
+
+
+def take(
+    attrs: dict[str, Any], name: str, saved: Mapping[str, Any], default: Any = None, written: Any = None
+) -> Any:
+    """Pop attr ``name`` (``default`` when absent): None while it still holds the zero (or ``written``)
+    that stood for a null at export, see :func:`still_null`."""
     value = attrs.pop(name, default)
-    return None if name in nulls(saved) else value
+    return None if still_null(name, value, saved, written) else value
 
 
 # ---------------------------------------------------------------------- custom fields
 def _infer(values: Iterable[tuple[str, str, Any]]) -> dict[str, pa.DataType]:
     """Arrow types of undeclared attrs from their values (int and float mix to float)."""
-    seen: dict[str, set[pa.DataType]] = {}
+    seen: dict[str, dict[pa.DataType, str]] = {}  # name -> {type: where first seen}
     for where, name, value in values:
-        kinds = seen.setdefault(name, set())
+        kinds = seen.setdefault(name, {})
         if value is None:
             continue
         typ = _PYTHON_TYPES.get(type(value))
         if typ is None:
             raise ValidationError(
-                f"{where}: attr {name} = {value!r:.60}: only strings, booleans, integers and floats are read"
+                f"{where}: attr {name} = {short(value)}: only strings, booleans, integers and floats are read"
             )
-        kinds.add(typ)
+        kinds.setdefault(typ, where)
     out = {}
     for name, kinds in seen.items():
-        if kinds == {pa.int64(), pa.float64()}:
-            kinds = {pa.float64()}
+        if set(kinds) == {pa.int64(), pa.float64()}:
+            kinds = {pa.float64(): kinds[pa.float64()]}
         if len(kinds) > 1:
-            raise ValidationError(
-                f"Pixano attr {name} holds values of mixed types ({', '.join(map(str, kinds))})"
-            )
-        out[name] = kinds.pop() if kinds else pa.string()
+            places = "; ".join(f"{t} at {w}" for t, w in kinds.items())
+            raise ValidationError(f"Pixano attr {name} holds values of mixed types ({places})")
+        out[name] = next(iter(kinds)) if kinds else pa.string()
     return out
 
 
-def _saved_types(records: Sequence[Record]) -> dict[str, dict[str, pa.DataType]] | None:
-    """The exact field types a vidlabel export recorded, or None for data Pixano made."""
+def _saved_types(records: Sequence[Record]) -> tuple[dict[str, dict[str, pa.DataType]], dict[str, str]]:
+    """The exact field types vidlabel exports recorded ({table: {name: type}}, merged over every record
+    that has them: lines of two exports may be read together) and where each was first declared."""
+    out: dict[str, dict[str, pa.DataType]] = {t: {} for t in TABLES.values()}
+    origin: dict[str, str] = {}
     for rec in records:
         fields = rec.saved.get("fields")
         if fields is None:
             continue
-        out: dict[str, dict[str, pa.DataType]] = {}
         try:
-            for table in TABLES.values():
-                decl = dict(fields.get(table) or {})
-                out[table] = {str(n): pa.type_for_alias(t) for n, t in decl.items()}
+            decl = {t: {str(n): pa.type_for_alias(a) for n, a in dict(fields.get(t) or {}).items()} for t in out}
         except (AttributeError, TypeError, ValueError, KeyError):
             raise ValidationError(f"{rec.where}: {KEY}.fields is not {{table: {{name: type}}}}") from None
-        bad = [f"{n} ({t})" for d in out.values() for n, t in d.items() if pixano_type(t) is None]
+        bad = [f"{n} ({t})" for d in decl.values() for n, t in d.items() if pixano_type(t) is None]
         if bad:
             raise ValidationError(f"{rec.where}: {KEY}.fields declares types vidlabel does not carry: {bad}")
-        return out
-    return None
+        for table, d in decl.items():
+            for n, t in d.items():
+                if out[table].setdefault(n, t) != t:
+                    raise ValidationError(
+                        f"{rec.where}: {KEY}.fields: {table} field {n} is {t} here but "
+                        f"{out[table][n]} at {origin[f'{table}.{n}']}"
+                    )
+                origin.setdefault(f"{table}.{n}", rec.where)
+    return out, origin
 
 
 def field_types(
     records: Sequence[Record], declared: Mapping[str, Mapping[str, pa.DataType]]
 ) -> dict[str, dict[str, pa.DataType]]:
-    """{table: {field: type}} of the custom fields the records need: as a vidlabel export recorded
-    them, else the schema's ``declared`` attrs ({slot: {name: type}}) and, for attrs the schema does not
-    declare, types inferred from the values."""
-    saved = _saved_types(records)
-    if saved is not None:
-        return saved
+    """{table: {field: type}} of the custom fields the records need: the exact types vidlabel exports
+    recorded for their fields; for any other attr (one added in Pixano, or data Pixano made), the
+    schema's ``declared`` type ({slot: {name: type}}), else one inferred from the values."""
+    saved, origin = _saved_types(records)
     out: dict[str, dict[str, pa.DataType]] = {}
     for slot, table in TABLES.items():
-        decl = {n: t for n, t in (declared.get(slot) or {}).items() if n not in RESERVED[slot]}
+        known = {n: t for n, t in (declared.get(slot) or {}).items() if n not in RESERVED[slot]}
+        known.update(saved[table])
         values: list[tuple[str, str, Any]] = []
         for rec in records:
-            if slot == "record":
-                values += [
-                    (rec.where, n, v)
-                    for n, v in rec.attrs.items()
-                    if n not in decl and n not in RESERVED[slot]
-                ]
+            rows = [rec.attrs] if slot == "record" else []
             for ent in rec.entities if slot != "record" else ():
-                rows = [ent.attrs] if slot == "entity" else [a for _, a in ent.states]
-                values += [
-                    (rec.where, n, v)
-                    for a in rows
-                    for n, v in a.items()
-                    if n not in decl and n not in RESERVED[slot]
-                ]
-        out[table] = {**decl, **_infer(values)}
+                rows += [ent.attrs] if slot == "entity" else [a for _, a in ent.states]
+            values += [
+                (rec.where, n, v) for a in rows for n, v in a.items() if n not in known and n not in RESERVED[slot]
+            ]
+        out[table] = {**known, **_infer(values)}
         clash = sorted(set(out[table]) & {f.name for f in BUILTIN[table]})
         if clash:
+            at = origin.get(f"{table}.{clash[0]}")
             raise ValidationError(
-                f"Pixano {slot} attrs {', '.join(clash)} clash with vidlabel's built-in columns"
+                (f"{at}: {KEY}.fields: " if at else "")
+                + f"Pixano {slot} attrs {', '.join(clash)} clash with vidlabel's built-in columns"
             )
     return out
 
@@ -255,15 +272,22 @@ def _fits(found: pa.DataType, declared: pa.DataType) -> bool:
 def add_records(ds: Dataset, records: Sequence[Record], label: str, progress: Any = iter) -> None:
     """Add every record as a sequence with its annotations: one transaction, all or nothing."""
     fields = {t: [f.name for f in ds.custom_fields[t]] for t in TABLES.values()}
+    dropped: set[str] = set()
     with ds.transaction(label):
         for rec in progress(records):
             try:
-                _add_record(ds, rec, fields)
+                _add_record(ds, rec, fields, dropped)
             except ValidationError as e:
                 raise ValidationError(f"{rec.where}: {e}") from e
+    if dropped:
+        warnings.warn(
+            f"Pixano attrs {', '.join(sorted(dropped))} are not read (vidlabel has no such fields "
+            "on masks and boxes)",
+            stacklevel=3,
+        )
 
 
-def _add_record(ds: Dataset, rec: Record, fields: Mapping[str, list[str]]) -> None:
+def _add_record(ds: Dataset, rec: Record, fields: Mapping[str, list[str]], dropped: set[str]) -> None:
     custom = {n: rec.attrs.get(n) for n in fields["sequences"] if n in rec.attrs}
     seq_id = rec.saved.get("id", rec.seq_id)
     common = {"fps": rec.fps, "id": seq_id, "split": rec.split, "status": rec.status}
@@ -286,7 +310,7 @@ def _add_record(ds: Dataset, rec: Record, fields: Mapping[str, list[str]]) -> No
         for eid in import_index_masks(ds, seq, rec.frames, pngs, entity_map=entity_map):
             _as_pixano_imports(ds, seq, eid, rec, fields["entities"])
     for ent in rec.entities:
-        facts, masks = _facts(ds, seq, ent, position, fields)
+        facts, masks = _facts(ds, seq, ent, position, fields, dropped)
         add_entity(ds, seq, facts, name=facts["name"], category=None, void=False, masks=masks)
 
 
@@ -308,7 +332,12 @@ def _at(position: Mapping[int, int], frame: Any, what: str) -> int:
 
 
 def _facts(
-    ds: Dataset, seq: str, ent: Entity, position: Mapping[int, int], fields: Mapping[str, list[str]]
+    ds: Dataset,
+    seq: str,
+    ent: Entity,
+    position: Mapping[int, int],
+    fields: Mapping[str, list[str]],
+    dropped: set[str],
 ) -> tuple[dict[str, Any], dict[int, Any]]:
     """The entity as the facts io.extra.add_entity restores, and its masks by frame."""
     what = f"entity {ent.id!r}"
@@ -339,17 +368,19 @@ def _facts(
             {"size": m.size, "counts": m.counts} if m.polygons is None else _polygons(ds, seq, m.polygons)
         )
         meta.append([f, m.source, take(a, "score", s), bool(take(a, "keyframe", s, default=True))])
+        dropped.update(f"mask.{n}" for n in set(a) - RESERVED["mask"])
     facts["masks"] = meta
     boxes = []
     for b in ent.boxes:
         f = _at(position, b.frame, f"{what}: a box")
         a = dict(b.attrs)
         s = saved_facts(a, f"{what}: the box on frame_index {b.frame}")
-        score = None if "score" in nulls(s) else b.score
+        score = None if still_null("score", b.score, s, written=1.0) else b.score
         row = ds.sequence(seq)
         scale = (row["width"], row["height"]) * 2 if b.normalized else (1, 1, 1, 1)
         xywh = [v * k for v, k in zip(b.xywh, scale)]
         boxes.append([f, *xywh, b.source, score, bool(take(a, "keyframe", s, default=True))])
+        dropped.update(f"bbox.{n}" for n in set(a) - RESERVED["bbox"])
     if len({b[0] for b in boxes}) < len(boxes):
         raise ValidationError(f"{what}: two boxes on one frame")
     facts["boxes"] = boxes

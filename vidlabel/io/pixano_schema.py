@@ -12,6 +12,7 @@ non-nullable column, so a null cannot be written as such (io.pixano_export says 
 from __future__ import annotations
 
 import os
+import reprlib
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ import yaml
 
 from ..errors import ValidationError
 
-__all__ = ["SPEC_FILE", "Attr", "Schema", "pixano_type", "read_dataset_yaml", "write_dataset_yaml"]
+__all__ = ["SPEC_FILE", "Attr", "Schema", "pixano_type", "read_dataset_yaml", "short", "write_dataset_yaml"]
 
 SPEC_FILE = "dataset.yaml"
 SLOTS = ("record", "entity", "entity_dynamic_state", "mask", "bbox")
@@ -31,6 +32,15 @@ TYPES = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": p
 ZERO = {"str": "", "int": 0, "float": 0.0, "bool": False}
 VIDEO_PRESET = {"views": {"image": "sequence_frames"}, "annotations": {"bbox", "keypoint", "tracklet"}}
 _MAX_BYTES = 1 << 20  # a schema is a few kilobytes; anything near this is not one
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+_SHORT.maxlevel = 3
+
+
+def short(value: Any) -> str:
+    """A repr of ``value`` cut to a few dozen characters, built without writing out the whole value
+    (``f"{value!r:.60}"`` builds the full repr first: costly for a large or deeply nested one)."""
+    return _SHORT.repr(value)
 
 
 @dataclass(frozen=True)
