@@ -41,7 +41,7 @@ def edit(out: Path, change: Any) -> None:
 
 
 def test_values_set_in_pixano_where_vidlabel_had_nulls(tmp_path: Path):
-    ds, out = exported(tmp_path)
+    _, out = exported(tmp_path)
     unedited = vl.read_pixano(out, progress=False)  # nulls written as zeros still read as nulls
     assert unedited.sequence("clip")["status"] is None and unedited.entity("clip/001")["category"] is None
     assert unedited.entity("clip/001")["note"] is None and unedited.entity("clip/001")["lane"] is None
@@ -86,7 +86,8 @@ def test_lines_of_two_exports_read_together(tmp_path: Path):
     second = other.to_pixano(tmp_path / "other", progress=False)
     shutil.copytree(second / "default" / "media", out / "default" / "media", dirs_exist_ok=True)
     mine = out / "default" / "metadata.jsonl"
-    mine.write_text(mine.read_text() + (second / "default" / "metadata.jsonl").read_text().splitlines()[1] + "\n")
+    line = (second / "default" / "metadata.jsonl").read_text().splitlines()[1]
+    mine.write_text(mine.read_text() + line + "\n")
     back = vl.read_pixano(out, progress=False)
     assert back.sequence("dog")["weather"] == "rain" and back.sequence("clip")["weather"] is None
     assert back.entity("clip/001")["lane"] is None and types(back)["lane"] == pa.int32()

@@ -44,8 +44,8 @@ __all__ = [
     "field_types",
     "nulls",
     "prepare",
-    "still_null",
     "saved_facts",
+    "still_null",
     "take",
 ]
 
@@ -194,7 +194,9 @@ def _saved_types(records: Sequence[Record]) -> tuple[dict[str, dict[str, pa.Data
         if fields is None:
             continue
         try:
-            decl = {t: {str(n): pa.type_for_alias(a) for n, a in dict(fields.get(t) or {}).items()} for t in out}
+            decl = {
+                t: {str(n): pa.type_for_alias(a) for n, a in dict(fields.get(t) or {}).items()} for t in out
+            }
         except (AttributeError, TypeError, ValueError, KeyError):
             raise ValidationError(f"{rec.where}: {KEY}.fields is not {{table: {{name: type}}}}") from None
         bad = [f"{n} ({t})" for d in decl.values() for n, t in d.items() if pixano_type(t) is None]
@@ -228,7 +230,10 @@ def field_types(
             for ent in rec.entities if slot != "record" else ():
                 rows += [ent.attrs] if slot == "entity" else [a for _, a in ent.states]
             values += [
-                (rec.where, n, v) for a in rows for n, v in a.items() if n not in known and n not in RESERVED[slot]
+                (rec.where, n, v)
+                for a in rows
+                for n, v in a.items()
+                if n not in known and n not in RESERVED[slot]
             ]
         out[table] = {**known, **_infer(values)}
         clash = sorted(set(out[table]) & {f.name for f in BUILTIN[table]})
