@@ -41,7 +41,7 @@ from .pixano_load import (
     still_null,
     take,
 )
-from .pixano_schema import Attr, Schema, read_dataset_yaml
+from .pixano_schema import Attr, Schema, read_dataset_yaml, short
 
 __all__ = ["fps_of", "read_pixano", "recover_index_values"]
 
@@ -145,6 +145,8 @@ def _read_metadata(split_dir: Path, context: _Context) -> list[Record]:
                 line = json.loads(text)
             except json.JSONDecodeError as e:
                 raise ValidationError(f"{where}: malformed JSON: {e}") from None
+            except RecursionError:
+                raise ValidationError(f"{where}: JSON nested too deeply") from None
             if not isinstance(line, dict):
                 raise ValidationError(f"{where}: expected a JSON object, got {type(line).__name__}")
             if _HEADER_KEY in line:
@@ -236,7 +238,7 @@ def _frames(
     index = [f.get("frame_index", k) for k, f in enumerate(items)]
     bad = next((i for i in index if isinstance(i, bool) or not isinstance(i, int)), None)
     if bad is not None:
-        raise ValidationError(f"{where}: a frame's frame_index must be an integer, got {bad!r:.40}")
+        raise ValidationError(f"{where}: a frame's frame_index must be an integer, got {short(bad)}")
     return files, index, [f.get("timestamp") for f in items], fps
 
 

@@ -2,7 +2,7 @@
 
 Layout: ``dataset.yaml`` (video workspace, one ``sequence_frames`` view named ``image``, the attrs
 below) and per split ``<split>/metadata.jsonl``: a ``{"$pixano": "jsonl/2"}`` header, then one line a
-sequence with its frames (``<split>/media/<sequence>/<stem>.jpg|png``, listed with frame_index and
+sequence with its frames (``<split>/media/<digest of its id>/<stem>.jpg|png``, listed with frame_index and
 timestamp) and its entities inline: masks as compressed COCO RLE, exactly the dataset's bytes,
 keyframe boxes and the boxes between them (``xywh`` pixels), tracklets (``start_timestep`` ..
 ``end_timestep``) and per-frame states.
@@ -43,7 +43,7 @@ from ..images import JPEG_MIME, sniff_mime
 from .atomic import check_target, staged
 from .davis import progress_bar
 from .extra import ExportView, fields_facts, frame_stems, is_folder_name, no_gc, pick_sequences
-from .pixano_ids import routable
+from .pixano_ids import media_folder, routable
 from .pixano_load import KEY, NO_SPLIT, RESERVED
 from .pixano_schema import SPEC_FILE, ZERO, pixano_type, write_dataset_yaml
 
@@ -77,9 +77,28 @@ def write_pixano(
     name = target.resolve().name if name is None else name
     if not is_folder_name(name) or name.startswith("."):
         raise ValidationError(f"to_pixano: dataset name {name!r} cannot be a folder name")
-    seq_ids = pick_sequences(ds, sequences)
-    fields = fields_facts(ds, "to_pixano")
-    _check_fields(fields)
+    with ds.snapshot():  # one version for the whole export: every sequence's rows, facts and frames
+        seq_ids = pick_sequences(ds, sequences)
+        if not seq_ids:
+            raise ValidationError("to_pixano: no sequences to write (Pixano imports no empty source)")
+        fields = fields_facts(ds, "to_pixano")
+        _check_fields(fields)
+        splits = _splits(ds, seq_ids)
+        snap = ExportView(ds)
+        lines: dict[str, list[str]] = {}
+        with no_gc(), staged(target, "pixano", overwrite=overwrite, what="to_pixano") as tmp:
+            _write_spec(tmp / SPEC_FILE, name, fields)
+            for seq in progress_bar(seq_ids, "Pixano export", enabled=progress):
+                line = _line(ds, snap, seq, splits[seq], fields, tmp / splits[seq])
+                lines.setdefault(splits[seq], []).append(json.dumps(line, separators=(",", ":")))
+            for split, text in lines.items():
+                rows = [json.dumps(_HEADER), *text]
+                (tmp / split / METADATA).write_text("".join(r + "\n" for r in rows), encoding="utf-8")
+    return target
+
+
+def _splits(ds: Dataset, seq_ids: Iterable[str]) -> dict[str, str]:
+    """Sequence id -> the split folder its line goes in; a sequence Pixano cannot import is refused."""
     splits = {}
     for seq in seq_ids:
         row = ds.sequence(seq)
@@ -92,18 +111,7 @@ def write_pixano(
                 "(attach_frames first, or leave it out with sequences=)"
             )
         splits[seq] = split
-    snap = ExportView(ds)
-    lines: dict[str, list[str]] = {}
-    with no_gc(), staged(target, "pixano", overwrite=overwrite, what="to_pixano") as tmp:
-        _write_spec(tmp / SPEC_FILE, name, fields)
-        for seq in progress_bar(seq_ids, "Pixano export", enabled=progress):
-            with ds.snapshot():  # frames, facts and masks of one version
-                line = _line(ds, snap, seq, splits[seq], fields, tmp / splits[seq])
-            lines.setdefault(splits[seq], []).append(json.dumps(line, separators=(",", ":")))
-        for split, text in lines.items():
-            rows = [json.dumps(_HEADER), *text]
-            (tmp / split / METADATA).write_text("".join(r + "\n" for r in rows), encoding="utf-8")
-    return target
+    return splits
 
 
 # ---------------------------------------------------------------------- schema
@@ -187,7 +195,7 @@ def _line(
 ) -> dict[str, Any]:
     row = ds.sequence(seq)
     timestamps = [float(t) for t in ds.timestamps(seq)]
-    uris = _write_frames(ds, seq, split_dir, f"media/{routable(seq)}")
+    uris = _write_frames(ds, seq, split_dir, f"media/{media_folder(seq)}")
     values = {"name": row["name"], "fps": row["fps"], **{n: row.get(n) for n in fields["sequences"]}}
     kinds = _kinds(fields["sequences"], name="str", fps="float", status="str")
     if row["status"] is not None:  # Pixano's own field (its default "new" when left out)

@@ -18,7 +18,7 @@ import hashlib
 import re
 import string
 
-__all__ = ["derived_id", "index_png_values", "looks_derived", "routable"]
+__all__ = ["derived_id", "index_png_values", "looks_derived", "media_folder", "routable"]
 
 _SAFE = frozenset(string.ascii_letters + string.digits + "_-.")
 _BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
@@ -36,6 +36,13 @@ def routable(value: str) -> str:
         ch if ch in _SAFE and not only_dots else "".join(f"~{b:02X}" for b in ch.encode("utf-8"))
         for ch in value
     )
+
+
+def media_folder(seq_id: str) -> str:
+    """The folder name of a sequence's frames in an export: a digest of its id, short whatever the id
+    (a routable id may be three times its length, past what a file system takes in one name), and
+    distinct across exports, so that lines of several can be put together."""
+    return hashlib.blake2b(seq_id.encode("utf-8"), digest_size=8).hexdigest()
 
 
 def _base62(data: bytes) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import ValidationError
 from .pixano_load import Box, Entity, Mask
-from .pixano_schema import Attr
+from .pixano_schema import Attr, short
 
 __all__ = ["Defaults", "header_defaults", "parse_entities"]
 
@@ -44,7 +44,7 @@ class Defaults:
 
 def _obj(value: Any, what: str, keys: set[str] | None = None) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise ValidationError(f"{what} must be an object, got {value!r:.60}")
+        raise ValidationError(f"{what} must be an object, got {short(value)}")
     unknown = sorted(set(value) - keys) if keys is not None else []
     if unknown:
         raise ValidationError(f"{what}: unknown key(s) {', '.join(map(repr, unknown))}")
@@ -55,13 +55,13 @@ def _list(value: Any, what: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise ValidationError(f"{what} must be a list, got {value!r:.60}")
+        raise ValidationError(f"{what} must be a list, got {short(value)}")
     return value
 
 
 def _int(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(f"{what} must be an integer, got {value!r:.40}")
+        raise ValidationError(f"{what} must be an integer, got {short(value)}")
     return value
 
 
@@ -73,7 +73,7 @@ def _source(raw: Any, what: str, default: str) -> str:
     kind, name = src.get("type", "ground_truth"), src.get("name", "import")
     if kind not in _SOURCE_TYPES or not isinstance(name, str):
         raise ValidationError(
-            f"{what}: expected {{type: {'|'.join(sorted(_SOURCE_TYPES))}, name}}, got {raw!r:.80}"
+            f"{what}: expected {{type: {'|'.join(sorted(_SOURCE_TYPES))}, name}}, got {short(raw)}"
         )
     return name or kind
 
@@ -83,7 +83,7 @@ def header_defaults(line: Mapping[str, Any], where: str) -> Defaults:
     bbox = _obj(raw.get("bbox", {}), f"{where}: defaults.bbox", {"format", "is_normalized"})
     fmt, norm = bbox.get("format"), bbox.get("is_normalized")
     if fmt not in (None, "xywh", "xyxy") or norm not in (None, True, False):
-        raise ValidationError(f"{where}: defaults.bbox: bad format or is_normalized ({bbox!r:.80})")
+        raise ValidationError(f"{where}: defaults.bbox: bad format or is_normalized ({short(bbox)})")
     return Defaults(fmt, norm, _source(raw.get("source"), f"{where}: defaults.source", "import"))
 
 
@@ -110,7 +110,7 @@ def parse_entities(
         ent = _obj(item, what, _ENTITY)
         eid = ent.get("id")
         if eid is not None and (not isinstance(eid, str) or not eid):
-            raise ValidationError(f"{what}.id must be a non-empty string, got {eid!r:.40}")
+            raise ValidationError(f"{what}.id must be a non-empty string, got {short(eid)}")
         entity = Entity(id=eid or "", attrs=_attrs(ent.get("attrs"), what, attrs.get("entity", {})))
         for j, ann in enumerate(_list(ent.get("annotations"), f"{what}.annotations")):
             _annotation(
@@ -176,7 +176,7 @@ def _annotation(
         or len(coords) != 4
         or not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in coords)
     ):
-        raise ValidationError(f"{what}.coords must be 4 numbers, got {coords!r:.60}")
+        raise ValidationError(f"{what}.coords must be 4 numbers, got {short(coords)}")
     fmt = ann.get("format", defaults.bbox_format)
     norm = ann.get("is_normalized", defaults.bbox_normalized)
     if fmt not in ("xywh", "xyxy") or norm not in (True, False):
@@ -187,7 +187,7 @@ def _annotation(
     xywh = (x, y, a, b) if fmt == "xywh" else (x, y, a - x, b - y)
     conf = ann.get("confidence", 1.0)
     if isinstance(conf, bool) or not isinstance(conf, (int, float)):
-        raise ValidationError(f"{what}.confidence must be a number, got {conf!r:.40}")
+        raise ValidationError(f"{what}.confidence must be a number, got {short(conf)}")
     entity.boxes.append(Box(frame, xywh, float(conf), source, extra, normalized=bool(norm)))
 
 

@@ -34,6 +34,7 @@ from ..validation import check_frame_size
 from .davis import progress_bar
 from .extra import is_folder_name
 from .pixano import fps_of, recover_index_values
+from .pixano_columns import check_columns
 from .pixano_ids import looks_derived
 from .pixano_load import (
     NEW,
@@ -49,7 +50,7 @@ from .pixano_load import (
     still_null,
     take,
 )
-from .pixano_schema import pixano_type
+from .pixano_schema import pixano_type, short
 
 __all__ = ["read_pixano_library"]
 
@@ -140,7 +141,7 @@ def _info(path: Path) -> dict[str, Any]:
         if path.stat().st_size > 1 << 24:
             return {}
         info = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     return info if isinstance(info, dict) else {}
 
@@ -165,6 +166,7 @@ def _tables(db: Any, db_dir: Path) -> dict[str, pa.Table]:
         missing = sorted(_NEEDED[table] - set(data.column_names))
         if missing:
             raise ValidationError(f"{db_dir / table}.lance lacks column(s) {', '.join(missing)}")
+        check_columns(data, table, Path(f"{db_dir / table}.lance"))
         out[table] = data
     for table in ("records", "sequence_frames"):
         if table not in out:
@@ -300,7 +302,7 @@ def _entity(
         coords = b["coords"]
         if not isinstance(coords, list) or len(coords) != 4 or b["format"] not in ("xywh", "xyxy"):
             raise ValidationError(
-                f"entity {eid!r}: a box has coords {coords!r:.60} in format {b['format']!r}"
+                f"entity {eid!r}: a box has coords {short(coords)} in format {b['format']!r}"
             )
         x, y, p, q = (float(c) for c in coords)
         xywh = (x, y, p, q) if b["format"] == "xywh" else (x, y, p - x, q - y)

@@ -29,6 +29,7 @@ from ..schema import BUILTIN
 from ..validation import check_sequence
 from .davis import VOID, import_index_masks
 from .extra import add_entity, restore_tracklets
+from .pixano_polygons import polygons_rle
 from .pixano_schema import pixano_type, short
 
 __all__ = [
@@ -127,13 +128,13 @@ def saved_facts(attrs: Mapping[str, Any], where: str) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(raw) if isinstance(raw, str) else None
-    except ValueError:
+    except (ValueError, RecursionError):
         value = None
     if not isinstance(value, dict):
-        raise ValidationError(f"{where}: attr {KEY!r} is not a JSON object: {raw!r:.80}")
+        raise ValidationError(f"{where}: attr {KEY!r} is not a JSON object: {short(raw)}")
     nulls = value.get("null", [])
     if not isinstance(nulls, list) or not all(isinstance(n, str) for n in nulls):
-        raise ValidationError(f"{where}: {KEY}.null must be a list of field names, got {nulls!r:.80}")
+        raise ValidationError(f"{where}: {KEY}.null must be a list of field names, got {short(nulls)}")
     return value
 
 
@@ -370,7 +371,9 @@ def _facts(
         a = dict(m.attrs)
         s = saved_facts(a, f"{what}: the mask on frame_index {m.frame}")
         masks[f] = (
-            {"size": m.size, "counts": m.counts} if m.polygons is None else _polygons(ds, seq, m.polygons)
+            {"size": m.size, "counts": m.counts}
+            if m.polygons is None
+            else polygons_rle(m.polygons, *_hw(ds, seq), f"{what}: the mask on frame_index {m.frame}")
         )
         meta.append([f, m.source, take(a, "score", s), bool(take(a, "keyframe", s, default=True))])
         dropped.update(f"mask.{n}" for n in set(a) - RESERVED["mask"])
@@ -408,15 +411,9 @@ def _facts(
     return facts, masks
 
 
-def _polygons(ds: Dataset, seq: str, polygons: list[list[float]]) -> dict[str, Any]:
-    """A mask from polygons in frame fractions, rasterised by pycocotools as COCO polygons are."""
-    from pycocotools import mask as cocomask
-
+def _hw(ds: Dataset, seq: str) -> tuple[int, int]:
     row = ds.sequence(seq)
-    h, w = row["height"], row["width"]
-    scaled = [[float(v) * (w if i % 2 == 0 else h) for i, v in enumerate(p)] for p in polygons]
-    rle = cocomask.merge(cocomask.frPyObjects(scaled, h, w))
-    return {"size": [h, w], "counts": bytes(rle["counts"])}
+    return row["height"], row["width"]
 
 
 def _spans(

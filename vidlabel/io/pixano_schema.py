@@ -37,6 +37,19 @@ _SHORT.maxstring = _SHORT.maxother = 60
 _SHORT.maxlevel = 3
 
 
+class _NoAliases(yaml.SafeLoader):
+    """yaml.SafeLoader refusing aliases: a schema needs none, and nested ones (a "billion laughs")
+    expand a small file into a structure that takes minutes and gigabytes to build and walk."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not read in a dataset.yaml", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
 def short(value: Any) -> str:
     """A repr of ``value`` cut to a few dozen characters, built without writing out the whole value
     (``f"{value!r:.60}"`` builds the full repr first: costly for a large or deeply nested one)."""
@@ -67,7 +80,7 @@ class Schema:
 def _attr(where: str, name: str, raw: Any) -> Attr | None:
     spec = {"type": raw} if isinstance(raw, str) else raw
     if not isinstance(spec, Mapping):
-        raise ValidationError(f"{where}: attr {name!r} must be a type name or a mapping, got {raw!r:.60}")
+        raise ValidationError(f"{where}: attr {name!r} must be a type name or a mapping, got {short(raw)}")
     kind = spec.get("type")
     if kind not in TYPES:
         warnings.warn(f"{where}: attr {name!r} of type {kind!r} is not read by vidlabel", stacklevel=4)
@@ -82,7 +95,7 @@ def _attrs(where: str, block: Any) -> dict[str, Attr]:
     if block is None:
         return {}
     if not isinstance(block, Mapping) or not isinstance(block.get("attrs", {}), Mapping):
-        raise ValidationError(f"{where}: expected {{attrs: {{name: type}}}}, got {block!r:.80}")
+        raise ValidationError(f"{where}: expected {{attrs: {{name: type}}}}, got {short(block)}")
     out = {}
     for name, raw in (block.get("attrs") or {}).items():
         if not isinstance(name, str) or not name.isidentifier():
@@ -102,9 +115,11 @@ def read_dataset_yaml(root: str | os.PathLike[str]) -> Schema | None:
     if path.stat().st_size > _MAX_BYTES:
         raise ValidationError(f"{where}: {path.stat().st_size} bytes is too large for a dataset.yaml")
     try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        spec = yaml.load(path.read_text(encoding="utf-8"), Loader=_NoAliases)  # a SafeLoader
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise ValidationError(f"{where}: not YAML: {e}") from None
+    except RecursionError:
+        raise ValidationError(f"{where}: nested too deeply to be a schema") from None
     if not isinstance(spec, Mapping):
         raise ValidationError(f"{where}: expected a mapping, got {type(spec).__name__}")
     dataset = spec.get("dataset") or {}
