@@ -8,6 +8,7 @@ fields of plain types (bool, integers, floats, strings) travel; parquet carries 
 
 from __future__ import annotations
 
+import bisect
 import gc
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -356,6 +357,11 @@ def add_entity(
     return eid
 
 
+def _in_span(spans: Sequence[tuple[int, int]], starts: Sequence[int], frame: int) -> bool:
+    k = bisect.bisect_right(starts, frame) - 1
+    return k >= 0 and frame <= spans[k][1]
+
+
 def restore_tracklets(
     ds: Dataset,
     seq: str,
@@ -373,25 +379,29 @@ def restore_tracklets(
             raise ValidationError(f"tracklets of entity {eid!r}: bad or unordered span [{s}, {e}]")
     if interpolate is not None and len(interpolate) != len(want):
         raise ValidationError(f"tracklets of entity {eid!r}: {len(interpolate)} interpolate flags")
-    outside = sorted(fr for fr in set(held) if not any(s <= fr <= e for s, e in want))
+    starts = [s for s, _ in want]  # ordered and disjoint (checked above): bisect finds a frame's span
+    outside = sorted(fr for fr in set(held) if not _in_span(want, starts, fr))
     if outside:
         raise ValidationError(f"tracklets of entity {eid!r} leave annotated frame {outside[0]} out")
-
-    def current() -> list[dict[str, Any]]:
-        return ds.tracklets(seq, eid)
-
+    # The entity's tracklets as [start, end, id], kept here in frame order as they are cut: asking
+    # the dataset for them after every cut made an entity of many tracklets cost their square.
+    rows = [[t["start_frame"], t["end_frame"], t["id"]] for t in ds.tracklets(seq, eid)]
     for s, e in want:
         for cut in (s, e + 1):
-            hit = next((t for t in current() if t["start_frame"] < cut <= t["end_frame"]), None)
-            if hit is not None:
-                ds.split_tracklet(hit["id"], cut)
+            k = bisect.bisect_left(rows, cut, key=lambda r: r[0]) - 1  # the last one starting before
+            if k >= 0 and cut <= rows[k][1]:
+                new = ds.split_tracklet(rows[k][2], cut)
+                rows.insert(k + 1, [cut, rows[k][1], new])
+                rows[k][1] = cut - 1
+    first = [r[0] for r in rows]
     for k, (s, e) in enumerate(want):
-        inside = [t for t in current() if s <= t["start_frame"] and t["end_frame"] <= e]
+        # after the cuts no tracklet straddles s or e + 1: those starting in [s, e] are the ones inside
+        inside = rows[bisect.bisect_left(first, s) : bisect.bisect_right(first, e)]
         if not inside:
             continue  # held only by something not carried (a state of a non-plain type): nothing to span
-        tid = inside[0]["id"]
+        tid = inside[0][2]
         for t in inside[1:]:
-            tid = ds.merge_tracklets(tid, t["id"])
+            tid = ds.merge_tracklets(tid, t[2])
         row = ds.tracklet(tid)
         if (row["start_frame"], row["end_frame"]) != (s, e):
             ds.set_tracklet_span(tid, s, e)

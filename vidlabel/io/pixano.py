@@ -29,19 +29,19 @@ from ..schema import BUILTIN
 from .davis import DEFAULT_FPS, progress_bar, select
 from .pixano_ids import index_png_values, looks_derived
 from .pixano_jsonl import Defaults, header_defaults, parse_entities
-from .pixano_load import (
+from .pixano_load import add_records
+from .pixano_records import (
     NEW,
     NO_SPLIT,
     RESERVED,
     Record,
-    add_records,
     field_types,
     prepare,
     saved_facts,
     still_null,
     take,
 )
-from .pixano_schema import Attr, Schema, read_dataset_yaml, short
+from .pixano_schema import Attr, Schema, read_dataset_yaml, refuse_outside, short
 
 __all__ = ["fps_of", "read_pixano", "recover_index_values"]
 
@@ -84,7 +84,7 @@ def read_pixano(
         raise ValidationError(f"Pixano source {os.fspath(root)!r} has no <split>/{METADATA}")
     records = [rec for s in found for rec in _read_metadata(base / s, context)]
     declared = {slot: {n: a.type for n, a in attrs.items()} for slot, attrs in context.attrs.items()}
-    ds = prepare(field_types(records, declared), dataset)
+    ds = prepare(field_types(records, declared), dataset, os.fspath(root))
     add_records(
         ds,
         records,
@@ -132,6 +132,7 @@ def recover_index_values(rec: Record) -> None:
 
 def _read_metadata(split_dir: Path, context: _Context) -> list[Record]:
     path = split_dir / METADATA
+    refuse_outside(path, context.root)
     out: list[Record] = []
     first = True
     defaults = Defaults()

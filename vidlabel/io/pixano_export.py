@@ -44,7 +44,7 @@ from .atomic import check_target, staged
 from .davis import progress_bar
 from .extra import ExportView, fields_facts, frame_stems, is_folder_name, no_gc, pick_sequences
 from .pixano_ids import media_folder, routable
-from .pixano_load import KEY, NO_SPLIT, RESERVED
+from .pixano_records import KEY, NO_SPLIT, RESERVED
 from .pixano_schema import SPEC_FILE, ZERO, pixano_type, write_dataset_yaml
 
 __all__ = ["write_pixano"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ValidationError
-from .pixano_load import Box, Entity, Mask
+from .pixano_records import Box, Entity, Mask
 from .pixano_schema import Attr, short
 
 __all__ = ["Defaults", "header_defaults", "parse_entities"]

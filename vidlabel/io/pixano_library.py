@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -36,14 +37,14 @@ from .extra import is_folder_name
 from .pixano import fps_of, recover_index_values
 from .pixano_columns import check_columns
 from .pixano_ids import looks_derived
-from .pixano_load import (
+from .pixano_load import add_records
+from .pixano_records import (
     NEW,
     NO_SPLIT,
     Box,
     Entity,
     Mask,
     Record,
-    add_records,
     field_types,
     prepare,
     saved_facts,
@@ -107,7 +108,7 @@ def read_pixano_library(
     if splits is not None:
         wanted = {splits} if isinstance(splits, str) else set(splits)
         records = [r for r in records if r.split in wanted]
-    ds = prepare(field_types(records, {_SLOTS[t]: dict(d) for t, d in types.items()}), dataset)
+    ds = prepare(field_types(records, {_SLOTS[t]: dict(d) for t, d in types.items()}), dataset, str(db_dir))
     add_records(
         ds,
         records,
@@ -234,9 +235,9 @@ def _records(
                 raise ValidationError(f"{where}: {e}") from None
         recover_index_values(rec)
         out.append(rec)
-    names = [r.name for r in out]
+    names = Counter(r.name for r in out)
     for rec in out:
-        if names.count(rec.name) > 1:
+        if names[rec.name] > 1:
             rec.seq_id = rec.id  # two records of one name: their ids tell them apart
     return out
 

@@ -1,277 +1,28 @@
-"""Pixano records, as the readers of source folders, exports and libraries hand them over, into a dataset.
+"""Pixano records (io.pixano_records), as the readers of source folders, exports and libraries hand them
+over, into a dataset.
 
-Each reader turns what it reads into :class:`Record` s (a video: its frames, attrs and entities, each
-entity with its masks, boxes, tracklets and per-frame states, in Pixano's terms), checked for shape
-only. Here they become sequences, entities and annotations, in one transaction, so that anything
-wrong (a mask whose size is not its frame's, a tracklet outside its record's frames) leaves the
-dataset as it was; the error names the file and line (or table and row) it came from.
-
-What Pixano cannot hold travels in a ``vidlabel`` attr, a JSON object, on records, entities,
-states, masks and boxes (see io.pixano_export): the original ids, the exact custom field types, the
-fields that were null (Pixano columns are never null), an entity's colour and its tracklets'
-interpolation switches. Without it (data Pixano made) every attr is taken as it is.
+Here they become sequences, entities and annotations, in one transaction, so that anything wrong (a
+mask whose size is not its frame's, a tracklet outside its record's frames) leaves the dataset as it
+was; the error names the file and line (or table and row) it came from.
 """
 
 from __future__ import annotations
 
-import json
+import bisect
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from itertools import pairwise
+from collections.abc import Mapping, Sequence
 from typing import Any
-
-import pyarrow as pa
 
 from ..dataset import Dataset
 from ..errors import ValidationError
-from ..schema import BUILTIN
 from ..validation import check_sequence
 from .davis import VOID, import_index_masks
 from .extra import add_entity, restore_tracklets
 from .pixano_polygons import polygons_rle
-from .pixano_schema import pixano_type, short
+from .pixano_records import KEY, RESERVED, TABLES, Entity, Record, saved_facts, still_null, take
+from .pixano_schema import short
 
-__all__ = [
-    "KEY",
-    "NEW",
-    "NO_SPLIT",
-    "RESERVED",
-    "Box",
-    "Entity",
-    "Mask",
-    "Record",
-    "add_records",
-    "field_types",
-    "nulls",
-    "prepare",
-    "saved_facts",
-    "still_null",
-    "take",
-]
-
-KEY = "vidlabel"  # the attr holding what Pixano has no column for
-NO_SPLIT = "default"  # the split folder of a sequence that has none (Pixano's records all have one)
-NEW = "new"  # Pixano's status of a record that gives none
-TABLES = {"record": "sequences", "entity": "entities", "entity_dynamic_state": "states"}
-# Attrs that fill vidlabel's own columns (or Pixano's base fields): never custom fields.
-RESERVED = {
-    "record": {KEY, "id", "split", "name", "fps", "status", "comment", "created_at", "updated_at"},
-    "entity": {KEY, "id", "record_id", "parent_id", "name", "category", "void"},
-    "entity_dynamic_state": {KEY, "reviewed"},
-    "mask": {KEY, "keyframe", "score"},
-    "bbox": {KEY, "keyframe"},
-}
-_PYTHON_TYPES = {bool: pa.bool_(), int: pa.int64(), float: pa.float64(), str: pa.string()}
-
-
-@dataclass
-class Mask:
-    frame: int  # Pixano's frame_index
-    size: Any  # [height, width] and compressed COCO RLE counts, or ...
-    counts: Any
-    source: str
-    attrs: dict[str, Any]
-    polygons: list[list[float]] | None = None  # ... polygons of (x, y) in [0, 1]
-
-
-@dataclass
-class Box:
-    frame: int
-    xywh: tuple[float, float, float, float]  # pixels, or fractions of the frame when normalized
-    score: float | None
-    source: str
-    attrs: dict[str, Any]
-    normalized: bool = False
-
-
-@dataclass
-class Entity:
-    id: str  # Pixano's ("" when the line gives none)
-    attrs: dict[str, Any]
-    masks: list[Mask] = field(default_factory=list)
-    boxes: list[Box] = field(default_factory=list)
-    tracklets: list[tuple[int, int]] | None = None  # None: none given (tracklets follow the masks)
-    states: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-    index_value: int | None = None  # the index-PNG value Pixano's importer made it from, if known
-
-
-@dataclass
-class Record:
-    where: str  # "path/metadata.jsonl:line", or "table row id": what errors name
-    id: str  # Pixano's record id ("" when the line gives none)
-    name: str
-    split: str | None
-    status: str | None
-    fps: Any
-    frames: list[str] = field(default_factory=list)  # image files, or ...
-    data: list[bytes] | None = None  # ... embedded frames, or neither (no pixels: uris and size)
-    uris: list[str] = field(default_factory=list)
-    size: tuple[int, int] | None = None  # (width, height) of frames without pixels
-    frame_index: list[int] | None = None  # Pixano's frame_index of each frame, when given
-    masks: list[tuple[list[str], dict[int, str] | None]] = field(default_factory=list)  # index PNGs
-    attrs: dict[str, Any] = field(default_factory=dict)  # record attrs left for custom fields
-    entities: list[Entity] = field(default_factory=list)
-    saved: dict[str, Any] = field(default_factory=dict)  # the record's vidlabel attr
-    # entities made from index PNGs, as Pixano's importer makes them: the schema's entity attr defaults,
-    # and (with a tracklet slot) one tracklet from the first to the last frame holding the value
-    defaults: dict[str, Any] = field(default_factory=dict)
-    one_tracklet: bool = False
-    seq_id: str | None = None  # the sequence's id (None: its name), unless the vidlabel attr has it
-
-
-# ---------------------------------------------------------------------- the vidlabel attr
-def saved_facts(attrs: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """The JSON object of the ``vidlabel`` attr ({} when absent or empty)."""
-    raw = attrs.get(KEY)
-    if raw in (None, ""):
-        return {}
-    try:
-        value = json.loads(raw) if isinstance(raw, str) else None
-    except (ValueError, RecursionError):
-        value = None
-    if not isinstance(value, dict):
-        raise ValidationError(f"{where}: attr {KEY!r} is not a JSON object: {short(raw)}")
-    nulls = value.get("null", [])
-    if not isinstance(nulls, list) or not all(isinstance(n, str) for n in nulls):
-        raise ValidationError(f"{where}: {KEY}.null must be a list of field names, got {short(nulls)}")
-    return value
-
-
-def nulls(saved: Mapping[str, Any]) -> set[str]:
-    return set(saved.get("null", ()))
-
-
-def still_null(name: str, value: Any, saved: Mapping[str, Any], written: Any = None) -> bool:
-    """Whether field ``name``, listed null in the vidlabel attr, still holds what the export wrote in
-    its place (its type's zero, or ``written``): an edit made in Pixano since then is a value."""
-    if name not in nulls(saved):
-        return False
-    zero = value is None or (isinstance(value, (str, int, float)) and not value)  # "", 0, 0.0, False
-    return zero or (written is not None and value == written)
-
-
-def take(
-    attrs: dict[str, Any], name: str, saved: Mapping[str, Any], default: Any = None, written: Any = None
-) -> Any:
-    """Pop attr ``name`` (``default`` when absent): None while it still holds the zero (or ``written``)
-    that stood for a null at export, see :func:`still_null`."""
-    value = attrs.pop(name, default)
-    return None if still_null(name, value, saved, written) else value
-
-
-# ---------------------------------------------------------------------- custom fields
-def _infer(values: Iterable[tuple[str, str, Any]]) -> dict[str, pa.DataType]:
-    """Arrow types of undeclared attrs from their values (int and float mix to float)."""
-    seen: dict[str, dict[pa.DataType, str]] = {}  # name -> {type: where first seen}
-    for where, name, value in values:
-        kinds = seen.setdefault(name, {})
-        if value is None:
-            continue
-        typ = _PYTHON_TYPES.get(type(value))
-        if typ is None:
-            raise ValidationError(
-                f"{where}: attr {name} = {short(value)}: only strings, booleans, integers and floats are read"
-            )
-        kinds.setdefault(typ, where)
-    out = {}
-    for name, kinds in seen.items():
-        if set(kinds) == {pa.int64(), pa.float64()}:
-            kinds = {pa.float64(): kinds[pa.float64()]}
-        if len(kinds) > 1:
-            places = "; ".join(f"{t} at {w}" for t, w in kinds.items())
-            raise ValidationError(f"Pixano attr {name} holds values of mixed types ({places})")
-        out[name] = next(iter(kinds)) if kinds else pa.string()
-    return out
-
-
-def _saved_types(records: Sequence[Record]) -> tuple[dict[str, dict[str, pa.DataType]], dict[str, str]]:
-    """The exact field types vidlabel exports recorded ({table: {name: type}}, merged over every record
-    that has them: lines of two exports may be read together) and where each was first declared."""
-    out: dict[str, dict[str, pa.DataType]] = {t: {} for t in TABLES.values()}
-    origin: dict[str, str] = {}
-    for rec in records:
-        fields = rec.saved.get("fields")
-        if fields is None:
-            continue
-        try:
-            decl = {
-                t: {str(n): pa.type_for_alias(a) for n, a in dict(fields.get(t) or {}).items()} for t in out
-            }
-        except (AttributeError, TypeError, ValueError, KeyError):
-            raise ValidationError(f"{rec.where}: {KEY}.fields is not {{table: {{name: type}}}}") from None
-        bad = [f"{n} ({t})" for d in decl.values() for n, t in d.items() if pixano_type(t) is None]
-        if bad:
-            raise ValidationError(f"{rec.where}: {KEY}.fields declares types vidlabel does not carry: {bad}")
-        for table, d in decl.items():
-            for n, t in d.items():
-                if out[table].setdefault(n, t) != t:
-                    raise ValidationError(
-                        f"{rec.where}: {KEY}.fields: {table} field {n} is {t} here but "
-                        f"{out[table][n]} at {origin[f'{table}.{n}']}"
-                    )
-                origin.setdefault(f"{table}.{n}", rec.where)
-    return out, origin
-
-
-def field_types(
-    records: Sequence[Record], declared: Mapping[str, Mapping[str, pa.DataType]]
-) -> dict[str, dict[str, pa.DataType]]:
-    """{table: {field: type}} of the custom fields the records need: the exact types vidlabel exports
-    recorded for their fields; for any other attr (one added in Pixano, or data Pixano made), the
-    schema's ``declared`` type ({slot: {name: type}}), else one inferred from the values."""
-    saved, origin = _saved_types(records)
-    out: dict[str, dict[str, pa.DataType]] = {}
-    for slot, table in TABLES.items():
-        known = {n: t for n, t in (declared.get(slot) or {}).items() if n not in RESERVED[slot]}
-        known.update(saved[table])
-        values: list[tuple[str, str, Any]] = []
-        for rec in records:
-            rows = [rec.attrs] if slot == "record" else []
-            for ent in rec.entities if slot != "record" else ():
-                rows += [ent.attrs] if slot == "entity" else [a for _, a in ent.states]
-            values += [
-                (rec.where, n, v)
-                for a in rows
-                for n, v in a.items()
-                if n not in known and n not in RESERVED[slot]
-            ]
-        out[table] = {**known, **_infer(values)}
-        clash = sorted(set(out[table]) & {f.name for f in BUILTIN[table]})
-        if clash:
-            at = origin.get(f"{table}.{clash[0]}")
-            raise ValidationError(
-                (f"{at}: {KEY}.fields: " if at else "")
-                + f"Pixano {slot} attrs {', '.join(clash)} clash with vidlabel's built-in columns"
-            )
-    return out
-
-
-def prepare(fields: Mapping[str, Mapping[str, pa.DataType]], dataset: Dataset | None) -> Dataset:
-    """A new dataset declaring ``fields``, or ``dataset`` once it is seen to declare them."""
-    if dataset is None:
-        return Dataset(
-            sequence_fields=dict(fields["sequences"]),
-            entity_fields=dict(fields["entities"]),
-            state_fields=dict(fields["states"]),
-        )
-    for table, decl in fields.items():
-        have = {f.name: f.type for f in dataset.custom_fields[table]}
-        bad = sorted(n for n, t in decl.items() if n not in have or not _fits(t, have[n]))
-        if bad:
-            raise ValidationError(
-                f"Pixano {table} attrs {', '.join(bad)} are not declared as {table} fields of the dataset "
-                f"(declared: {', '.join(sorted(have)) or 'none'})"
-            )
-    return dataset
-
-
-def _fits(found: pa.DataType, declared: pa.DataType) -> bool:
-    """Whether values read as ``found`` go into a field of type ``declared`` (ints into floats too)."""
-    if found == declared:
-        return True
-    kinds = (pixano_type(found), pixano_type(declared))
-    return kinds[0] is not None and (kinds[0] == kinds[1] or kinds == ("int", "float"))
+__all__ = ["add_records"]
 
 
 # ---------------------------------------------------------------------- records into the dataset
@@ -331,6 +82,13 @@ def _as_pixano_imports(ds: Dataset, seq: str, eid: str, rec: Record, entity_fiel
         restore_tracklets(ds, seq, eid, [[frames[0], frames[-1]]], None, frames)
 
 
+def _bool(value: Any, what: str) -> bool:
+    """A boolean attr as it is: "no" or 0 is not taken for a truth value."""
+    if not isinstance(value, bool):
+        raise ValidationError(f"{what} must be a boolean, got {short(value)}")
+    return value
+
+
 def _at(position: Mapping[int, int], frame: Any, what: str) -> int:
     if isinstance(frame, bool) or not isinstance(frame, int) or frame not in position:
         raise ValidationError(f"{what}: frame_index {frame!r} is not a frame of the record")
@@ -357,7 +115,7 @@ def _facts(
         "name": name,
         "category": None if category == "" and not saved else category,  # Pixano: "" for none
         "color": saved.get("color"),
-        "void": bool(void),
+        "void": _bool(void, f"{what}: attr void"),
         "fields": {n: take(attrs, n, saved) for n in fields["entities"]},
     }
     if isinstance(name, str) and not name:
@@ -375,7 +133,10 @@ def _facts(
             if m.polygons is None
             else polygons_rle(m.polygons, *_hw(ds, seq), f"{what}: the mask on frame_index {m.frame}")
         )
-        meta.append([f, m.source, take(a, "score", s), bool(take(a, "keyframe", s, default=True))])
+        keyframe = _bool(
+            take(a, "keyframe", s, default=True), f"{what}: the mask on frame_index {m.frame}: keyframe"
+        )
+        meta.append([f, m.source, take(a, "score", s), keyframe])
         dropped.update(f"mask.{n}" for n in set(a) - RESERVED["mask"])
     facts["masks"] = meta
     boxes = []
@@ -387,7 +148,10 @@ def _facts(
         row = ds.sequence(seq)
         scale = (row["width"], row["height"]) * 2 if b.normalized else (1, 1, 1, 1)
         xywh = [v * k for v, k in zip(b.xywh, scale)]
-        boxes.append([f, *xywh, b.source, score, bool(take(a, "keyframe", s, default=True))])
+        keyframe = _bool(
+            take(a, "keyframe", s, default=True), f"{what}: the box on frame_index {b.frame}: keyframe"
+        )
+        boxes.append([f, *xywh, b.source, score, keyframe])
         dropped.update(f"bbox.{n}" for n in set(a) - RESERVED["bbox"])
     if len({b[0] for b in boxes}) < len(boxes):
         raise ValidationError(f"{what}: two boxes on one frame")
@@ -397,7 +161,9 @@ def _facts(
         f = _at(position, frame, f"{what}: a state")
         a = dict(raw)
         s = saved_facts(a, f"{what}: the state on frame_index {frame}")
-        if take(a, "reviewed", s):
+        if _bool(
+            take(a, "reviewed", s, default=False), f"{what}: the state on frame_index {frame}: reviewed"
+        ):
             reviewed.append(f)
         states.append([f, {n: take(a, n, s) for n in fields["states"] if n in a}])
     if len({s[0] for s in states}) < len(states):
@@ -407,6 +173,10 @@ def _facts(
         facts["tracklets"] = _spans(ent.tracklets, position, ds.num_frames(seq), what)
         interpolate = saved.get("interpolate")
         if interpolate is not None:
+            if not isinstance(interpolate, list) or not all(isinstance(v, bool) for v in interpolate):
+                raise ValidationError(
+                    f"{what}: {KEY}.interpolate must be a list of booleans, got {short(interpolate)}"
+                )
             facts["interpolate"] = interpolate
     return facts, masks
 
@@ -422,16 +192,20 @@ def _spans(
     """Tracklet timesteps (Pixano frame_index values) as frame spans, in order; one that reaches past the
     record's frames is refused."""
     first, last = (min(position), max(position)) if position else (0, -1)
-    out = []
+    keys = sorted(position)  # frame_index values: bisect finds those inside a tracklet
+    out: list[list[int]] = []
     for start, end in sorted(tracklets):
         if not first <= start <= end <= last:
             raise ValidationError(
                 f"{what}: tracklet [{start}, {end}] lies outside the record's frames [{first}, {last}]"
             )
-        inside = [p for fi, p in position.items() if start <= fi <= end]
-        if inside:  # frames may be a subsample: a span between two of them holds none
-            out.append([min(inside), max(inside)])
-    for (_, e0), (s1, _) in pairwise(out):
-        if s1 <= e0:
+        inside = [
+            position[fi] for fi in keys[bisect.bisect_left(keys, start) : bisect.bisect_right(keys, end)]
+        ]
+        if not inside:  # frames may be a subsample: a span between two of them holds none
+            continue
+        out.append([min(inside), max(inside)])
+        # checked as each comes, so that overlapping tracklets cost no more than their frames
+        if len(out) > 1 and out[-1][0] <= out[-2][1]:
             raise ValidationError(f"{what}: its tracklets overlap (one entity is in one place at a time)")
     return out

@@ -24,7 +24,16 @@ import yaml
 
 from ..errors import ValidationError
 
-__all__ = ["SPEC_FILE", "Attr", "Schema", "pixano_type", "read_dataset_yaml", "short", "write_dataset_yaml"]
+__all__ = [
+    "SPEC_FILE",
+    "Attr",
+    "Schema",
+    "pixano_type",
+    "read_dataset_yaml",
+    "refuse_outside",
+    "short",
+    "write_dataset_yaml",
+]
 
 SPEC_FILE = "dataset.yaml"
 SLOTS = ("record", "entity", "entity_dynamic_state", "mask", "bbox")
@@ -106,11 +115,19 @@ def _attrs(where: str, block: Any) -> dict[str, Attr]:
     return out
 
 
+def refuse_outside(path: Path, root: str | os.PathLike[str]) -> None:
+    """Refuse a file of the source folder ``root`` that resolves outside it (a symlink out), as frames are."""
+    real, real_root = os.path.realpath(path), os.path.realpath(root)
+    if os.path.commonpath([real, real_root]) != real_root:
+        raise ValidationError(f"{path} lies outside the source folder (resolves to {real})")
+
+
 def read_dataset_yaml(root: str | os.PathLike[str]) -> Schema | None:
     """The schema of the source folder ``root``, or None when it has no dataset.yaml."""
     path = Path(root) / SPEC_FILE
     if not path.is_file():
         return None
+    refuse_outside(path, root)
     where = str(path)
     if path.stat().st_size > _MAX_BYTES:
         raise ValidationError(f"{where}: {path.stat().st_size} bytes is too large for a dataset.yaml")
