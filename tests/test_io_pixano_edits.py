@@ -72,7 +72,7 @@ def test_attrs_added_in_pixano_are_read(tmp_path: Path):
         line["entities"][0]["annotations"][0]["attrs"]["blurry"] = True
 
     edit(out, change)
-    with pytest.warns(UserWarning, match=r"mask\.blurry are not read"):
+    with pytest.warns(UserWarning, match=r"not read: .*metadata\.jsonl:2: mask attr blurry"):
         back = vl.read_pixano(out, progress=False)
     assert back.sequence("clip")["reviewer"] == "bob"
     assert back.entity("clip/001")["quality"] == 3 and back.entity("clip/001")["lane"] is None

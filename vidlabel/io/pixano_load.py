@@ -37,11 +37,9 @@ def add_records(ds: Dataset, records: Sequence[Record], label: str, progress: An
             except ValidationError as e:
                 raise ValidationError(f"{rec.where}: {e}") from e
     if dropped:
-        warnings.warn(
-            f"Pixano attrs {', '.join(sorted(dropped))} are not read (vidlabel has no such fields "
-            "on masks and boxes)",
-            stacklevel=3,
-        )
+        shown = sorted(dropped)
+        more = f"; and {len(shown) - 10} more" if len(shown) > 10 else ""
+        warnings.warn(f"Pixano data not read: {'; '.join(shown[:10])}{more}", stacklevel=3)
 
 
 def _add_record(ds: Dataset, rec: Record, fields: Mapping[str, list[str]], dropped: set[str]) -> None:
@@ -67,7 +65,9 @@ def _add_record(ds: Dataset, rec: Record, fields: Mapping[str, list[str]], dropp
         for eid in import_index_masks(ds, seq, rec.frames, pngs, entity_map=entity_map):
             _as_pixano_imports(ds, seq, eid, rec, fields["entities"])
     for ent in rec.entities:
-        facts, masks = _facts(ds, seq, ent, position, fields, dropped)
+        left: set[str] = set()
+        facts, masks = _facts(ds, seq, ent, position, fields, left)
+        dropped.update(f"{rec.where}: {d}" for d in left)
         add_entity(ds, seq, facts, name=facts["name"], category=None, void=False, masks=masks)
 
 
@@ -137,7 +137,7 @@ def _facts(
             take(a, "keyframe", s, default=True), f"{what}: the mask on frame_index {m.frame}: keyframe"
         )
         meta.append([f, m.source, take(a, "score", s), keyframe])
-        dropped.update(f"mask.{n}" for n in set(a) - RESERVED["mask"])
+        dropped.update(f"mask attr {n} (vidlabel has no fields on masks)" for n in set(a) - RESERVED["mask"])
     facts["masks"] = meta
     boxes = []
     for b in ent.boxes:
@@ -152,7 +152,7 @@ def _facts(
             take(a, "keyframe", s, default=True), f"{what}: the box on frame_index {b.frame}: keyframe"
         )
         boxes.append([f, *xywh, b.source, score, keyframe])
-        dropped.update(f"bbox.{n}" for n in set(a) - RESERVED["bbox"])
+        dropped.update(f"bbox attr {n} (vidlabel has no fields on boxes)" for n in set(a) - RESERVED["bbox"])
     if len({b[0] for b in boxes}) < len(boxes):
         raise ValidationError(f"{what}: two boxes on one frame")
     facts["boxes"] = boxes
@@ -171,6 +171,12 @@ def _facts(
     facts["states"], facts["reviewed"] = states, reviewed
     if ent.tracklets is not None:
         facts["tracklets"] = _spans(ent.tracklets, position, ds.num_frames(seq), what)
+        # a tracklet is a span of annotations: one holding none has nothing to keep it in the dataset
+        held = sorted(set(masks) | {b[0] for b in boxes} | {f for f, v in states if v})
+        for start, end in facts["tracklets"]:
+            k = bisect.bisect_left(held, start)
+            if k == len(held) or held[k] > end:
+                dropped.add(f"tracklet [{start}, {end}] of {what} (nothing annotated in it)")
         interpolate = saved.get("interpolate")
         if interpolate is not None:
             if not isinstance(interpolate, list) or not all(isinstance(v, bool) for v in interpolate):
