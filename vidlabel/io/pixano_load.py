@@ -156,7 +156,8 @@ def _facts(
     if len({b[0] for b in boxes}) < len(boxes):
         raise ValidationError(f"{what}: two boxes on one frame")
     facts["boxes"] = boxes
-    states, reviewed = [], []
+    states: list[list[Any]] = []
+    reviewed: list[int] = []
     for frame, raw in ent.states:
         f = _at(position, frame, f"{what}: a state")
         a = dict(raw)
@@ -172,7 +173,7 @@ def _facts(
     if ent.tracklets is not None:
         facts["tracklets"] = _spans(ent.tracklets, position, ds.num_frames(seq), what)
         # a tracklet is a span of annotations: one holding none has nothing to keep it in the dataset
-        held = sorted(set(masks) | {b[0] for b in boxes} | {f for f, v in states if v})
+        held = sorted(set(masks) | {b[0] for b in boxes} | {st[0] for st in states if st[1]})
         for start, end in facts["tracklets"]:
             k = bisect.bisect_left(held, start)
             if k == len(held) or held[k] > end:
