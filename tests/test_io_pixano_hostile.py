@@ -259,3 +259,18 @@ def test_errors_name_where(tmp_path: Path):
     write_lines(path, [header, {**line, "attrs": {"vidlabel": json.dumps(saved)}}])
     with pytest.raises(vl.ValidationError, match=r"metadata\.jsonl:2: vidlabel\.fields: .*width clash"):
         vl.read_pixano(root, progress=False)
+
+
+def test_frame_uris_are_literal_names_and_errors_show_them_so(tmp_path: Path):
+    root = foreign_export(tmp_path / "exp")
+    path = root / "train" / "metadata.jsonl"
+    header, line = (json.loads(t) for t in path.read_text().splitlines())
+    first = root / "train" / line["views"]["image"]["frames"][0]["uri"]
+    first.rename(first.with_name("x[1].jpg"))
+    line["views"]["image"]["frames"][0]["uri"] = "media/image/x[1].jpg"  # glob characters, taken as they are
+    write_lines(path, [header, line])
+    assert len(vl.read_pixano(root, progress=False)) == 1
+    line["views"]["image"]["frames"][0]["uri"] = "media/image/y[1].jpg"
+    write_lines(path, [header, line])
+    with pytest.raises(vl.ValidationError, match=re.escape("no files match 'media/image/y[1].jpg'")):
+        vl.read_pixano(root, progress=False)

@@ -232,7 +232,9 @@ def _frames(
         return _resolve(pattern, where, split_dir, context, order), None, [], fps
     items = [f if isinstance(f, dict) else {"uri": f} for f in spec["frames"]]
     files = [
-        p for f in items for p in _resolve(_literal(f.get("uri"), where), where, split_dir, context, order)
+        p
+        for f in items
+        for p in _resolve(_literal(f.get("uri"), where), where, split_dir, context, order, literal=True)
     ]
     if len(files) != len(items):
         raise ValidationError(f"{where}: a frame uri names more than one file")
@@ -295,16 +297,24 @@ def _pick_view(views: Mapping[str, Any], sidecars: list[tuple[Any, Any, Any]], w
 
 def _literal(path: Any, where: str) -> str:
     if not isinstance(path, str):
-        raise ValidationError(f"{where}: a frame uri must be a string, got {path!r}")
-    return glob.escape(path)
+        raise ValidationError(f"{where}: a frame uri must be a string, got {short(path)}")
+    return path
 
 
 def _resolve(
-    pattern: Any, where: str, split_dir: str, context: _Context, order: Callable[[str], Any]
+    pattern: Any,
+    where: str,
+    split_dir: str,
+    context: _Context,
+    order: Callable[[str], Any],
+    *,
+    literal: bool = False,
 ) -> list[str]:
-    """Files matching ``pattern`` under the split folder (else the root), all inside the root."""
+    """Files matching ``pattern`` under the split folder (else the root), all inside the root;
+    ``literal``: a file name, its glob characters taken as they are (errors name it unescaped)."""
     if not isinstance(pattern, str) or not pattern:
-        raise ValidationError(f"{where}: expected a path pattern, got {pattern!r}")
+        raise ValidationError(f"{where}: expected a path pattern, got {short(pattern)}")
+    search = glob.escape(pattern) if literal else pattern
     if os.path.isabs(pattern) or pattern.startswith(("/", "\\")) or re.match(r"[A-Za-z]:[\\/]", pattern):
         raise ValidationError(
             f"{where}: pattern {pattern!r} is absolute; paths must be relative to the source"
@@ -315,7 +325,7 @@ def _resolve(
         )
     files: list[str] = []
     for base in (split_dir, context.root):
-        matches = glob.glob(pattern, root_dir=base, recursive=True)
+        matches = glob.glob(search, root_dir=base, recursive=True)
         files = sorted((os.path.join(base, m) for m in matches), key=order)
         files = [f for f in files if os.path.isfile(f)]
         if files:
