@@ -274,3 +274,13 @@ def test_frame_uris_are_literal_names_and_errors_show_them_so(tmp_path: Path):
     write_lines(path, [header, line])
     with pytest.raises(vl.ValidationError, match=re.escape("no files match 'media/image/y[1].jpg'")):
         vl.read_pixano(root, progress=False)
+
+
+def test_attrs_clashing_with_built_in_columns_name_where(tmp_path: Path):
+    root = foreign_export(tmp_path / "exp", [{**mask_entity(), "attrs": {"sequence_id": "x"}}])
+    with pytest.raises(vl.ValidationError, match=r"metadata\.jsonl:2: Pixano entity attrs sequence_id clash"):
+        vl.read_pixano(root, progress=False)
+    spec = root / "dataset.yaml"
+    spec.write_text(spec.read_text().replace("lane: {type: int, default: 0}", "sequence_id: str"))
+    with pytest.raises(vl.ValidationError, match=r"dataset\.yaml: Pixano entity attrs sequence_id clash"):
+        vl.read_pixano(root, progress=False)

@@ -41,7 +41,7 @@ from .pixano_records import (
     still_null,
     take,
 )
-from .pixano_schema import Attr, Schema, read_dataset_yaml, refuse_outside, short
+from .pixano_schema import SPEC_FILE, Attr, Schema, read_dataset_yaml, refuse_outside, short
 
 __all__ = ["fps_of", "read_pixano", "recover_index_values"]
 
@@ -84,7 +84,8 @@ def read_pixano(
         raise ValidationError(f"Pixano source {os.fspath(root)!r} has no <split>/{METADATA}")
     records = [rec for s in found for rec in _read_metadata(base / s, context)]
     declared = {slot: {n: a.type for n, a in attrs.items()} for slot, attrs in context.attrs.items()}
-    ds = prepare(field_types(records, declared), dataset, os.fspath(root))
+    spec = os.path.join(os.fspath(root), SPEC_FILE)
+    ds = prepare(field_types(records, declared, spec), dataset, os.fspath(root))
     add_records(
         ds,
         records,

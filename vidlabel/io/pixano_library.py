@@ -108,7 +108,11 @@ def read_pixano_library(
     if splits is not None:
         wanted = {splits} if isinstance(splits, str) else set(splits)
         records = [r for r in records if r.split in wanted]
-    ds = prepare(field_types(records, {_SLOTS[t]: dict(d) for t, d in types.items()}), dataset, str(db_dir))
+    ds = prepare(
+        field_types(records, {_SLOTS[t]: dict(d) for t, d in types.items()}, str(db_dir)),
+        dataset,
+        str(db_dir),
+    )
     add_records(
         ds,
         records,

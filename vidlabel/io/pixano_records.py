@@ -208,11 +208,12 @@ def _saved_types(records: Sequence[Record]) -> tuple[dict[str, dict[str, pa.Data
 
 
 def field_types(
-    records: Sequence[Record], declared: Mapping[str, Mapping[str, pa.DataType]]
+    records: Sequence[Record], declared: Mapping[str, Mapping[str, pa.DataType]], declared_at: str
 ) -> dict[str, dict[str, pa.DataType]]:
     """{table: {field: type}} of the custom fields the records need: the exact types vidlabel exports
     recorded for their fields; for any other attr (one added in Pixano, or data Pixano made), the
-    schema's ``declared`` type ({slot: {name: type}}), else one inferred from the values."""
+    schema's ``declared`` type ({slot: {name: type}}, from ``declared_at``), else one inferred from
+    the values."""
     saved, origin = _saved_types(records)
     out: dict[str, dict[str, pa.DataType]] = {}
     for slot, table in TABLES.items():
@@ -232,10 +233,16 @@ def field_types(
         out[table] = {**known, **_infer(values)}
         clash = sorted(set(out[table]) & {f.name for f in BUILTIN[table]})
         if clash:
-            at = origin.get(f"{table}.{clash[0]}")
+            name = clash[0]
+            at = origin.get(f"{table}.{name}")
+            if at is not None:
+                at = f"{at}: {KEY}.fields"
+            elif name in (declared.get(slot) or {}):
+                at = declared_at
+            else:
+                at = next(w for w, n, _ in values if n == name)
             raise ValidationError(
-                (f"{at}: {KEY}.fields: " if at else "")
-                + f"Pixano {slot} attrs {', '.join(clash)} clash with vidlabel's built-in columns"
+                f"{at}: Pixano {slot} attrs {', '.join(clash)} clash with vidlabel's built-in columns"
             )
     return out
 
