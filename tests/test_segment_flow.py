@@ -553,3 +553,45 @@ def test_a_box_prompt_does_without_a_neighbour_that_cannot_be_read(tmp_path: Pat
     gt = video.masks[2] == 1
     mask, _ = vl.segment.load("flow").session(ds, seq).prompt(2, e, box=bbox(gt))
     assert vl.metrics.jaccard(mask, gt) > 0.5
+
+
+def test_propagate_into_follows_the_keyframes_after_an_undo(small: vl.demo.SyntheticVideo) -> None:
+    """A click undone in the dataset is undone for the session too: propagation starts from the
+    keyframe the dataset holds, not from the mask the undone click gave."""
+    ds, seq, ents = dataset_of(small)
+    e = ents[0]
+    gt = small.masks[0] == 1
+    sess = vl.segment.load("flow").session(ds, seq)
+    sess.prompt(0, e, mask=gt)
+    worse = gt.copy()
+    worse[:, : worse.shape[1] // 2] = False
+    sess.prompt(0, e, mask=worse)  # a second, wrong keyframe mask on the same frame ...
+    ds.undo()  # ... undone: the dataset holds gt on frame 0 again
+    assert np.array_equal(ds.mask(seq, 0, e), gt)
+    sess.propagate_into(end=3, progress=False)
+    fresh_ds, fresh_seq, fresh_ents = dataset_of(small)
+    fresh = vl.segment.load("flow").session(fresh_ds, fresh_seq)
+    fresh.prompt(0, fresh_ents[0], mask=gt)
+    fresh.propagate_into(end=3, progress=False)
+    for f in range(1, 4):
+        assert np.array_equal(ds.mask(seq, f, e), fresh_ds.mask(fresh_seq, f, fresh_ents[0])), f
+    assert np.array_equal(sess.prompts(e)[e][0].result, gt)
+
+
+def test_a_new_session_propagates_the_keyframes_the_dataset_holds(small: vl.demo.SyntheticVideo) -> None:
+    """Keyframes already in the dataset (an import, an earlier session) are a new session's prompts;
+    prompts given with write=False stay the session's own."""
+    ds, seq, ents = dataset_of(small)
+    for k, e in enumerate(ents, 1):
+        ds.set_mask(seq, 0, e, small.masks[0] == k, source="human", keyframe=True)
+    sess = vl.segment.load("flow").session(ds, seq)
+    report = sess.propagate_into(end=2, progress=False)
+    assert sorted(sess.entities) == sorted(ents) and report.frames == [0, 1, 2]
+    for e in ents:
+        assert ds.mask(seq, 2, e) is not None and ds.annotation("masks", seq, 2, e)["source"] == "flow"
+    other = vl.segment.load("flow").session(ds, seq)
+    mine = small.masks[0] == 1
+    mine[:10] = False
+    other.prompt(0, ents[0], mask=mine, write=False)
+    other.propagate_into(end=1, progress=False, entities=ents[0])
+    assert np.array_equal(other.prompts(ents[0])[ents[0]][0].result, mine)

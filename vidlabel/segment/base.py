@@ -71,6 +71,7 @@ class Session(abc.ABC):
         self.height = int(row["height"])
         self.width = int(row["width"])
         self._prompts: dict[str, dict[int, Prompt]] = {}
+        self._written: set[tuple[str, int]] = set()  # prompts that are (were) keyframes in the dataset
         self._busy = False
         self._closed = False
         self._lock = threading.RLock()
@@ -161,7 +162,59 @@ class Session(abc.ABC):
                 self.dataset.set_mask(
                     self.sequence, f, eid, result, source="human", score=merged.score, keyframe=True
                 )
+                self._written.add((eid, f))
+            else:
+                self._written.discard((eid, f))
             return result, merged.score
+
+    def follow_keyframes(self, entities: Iterable[str] | None = None) -> list[str]:
+        """Make the prompts of ``entities`` (those prompted by default, or, with none prompted,
+        every entity with a keyframe in the sequence) follow the dataset's human keyframes, and
+        return the entities changed. An undo, an erase or a cell's edit changes keyframes under a
+        session: a prompt that was written as a keyframe follows the keyframe there now (its mask,
+        or nothing if it is gone), and a keyframe the session has no prompt for becomes a mask
+        prompt. Prompts given with ``write=False`` are left as they are. ``propagate_into`` calls
+        this first when it writes into the session's own dataset."""
+        with self._lock:
+            self._check_idle("follow_keyframes")
+            ds, seq = self.dataset, self.sequence
+            with ds.snapshot() as snap:
+                masks = snap["masks"]
+                if entities is not None:
+                    chosen = [ds.resolve_entity(seq, e) for e in entities]
+                else:
+                    chosen = self.entities or list(ds.entity_ids(seq))
+                keys = {}
+                for e in chosen:
+                    frames = [k[1] for k in masks.lookup("by_entity", (seq, e)) if masks.value(k, "keyframe")]
+                    keys[e] = {f: m for f in frames if (m := ds.mask(seq, f, e)) is not None}
+            changed = []
+            for e in chosen:
+                held = self._prompts.get(e, {})
+                # What the entity's prompts should be: its own unwritten ones, and the keyframes
+                # (a held prompt kept where it still gives the keyframe's mask).
+                want: dict[int, Prompt | np.ndarray] = {
+                    f: p for f, p in held.items() if (e, f) not in self._written
+                }
+                for f, mask in keys[e].items():
+                    if f in want:
+                        continue
+                    p = held.get(f)
+                    want[f] = (
+                        p
+                        if p is not None and p.result is not None and np.array_equal(p.result, mask)
+                        else mask
+                    )
+                if want.keys() == held.keys() and all(want[f] is held[f] for f in held):
+                    continue
+                changed.append(e)
+                if e in self._prompts:
+                    self.remove(e)
+                for f, w in sorted(want.items()):
+                    self.prompt(f, e, mask=w if isinstance(w, np.ndarray) else w.result, write=False)
+                    if f in keys[e]:
+                        self._written.add((e, f))
+            return changed
 
     @staticmethod
     def _corners(box: Any, box_xywh: Any) -> Any:
@@ -284,6 +337,7 @@ class Session(abc.ABC):
                 raise ValidationError(f"remove: entity {eid!r} has no prompts in this session")
             self._forget(eid)
             del self._prompts[eid]
+            self._written = {k for k in self._written if k[0] != eid}
 
     def reset(self) -> None:
         """Forget every prompt and all tracking state (the dataset is not touched)."""
@@ -291,6 +345,7 @@ class Session(abc.ABC):
             self._check_idle("reset")
             self._clear()
             self._prompts.clear()
+            self._written.clear()
 
     def _check_idle(self, what: str) -> None:
         if self._closed:
@@ -464,6 +519,8 @@ class Session(abc.ABC):
         try:
             with self._lock:
                 self._check_idle("propagate")
+                if target is self.dataset:  # start from the keyframes the dataset holds now
+                    self.follow_keyframes([entities] if isinstance(entities, str) else entities)
                 legs = self.plan(start, direction, end)
                 running[:] = self._entities_for(entities)
                 gen = self._propagate(legs, running, cancel)
