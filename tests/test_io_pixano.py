@@ -199,7 +199,8 @@ def test_patterns_may_not_escape_the_source(source: Path, tmp_path: Path, patter
 BAD = [
     ("malformed", ['{"views": {"image": "a.jpg"}'], r"metadata\.jsonl:3: malformed JSON"),
     ("not_object", ["[1, 2]"], r"metadata\.jsonl:3: expected a JSON object"),
-    ("no_views", [{"attrs": {}}], r"metadata\.jsonl:3: missing 'views'"),
+    ("no_views", [{"attrs": {}}], r"metadata\.jsonl:3: 'views' missing"),
+    ("views_not_object", [{"views": 3}], r"metadata\.jsonl:3: 'views' not an object of views \(int\)"),
     ("kind", [dict(NEW, annotation_files=[{"kind": "bbox", "pattern": "x/*.json"}])], "kind 'bbox'"),
     (
         "encoding",
@@ -263,3 +264,22 @@ def test_missing_root_and_empty_source(tmp_path: Path):
     (tmp_path / "empty" / "train").mkdir(parents=True)
     with pytest.raises(vl.ValidationError, match=r"metadata\.jsonl"):
         read_pixano(tmp_path / "empty")
+
+
+def test_where_a_pixano_source_is_not_says_what_to_give(tmp_path: Path) -> None:
+    """A path that is not there, the metadata file itself, a library, and a file cut short: each
+    error says what was wrong and what to give instead."""
+    with pytest.raises(vl.ValidationError, match="does not exist"):
+        read_pixano(tmp_path / "nowhere")
+    (tmp_path / "val").mkdir()
+    (tmp_path / "val" / "metadata.jsonl").write_text('{"views": {"image": "a.jpg"}')  # no newline: cut
+    with pytest.raises(vl.ValidationError, match="give the folder above its split folder"):
+        read_pixano(tmp_path / "val" / "metadata.jsonl")
+    with pytest.raises(
+        vl.ValidationError, match=r"metadata\.jsonl:1: malformed JSON at column \d+: .*cut short"
+    ):
+        read_pixano(tmp_path)
+    lib = tmp_path / "lib"
+    (lib / "library").mkdir(parents=True)
+    with pytest.raises(vl.ValidationError, match=r"read it with vl\.read_pixano_library"):
+        read_pixano(lib)

@@ -67,8 +67,11 @@ def read_pixano(
     nothing; otherwise a new dataset is returned.
     """
     base = Path(root)
+    if not base.exists():
+        raise ValidationError(f"Pixano source {os.fspath(root)!r} does not exist")
     if not base.is_dir():
-        raise ValidationError(f"Pixano source {os.fspath(root)!r} is not a folder")
+        hint = "; give the folder above its split folder" if base.name == METADATA else ""
+        raise ValidationError(f"Pixano source {os.fspath(root)!r} is not a folder{hint}")
     context = _Context(str(base), os.path.realpath(base), read_dataset_yaml(base))
     found = sorted(p.name for p in base.iterdir() if p.is_dir() and (p / METADATA).is_file())
     if splits is not None:
@@ -81,7 +84,10 @@ def read_pixano(
             ),
         )
     elif not found:
-        raise ValidationError(f"Pixano source {os.fspath(root)!r} has no <split>/{METADATA}")
+        hint = (
+            " (a Pixano library: read it with vl.read_pixano_library)" if (base / "library").is_dir() else ""
+        )
+        raise ValidationError(f"Pixano source {os.fspath(root)!r} has no <split>/{METADATA}{hint}")
     records = [rec for s in found for rec in _read_metadata(base / s, context)]
     declared = {slot: {n: a.type for n, a in attrs.items()} for slot, attrs in context.attrs.items()}
     spec = os.path.join(os.fspath(root), SPEC_FILE)
@@ -146,7 +152,8 @@ def _read_metadata(split_dir: Path, context: _Context) -> list[Record]:
             try:
                 line = json.loads(text)
             except json.JSONDecodeError as e:
-                raise ValidationError(f"{where}: malformed JSON: {e}") from None
+                cut = "; the file may be cut short" if not text.endswith("\n") else ""
+                raise ValidationError(f"{where}: malformed JSON at column {e.colno}: {e.msg}{cut}") from None
             except RecursionError:
                 raise ValidationError(f"{where}: JSON nested too deeply") from None
             if not isinstance(line, dict):
@@ -180,7 +187,8 @@ def _parse_line(
     if views is None and isinstance(line.get("image", line.get("view")), (str, dict)):
         views = {"image": line.get("image", line.get("view"))}  # 0.7 shorthand
     if not isinstance(views, dict) or not views:
-        raise ValidationError(f'{where}: missing \'views\' (e.g. {{"image": {{"frame_pattern": ...}}}})')
+        what = "missing" if views is None else f"not an object of views ({type(views).__name__})"
+        raise ValidationError(f'{where}: \'views\' {what} (e.g. {{"image": {{"frame_pattern": ...}}}})')
     sidecars = _sidecars(line.get("annotation_files"), where)
     view = _pick_view(views, sidecars, where)
     order: Callable[[str], Any] = str if v2 else natural_key  # Pixano 0.8 sorts a pattern's files by name
