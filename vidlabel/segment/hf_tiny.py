@@ -59,9 +59,53 @@ def tiny_sam2_config(size: int = 128) -> Any:
     return tf.Sam2VideoConfig(vision_config=vision, **_tracker_kwargs(size))
 
 
-def tiny_sam3_config(size: int = 128) -> Any:
-    """A Sam3VideoConfig (detector + tracker) shrunk to run on a CPU in a fraction of a second a frame."""
-    raise NotImplementedError
+def tiny_sam3_config(size: int = 112) -> Any:
+    """A Sam3VideoConfig (detector + tracker) shrunk to run on a CPU: a two-layer ViT of 14 px patches at
+    ``size`` px (a multiple of 112), a one-layer text encoder, one-layer DETR encoder and decoder, 20 queries."""
+    from .hf_loading import import_transformers
+
+    tf = import_transformers()
+    grid = size // 14
+    vision = dict(
+        model_type="sam3_vision_model",
+        backbone_config=dict(
+            model_type="sam3_vit_model",
+            hidden_size=128,
+            intermediate_size=256,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=size,
+            patch_size=14,
+            window_size=4,
+            global_attn_indexes=[1],
+            pretrain_image_size=size,
+            initializer_range=0.1,
+        ),
+        fpn_hidden_size=128,
+        backbone_feature_sizes=[[grid * 4] * 2, [grid * 2] * 2, [grid] * 2],
+        initializer_range=0.1,
+    )
+    small = dict(num_attention_heads=2, intermediate_size=256, hidden_size=128)
+    detector = dict(
+        vision_config=vision,
+        text_config=dict(
+            model_type="clip_text_model",
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            projection_dim=64,
+        ),
+        geometry_encoder_config=dict(num_layers=1, **small),
+        detr_encoder_config=dict(num_layers=1, **small),
+        detr_decoder_config=dict(num_layers=1, num_queries=20, **small),
+        mask_decoder_config=dict(hidden_size=128, num_attention_heads=2),
+        initializer_range=0.1,
+    )
+    tracker = _tracker_kwargs(size)
+    tracker["prompt_encoder_config"]["patch_size"] = 14
+    tracker["memory_attention_rope_feat_sizes"] = [grid, grid]
+    return tf.Sam3VideoConfig(detector_config=detector, tracker_config=dict(vision_config=vision, **tracker))
 
 
 def bias_object_scores(model: Any, bias: float = 2.0) -> None:
