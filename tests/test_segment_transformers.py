@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 import torch
 from conftest import assert_same, snapshot
 
@@ -59,7 +58,9 @@ def _dataset(frames: np.ndarray, entities: int = 2) -> tuple[vl.Dataset, str, li
     return ds, seq, ents
 
 
-def _library(engine: TrackerEngine, frames: np.ndarray, *steps: tuple[Any, ...]) -> dict[Any, dict[int, np.ndarray]]:
+def _library(
+    engine: TrackerEngine, frames: np.ndarray, *steps: tuple[Any, ...]
+) -> dict[Any, dict[int, np.ndarray]]:
     """Masks from the library's own session (every frame preprocessed up front) and iterator, after steps
     ("points", frame, obj, [(x, y)...], [labels]) / ("box", frame, obj, box) / ("mask", frame, obj, mask)
     and ("run", start, reverse)."""
@@ -102,7 +103,9 @@ def _library(engine: TrackerEngine, frames: np.ndarray, *steps: tuple[Any, ...])
                 )
             st.obj_with_new_inputs = [obj]
             o = model(inference_session=st, frame_idx=frame)
-            out.setdefault(obj, {})[("prompt", frame)] = upscale(o.pred_masks, SIZE, H, W)[o.object_ids.index(obj)]
+            out.setdefault(obj, {})[("prompt", frame)] = upscale(o.pred_masks, SIZE, H, W)[
+                o.object_ids.index(obj)
+            ]
     return out
 
 
@@ -115,14 +118,20 @@ def test_forward_identical_to_the_library_and_memory_bounded(engine: TrackerEngi
     assert 0.02 < ma.mean() < 0.9 and 0.02 < mb.mean() < 0.9 and (ma != mb).mean() > 0.02
     assert ma.shape == (H, W) and 0.0 <= sa <= 1.0
     ours = dict(sess.propagate())
-    theirs = _library(engine, clip, ("points", 0, a, [(30, 20)]), ("points", 0, b, [(70, 40)]), ("run", 0, False))
+    theirs = _library(
+        engine, clip, ("points", 0, a, [(30, 20)]), ("points", 0, b, [(70, 40)]), ("run", 0, False)
+    )
     assert sorted(ours) == list(range(30))
     for f in range(30):
         for e in (a, b):
             assert np.array_equal(ours[f][e][0], theirs[e][f]), f"{e} frame {f} differs from the library"
-    assert any(not np.array_equal(ours[f][a][0], ours[0][a][0]) for f in range(1, 30))  # it tracks, not copies
+    assert any(
+        not np.array_equal(ours[f][a][0], ours[0][a][0]) for f in range(1, 30)
+    )  # it tracks, not copies
     row = ds.annotation("masks", seq, 0, a)
-    assert row is not None and row["keyframe"] and row["source"] == "human" and row["score"] == pytest.approx(sa)
+    assert (
+        row is not None and row["keyframe"] and row["source"] == "human" and row["score"] == pytest.approx(sa)
+    )
     # Only what the model can still read is held: no frame list, one preprocessed frame, a window of outputs.
     held = sess.held_frames()
     assert all(n <= 2 * (engine.window + 1) < 30 for n in held.values()), held
@@ -151,7 +160,9 @@ def test_reverse_and_both_identical_to_the_library(engine: TrackerEngine, clip: 
     assert back == [5, 4, 3, 2, 1, 0]
 
 
-def test_entity_added_after_tracking_identical_to_the_library(engine: TrackerEngine, clip: np.ndarray) -> None:
+def test_entity_added_after_tracking_identical_to_the_library(
+    engine: TrackerEngine, clip: np.ndarray
+) -> None:
     ds, seq, (a, b) = _dataset(clip)
     sess = engine.session(ds, seq)
     sess.prompt(0, a, points=[(30, 20)])
@@ -282,8 +293,10 @@ def test_local_folder_and_hub_cache_load_the_same_weights(
     assert isinstance(eng, TrackerEngine) and eng.kind == "sam2" and eng.dtype == torch.float32
     mine, theirs = eng.model.state_dict(), engine.model.state_dict()
     assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
-    with pytest.raises(vl.ValidationError, match="not in the Hugging Face cache, and offline=True"):
-        vl.segment.load("transformers", model="facebook/sam2.1-hiera-tiny", cache_dir=tmp_path / "hub", offline=True)
+    with pytest.raises(vl.ValidationError, match=r"not in the Hugging Face cache.*offline=True"):
+        vl.segment.load(
+            "transformers", model="facebook/sam2.1-hiera-tiny", cache_dir=tmp_path / "hub", offline=True
+        )
     # The cache layout huggingface_hub reads: refs/main names a snapshot holding the files.
     repo = tmp_path / "hub" / "models--facebook--sam2.1-hiera-tiny"
     commit = "0123456789abcdef0123456789abcdef01234567"
@@ -293,14 +306,18 @@ def test_local_folder_and_hub_cache_load_the_same_weights(
     for f in saved.iterdir():
         (repo / "snapshots" / commit / f.name).symlink_to(f)
     eng2 = vl.segment.load(
-        "transformers", model="facebook/sam2.1-hiera-tiny", cache_dir=tmp_path / "hub", offline=True, device="cpu"
+        "transformers",
+        model="facebook/sam2.1-hiera-tiny",
+        cache_dir=tmp_path / "hub",
+        offline=True,
+        device="cpu",
     )
     assert all(torch.equal(eng2.model.state_dict()[k], v) for k, v in list(theirs.items())[:20])
     # A model of the wrong kind is named as such.
     other = tmp_path / "bert"
     other.mkdir()
     (other / "config.json").write_text(json.dumps({"model_type": "bert"}))
-    with pytest.raises(vl.ValidationError, match="'bert' is not a SAM-family video model"):
+    with pytest.raises(vl.ValidationError, match=r"'bert' is not a SAM-family video model"):
         vl.segment.load("transformers", model=str(other))
     with pytest.raises(vl.ValidationError, match="no config.json"):
         vl.segment.load("transformers", model=str(tmp_path))
@@ -309,7 +326,10 @@ def test_local_folder_and_hub_cache_load_the_same_weights(
 
 
 def test_transformers_is_imported_only_when_the_engine_is_loaded() -> None:
-    code = "import sys, vidlabel as vl\nvl.segment.available()\nprint('transformers' in sys.modules, 'torch' in sys.modules)\n"
+    code = (
+        "import sys, vidlabel as vl\nvl.segment.available()\n"
+        "print('transformers' in sys.modules, 'torch' in sys.modules)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
 
@@ -325,7 +345,12 @@ def sam3() -> Any:
         return ids, torch.ones_like(ids)
 
     eng = vl.segment.load(
-        "sam3", config=tiny_sam3_config(), random_weights=True, device="cpu", tokenizer=tokens, threshold=0.3,
+        "sam3",
+        config=tiny_sam3_config(),
+        random_weights=True,
+        device="cpu",
+        tokenizer=tokens,
+        threshold=0.3,
         max_objects=4,
     )
     assert isinstance(eng, SAM3Engine)

@@ -62,7 +62,8 @@ def import_transformers() -> Any:
         import transformers
     except ImportError as e:
         raise ValidationError(
-            f"the transformers engines need transformers and torch ({e}): pip install 'vidlabel[transformers]'"
+            f"the transformers engines need transformers and torch ({e}): "
+            "pip install 'vidlabel[transformers]'"
         ) from e
     return transformers
 
@@ -80,7 +81,9 @@ def model_classes(kind: str, tracker: bool) -> Any:
 
 
 def family(config: Any, what: str) -> str:
-    model_type = getattr(config, "model_type", None) if not isinstance(config, dict) else config.get("model_type")
+    model_type = (
+        getattr(config, "model_type", None) if not isinstance(config, dict) else config.get("model_type")
+    )
     kind = KINDS.get(str(model_type))
     if kind is None:
         raise ValidationError(
@@ -98,7 +101,9 @@ def resolve(model: str, *, what: str, cache_dir: Any = None, offline: bool | Non
     path = pathlib.Path(model).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
-            raise ValidationError(f"{what}: folder {str(path)!r} has no config.json (not a transformers model)")
+            raise ValidationError(
+                f"{what}: folder {str(path)!r} has no config.json (not a transformers model)"
+            )
         return path
     if model.count("/") != 1 or model.startswith((".", "/", "~")):
         raise ValidationError(f"{what}: {model!r} is neither a folder nor a Hugging Face id (owner/name)")

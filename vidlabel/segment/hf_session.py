@@ -1,7 +1,8 @@
 """The ``transformers`` engine: SAM2, EdgeTAM and the SAM 3 tracker from Hugging Face transformers, fed lazily
 from the dataset, in flat memory.
 
-How this differs from ``processor.init_video_session(video=...)`` and ``propagate_in_video_iterator``, and why:
+How this differs from ``processor.init_video_session(video=...)`` and ``propagate_in_video_iterator``,
+and why:
 
 * **Frames are read on demand.** The library's session holds every preprocessed float32 frame of the video
   (12 MiB a frame at 1024 px). Here its ``processed_frames`` is a mapping that reads, resizes and normalises a
@@ -78,7 +79,9 @@ class LazyFrames(Mapping[int, Any]):
         import torch.nn.functional as F
 
         x = torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)[None].to(torch.float32)
-        x = F.interpolate(x, (self._size, self._size), mode="bilinear", align_corners=False, antialias=True)[0]
+        x = F.interpolate(x, (self._size, self._size), mode="bilinear", align_corners=False, antialias=True)[
+            0
+        ]
         x = (x / 255.0 - self._mean) / self._std
         return x.to(self._dtype)
 
@@ -107,7 +110,8 @@ class LazyFrames(Mapping[int, Any]):
 
 
 def upscale(logits: torch.Tensor, size: int, height: int, width: int) -> np.ndarray:
-    """Low-resolution mask logits (N, 1, h, w) -> (N, height, width) bool, as the processors' post_process_masks:
+    """Low-resolution mask logits (N, 1, h, w) -> (N, height, width) bool, as the processors'
+    post_process_masks:
     bilinear to the input size, then bilinear to the frame's size, then > 0."""
     import torch.nn.functional as F
 
@@ -124,7 +128,9 @@ def score_of(out: Mapping[str, Any]) -> float:
 
 
 class TrackerEngine(Engine):
-    """A transformers video tracker (SAM2, EdgeTAM, SAM 3 tracker). See ``vl.segment.load("transformers", ...)``.
+    """A transformers video tracker (SAM2, EdgeTAM, SAM 3 tracker).
+
+    See ``vl.segment.load("transformers", ...)``.
 
     ``model`` is a Hugging Face id (``"facebook/sam2.1-hiera-tiny"``, an EdgeTAM or SAM 3 id) fetched through
     huggingface_hub's cache (or ``cache_dir``; ``offline=True`` only looks there), or a local folder saved
@@ -233,7 +239,12 @@ class TrackerSession(Session):
         view.cache = st.cache
         for e in entities:
             k, j = view.obj_id_to_idx(e), st.obj_id_to_idx(e)
-            for name in ("point_inputs_per_obj", "mask_inputs_per_obj", "output_dict_per_obj", "frames_tracked_per_obj"):
+            for name in (
+                "point_inputs_per_obj",
+                "mask_inputs_per_obj",
+                "output_dict_per_obj",
+                "frames_tracked_per_obj",
+            ):
                 getattr(view, name)[k] = getattr(st, name)[j]
         return view
 
@@ -244,7 +255,12 @@ class TrackerSession(Session):
         new.cache = st.cache
         for e in keep:
             k, j = new.obj_id_to_idx(e), st.obj_id_to_idx(e)
-            for name in ("point_inputs_per_obj", "mask_inputs_per_obj", "output_dict_per_obj", "frames_tracked_per_obj"):
+            for name in (
+                "point_inputs_per_obj",
+                "mask_inputs_per_obj",
+                "output_dict_per_obj",
+                "frames_tracked_per_obj",
+            ):
                 getattr(new, name)[k] = getattr(st, name)[j]
         self._state = new
 
@@ -269,7 +285,9 @@ class TrackerSession(Session):
             if prompt.mask is not None:
                 m = torch.from_numpy(prompt.mask)[None, None].to(self.engine.device, torch.float32)
                 s = self.engine.image_size
-                m = torch.nn.functional.interpolate(m, (s, s), mode="bilinear", align_corners=False, antialias=True)
+                m = torch.nn.functional.interpolate(
+                    m, (s, s), mode="bilinear", align_corners=False, antialias=True
+                )
                 view.add_mask_inputs(k, frame, (m >= 0.5).float())
                 view.remove_point_inputs(k, frame)
             else:

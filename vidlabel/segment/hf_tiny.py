@@ -16,7 +16,9 @@ __all__ = ["bias_object_scores", "tiny_sam2_config", "tiny_sam3_config"]
 def _tracker_kwargs(size: int) -> dict[str, Any]:
     return dict(
         prompt_encoder_config=dict(hidden_size=128, image_size=size, patch_size=16),
-        mask_decoder_config=dict(hidden_size=128, mlp_dim=256, num_attention_heads=4, iou_head_hidden_dim=128),
+        mask_decoder_config=dict(
+            hidden_size=128, mlp_dim=256, num_attention_heads=4, iou_head_hidden_dim=128
+        ),
         image_size=size,
         initializer_range=0.1,
         memory_attention_hidden_size=128,
@@ -61,7 +63,8 @@ def tiny_sam2_config(size: int = 128) -> Any:
 
 def tiny_sam3_config(size: int = 112) -> Any:
     """A Sam3VideoConfig (detector + tracker) shrunk to run on a CPU: a two-layer ViT of 14 px patches at
-    ``size`` px (a multiple of 112), a one-layer text encoder, one-layer DETR encoder and decoder, 20 queries."""
+    ``size`` px (a multiple of 112), a one-layer text encoder,
+    one-layer DETR encoder and decoder, 20 queries."""
     from .hf_loading import import_transformers
 
     tf = import_transformers()

@@ -2,8 +2,9 @@
 
 ``Sam3VideoModel`` holds a detector (``detector_model``: vision and text encoders, a DETR-style decoder with
 mask head) and a tracker without a vision encoder of its own (``tracker_model``), fed the detector's vision
-features through ``tracker_neck``. Here the tracker runs as in the ``transformers`` engine (lazy frames, pruned
-outputs) with those features put in its cache before each frame, and ``session.find(text, frame=...)`` runs the
+features through ``tracker_neck``. Here the tracker runs as in the ``transformers`` engine (lazy frames,
+pruned outputs) with those features put in its cache before each frame, and ``session.find(text, frame=...)``
+runs the
 detector on one frame: each detection above ``threshold`` (at most ``max_objects``, best first) becomes a new
 entity with category ``text`` and its mask as a keyframe (``source`` names the model), unless its mask
 overlaps an entity's mask on that frame by ``match_iou`` or more (then it is that entity, not added again).
@@ -59,7 +60,8 @@ class SAM3Engine(TrackerEngine):
         super().__init__(model, **options)
         if self.kind != "sam3":
             raise ValidationError(
-                f"sam3: {self.model_id!r} is a {self.kind} model; the sam3 engine needs a SAM 3 (sam3_video) model "
+                f"sam3: {self.model_id!r} is a {self.kind} model; the sam3 engine needs a SAM 3 "
+                "(sam3_video) model "
                 "such as facebook/sam3 (use load('transformers', ...) for trackers)"
             )
         self._tokenizer = tokenizer
@@ -69,7 +71,9 @@ class SAM3Engine(TrackerEngine):
             return  # refused in __init__
         cfg = self.model.config
         self.image_size = int(cfg.tracker_config.image_size)
-        self.window = max(int(cfg.tracker_config.num_maskmem), int(cfg.tracker_config.max_object_pointers_in_encoder))
+        self.window = max(
+            int(cfg.tracker_config.num_maskmem), int(cfg.tracker_config.max_object_pointers_in_encoder)
+        )
         from .hf_loading import preprocessing
 
         size = int(cfg.detector_config.vision_config.backbone_config.image_size)
@@ -87,7 +91,9 @@ class SAM3Engine(TrackerEngine):
             from transformers import AutoTokenizer
 
             tok = AutoTokenizer.from_pretrained(str(self.folder))
-            self._tokenizer = lambda t: _encoded(tok(t, return_tensors="pt", padding="max_length", max_length=32))
+            self._tokenizer = lambda t: _encoded(
+                tok(t, return_tensors="pt", padding="max_length", max_length=32)
+            )
         return self._tokenizer(text)
 
     def session(self, ds: Dataset, sequence: str) -> SAM3Session:
@@ -127,7 +133,9 @@ class SAM3Session(TrackerSession):
             feats, pos = self.engine.model.get_vision_features_for_tracker(vision_embeds=self._vision(frame))
             view.cache.cache_vision_features(frame, {"vision_feats": feats, "vision_pos_embeds": pos})
 
-    def detect(self, text: str, frame: int, threshold: float | None = None, max_objects: int | None = None) -> list[tuple[np.ndarray, float]]:
+    def detect(
+        self, text: str, frame: int, threshold: float | None = None, max_objects: int | None = None
+    ) -> list[tuple[np.ndarray, float]]:
         """(mask, score) of each instance of ``text`` on ``frame``, best first (nothing is written)."""
         import torch
 
@@ -151,13 +159,16 @@ class SAM3Session(TrackerSession):
             order = order[probs[order] > thr][:most]
             if not len(order):
                 return []
-            masks = upscale(out.pred_masks[0, order][:, None], self.engine.input_size, self.height, self.width)
+            masks = upscale(
+                out.pred_masks[0, order][:, None], self.engine.input_size, self.height, self.width
+            )
         return [(m, float(probs[i])) for m, i in zip(masks, order.tolist()) if m.any()]
 
     def find(
         self, text: str, frame: int = 0, *, threshold: float | None = None, max_objects: int | None = None
     ) -> Found:
-        """Entities for every instance of ``text`` on ``frame`` (see the module docstring), as one undo step."""
+        """Entities for every instance of ``text`` on ``frame`` (see the module docstring),
+        as one undo step."""
         with self._lock:
             self._check_idle("find")
             detections = self.detect(text, frame, threshold, max_objects)
