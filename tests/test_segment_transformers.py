@@ -319,9 +319,9 @@ def test_local_folder_and_hub_cache_load_the_same_weights(
     (other / "config.json").write_text(json.dumps({"model_type": "bert"}))
     with pytest.raises(vl.ValidationError, match=r"'bert' is not a SAM-family video model"):
         vl.segment.load("transformers", model=str(other))
-    with pytest.raises(vl.ValidationError, match="no config.json"):
+    with pytest.raises(vl.ValidationError, match=r"no config\.json"):
         vl.segment.load("transformers", model=str(tmp_path))
-    with pytest.raises(vl.ValidationError, match="sam3: .*SAM 3"):
+    with pytest.raises(vl.ValidationError, match=r"sam3: .*SAM 3"):
         vl.segment.load("sam3", model=str(saved), device="cpu")
 
 
