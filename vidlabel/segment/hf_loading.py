@@ -1,20 +1,27 @@
 """Loading transformers video models: the import (without a torchvision that cannot load), the model's kind,
 hub ids through huggingface_hub's cache, local folders, random weights from a config, device and dtype.
 
-transformers imports torchvision whenever it is installed; a torchvision built for another torch (a CUDA
-build beside a CPU torch) fails on import and takes transformers down with it. The video models do not need
-it, so when a child process cannot import it we hide it from this process (``sys.modules`` entry of None,
-the documented way to make an import fail) before transformers is first imported.
+transformers decides once per process whether torchvision is usable (``transformers.utils.
+is_torchvision_available``, an ``lru_cache`` over ``importlib.util.find_spec``; 5.23 has no environment switch
+for it) and, if so, imports it with every model class (``modeling_utils`` -> ``image_utils``). A torchvision
+built for another torch (a CUDA build beside a CPU torch) then fails with a RuntimeError and takes the model
+classes down with it, though the video models never use it. So when a child process cannot import it, we
+ask transformers that question while ``sys.modules["torchvision"]`` is None (the import system's documented
+marker for "not importable", which ``find_spec`` answers with None), and put the entry back as it was right
+after: transformers keeps its cached "no", nothing is patched, torchvision is never imported here, and the
+rest of the process sees the installed torchvision exactly as before.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import pathlib
 import subprocess
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
@@ -54,12 +61,31 @@ def _torchvision_loads() -> bool:
     return probe.returncode == 0
 
 
-def import_transformers() -> Any:
-    """``transformers``, imported with torchvision hidden if it cannot be imported here."""
-    if "transformers" not in sys.modules and not _torchvision_loads():
-        sys.modules["torchvision"] = None  # type: ignore[assignment]
+@contextlib.contextmanager
+def _unimportable(name: str) -> Iterator[None]:
+    """``import name`` and ``find_spec(name)`` act as if it were not installed, inside the block only."""
+    had, previous = name in sys.modules, sys.modules.get(name)
+    sys.modules[name] = None  # type: ignore[assignment]
     try:
-        import transformers
+        yield
+    finally:
+        if had:
+            sys.modules[name] = previous  # type: ignore[assignment]
+        else:
+            del sys.modules[name]
+
+
+def import_transformers() -> Any:
+    """``transformers``, its torchvision answer settled to "no" if torchvision cannot be imported here."""
+    try:
+        if _torchvision_loads():
+            import transformers
+        else:
+            with _unimportable("torchvision"):
+                import transformers
+                from transformers.utils import is_torchvision_available
+
+                is_torchvision_available()  # cached for the process: model classes leave torchvision alone
     except ImportError as e:
         raise ValidationError(
             f"the transformers engines need transformers and torch ({e}): "

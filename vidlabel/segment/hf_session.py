@@ -277,7 +277,7 @@ class TrackerSession(Session):
 
         st = self._state
         known = entity in st.obj_ids
-        if known and self._dropped(entity, frame):
+        if known and self.dropped(entity, frame):
             self._rewarm(entity, frame)
         view = self._view([entity])
         with self.engine._context():
@@ -292,10 +292,12 @@ class TrackerSession(Session):
                 view.remove_point_inputs(k, frame)
             else:
                 sx, sy = self.engine.image_size / self.width, self.engine.image_size / self.height
-                pts = np.asarray(prompt.points, np.float32).reshape(-1, 2) * np.float32([sx, sy])
+                pts = np.asarray(prompt.points, np.float32).reshape(-1, 2) * np.array([sx, sy], np.float32)
                 labels = np.asarray(prompt.labels, np.int64)
                 if prompt.box is not None:  # a box is two corner points labelled 2 and 3, before the clicks
-                    corners = np.asarray(prompt.box, np.float32).reshape(2, 2) * np.float32([sx, sy])
+                    corners = np.asarray(prompt.box, np.float32).reshape(2, 2) * np.array(
+                        [sx, sy], np.float32
+                    )
                     pts = np.concatenate([corners, pts])
                     labels = np.concatenate([np.array([2, 3], np.int64), labels])
                 view.add_point_inputs(
@@ -315,7 +317,8 @@ class TrackerSession(Session):
             mask = upscale(out.pred_masks, self.engine.image_size, self.height, self.width)[0]
             return mask, score_of(outs["cond_frame_outputs"][frame])
 
-    def _dropped(self, entity: str, frame: int) -> bool:
+    def dropped(self, entity: str, frame: int) -> bool:
+        """Whether ``entity`` was tracked on ``frame`` and its outputs there have since been pruned."""
         st = self._state
         j = st.obj_id_to_idx(entity)
         outs = st.output_dict_per_obj[j]
@@ -409,6 +412,11 @@ class TrackerSession(Session):
     def inference_session(self) -> Any:
         """The library's inference session (read it; edits go through the session's methods)."""
         return self._state
+
+    @property
+    def frames(self) -> LazyFrames:
+        """The lazy ``processed_frames`` the library's session reads (its ``reads`` count, its ``last``)."""
+        return self._frames
 
     def held_frames(self) -> dict[str, int]:
         """How many frames of outputs each entity holds (conditioning + recent)."""

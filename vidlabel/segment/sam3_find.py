@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["Found", "SAM3Engine", "SAM3Session"]
 
 
-class Found(list):  # type: ignore[type-arg]
+class Found(list[str]):
     """The entities a ``find`` gave, new ones and matched ones (``.new``, ``.matched``), best score first."""
 
     def __init__(self, new: list[str], matched: list[str]) -> None:
