@@ -70,9 +70,9 @@ def sess(ds: vl.Dataset) -> PaintSession:
 
 
 def test_engines_by_name() -> None:
-    assert {"flow", "sam2"} <= set(vl.segment.available())
-    with pytest.raises(vl.ValidationError, match="unknown engine 'sam3'"):
-        vl.segment.load("sam3")
+    assert {"flow", "sam2", "transformers", "sam3"} <= set(vl.segment.available())
+    with pytest.raises(vl.ValidationError, match="unknown engine 'sam9'"):
+        vl.segment.load("sam9")
 
 
 def test_prompt_writes_a_human_keyframe(sess: PaintSession, ds: vl.Dataset) -> None:

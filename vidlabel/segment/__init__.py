@@ -6,8 +6,12 @@ baselines they are measured against, ``load("copy")`` and ``load("warp")`` (``ba
 >>> mask, score = sess.prompt(0, bear, points=[(320, 200)])
 >>> sess.propagate_into(start=0, direction="forward")   # one undo step
 
-Engines register themselves here by name; torch and sam2 are imported only when the
-``sam2`` engine is loaded.
+``load("transformers", model="facebook/sam2.1-hiera-tiny")`` runs SAM2, EdgeTAM or the SAM 3 tracker
+through Hugging Face transformers (``hf_session.py``); ``load("sam3", model="facebook/sam3")`` adds text
+prompts, ``session.find("person", frame=0)`` (``sam3_find.py``).
+
+Engines register themselves here by name; torch, sam2 and transformers are imported only when an
+engine that needs them is loaded.
 """
 
 from __future__ import annotations
@@ -57,6 +61,24 @@ def _load_sam2(**options: Any) -> Engine:
     return SAM2Engine(**options)
 
 
+def _load_transformers(**options: Any) -> Engine:
+    from .hf_loading import import_transformers
+
+    import_transformers()  # a clear ValidationError when transformers or torch is missing
+    from .hf_session import TrackerEngine
+
+    return TrackerEngine(**options)
+
+
+def _load_sam3(**options: Any) -> Engine:
+    from .hf_loading import import_transformers
+
+    import_transformers()
+    from .sam3_find import SAM3Engine
+
+    return SAM3Engine(**options)
+
+
 def _load_flow(**options: Any) -> Engine:
     from .flow import FlowEngine
 
@@ -76,6 +98,8 @@ def _load_warp(**options: Any) -> Engine:
 
 
 register("sam2", _load_sam2)
+register("transformers", _load_transformers)
+register("sam3", _load_sam3)
 register("flow", _load_flow)
 register("copy", _load_copy)
 register("warp", _load_warp)

@@ -12,7 +12,7 @@ from ..errors import ValidationError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["MODELS", "build_model", "hf_checkpoint", "load_checkpoint", "pick_device"]
+__all__ = ["MODELS", "build_model", "hf_checkpoint", "hub_offline", "load_checkpoint", "pick_device"]
 
 # Hugging Face model ids -> (config in the sam2 package, checkpoint file in the repo); facts from the
 # model cards of the facebook/sam2* repositories.
@@ -38,7 +38,7 @@ _VIDEO_OVERRIDES: dict[str, Any] = {
 }
 
 
-def pick_device(device: Any = None) -> torch.device:
+def pick_device(device: Any = None, what: str = "sam2") -> torch.device:
     """CUDA, then Apple's MPS, then the CPU (or the device asked for)."""
     import torch
 
@@ -46,12 +46,12 @@ def pick_device(device: Any = None) -> torch.device:
         try:
             dev = torch.device(device)
         except (RuntimeError, TypeError) as e:
-            raise ValidationError(f"sam2: unknown device {device!r}") from e
+            raise ValidationError(f"{what}: unknown device {device!r}") from e
         mps = getattr(torch.backends, "mps", None)
         if (dev.type == "cuda" and not torch.cuda.is_available()) or (
             dev.type == "mps" and (mps is None or not mps.is_available())
         ):
-            raise ValidationError(f"sam2: device {device!r} is not available on this machine")
+            raise ValidationError(f"{what}: device {device!r} is not available on this machine")
         return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
@@ -135,7 +135,7 @@ def load_checkpoint(model: Any, checkpoint: str | os.PathLike[str]) -> None:
         raise ValidationError(f"sam2: checkpoint {str(path)!r} does not match the config: {e}") from e
 
 
-def _hub_offline(hub: Any) -> bool:
+def hub_offline(hub: Any) -> bool:
     # huggingface_hub reads HF_HUB_OFFLINE once, at import; a variable set later counts too.
     env = (os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or "").upper()
     return env in {"1", "ON", "YES", "TRUE"} or bool(getattr(hub.constants, "HF_HUB_OFFLINE", False))
@@ -163,7 +163,7 @@ def hf_checkpoint(model_id: str, *, cache_dir: Any = None, offline: bool | None 
     cached = hub.try_to_load_from_cache(model_id, filename, cache_dir=cache_dir)
     cached = cached if isinstance(cached, str) else None
     why_offline = "offline=True" if offline else "HF_HUB_OFFLINE is set" if offline is None else ""
-    if offline or (offline is None and _hub_offline(hub)):
+    if offline or (offline is None and hub_offline(hub)):
         if cached is None:
             raise ValidationError(f"sam2: {where} is not in {cache}, and {why_offline}. {advice}")
         return config, cached
