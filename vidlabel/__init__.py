@@ -14,6 +14,7 @@ from .project import open_project as open
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # what type checkers see of the names below (`as` marks a re-export)
+    from . import batch as batch
     from . import demo as demo
     from . import metrics as metrics
     from . import rle as rle
@@ -29,6 +30,7 @@ if TYPE_CHECKING:  # what type checkers see of the names below (`as` marks a re-
 # completion; its import above gives it a type (without it, type checkers see `Any`).
 _LAZY = {
     "Annotator": (".widget", "Annotator"),
+    "batch": (".batch", None),
     "demo": (".demo", None),
     "metrics": (".metrics", None),
     "rle": (".rle", None),

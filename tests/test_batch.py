@@ -1,0 +1,251 @@
+"""vl.batch.propagate in this process (cluster=None): what it writes, what it skips, bad input.
+
+The Ray runner is in test_batch_ray.py, a driver killed in the middle in test_batch_crash.py."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from batch_data import add, demo, loop_of_sessions, masks, write_frames
+
+import vidlabel as vl
+
+
+@pytest.fixture(scope="module")
+def specs(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+    return write_frames(tmp_path_factory.mktemp("batch"))
+
+
+def test_in_process_equals_a_loop_of_sessions(specs: list[dict]) -> None:
+    ref = add(vl.Dataset(), specs)
+    loop_of_sessions(ref, vl.segment.load("flow"))
+    ds = add(vl.Dataset(), specs)
+    before = masks(ds)
+    job = vl.batch.propagate(ds, engine="flow", progress=False)
+    report = job.wait()
+    assert report.finished and report.done == ds.sequence_ids() and not report.failed
+    assert masks(ds) == masks(ref) != before
+    # one undo step per sequence, and undoing one takes back exactly that sequence's masks
+    assert ds.history() == [f"batch flow: {s}" for s in ds.sequence_ids()]
+    ds.undo()
+    assert [m for m in masks(ds) if m[0] == "seq5"] == [m for m in before if m[0] == "seq5"]
+    assert [m for m in masks(ds) if m[0] != "seq5"] == [m for m in masks(ref) if m[0] != "seq5"]
+    r = report["seq1"]
+    assert (r.frames, r.kept, r.attempts) == (16, 3, 1) and r.written > 0
+
+
+def test_keyframes_kept_and_the_source_names_engine_and_options(specs: list[dict]) -> None:
+    ds = add(vl.Dataset(), specs[:2])
+    keyframes = [m for m in masks(ds)]
+    assert all(m[4] == "human" and m[6] for m in keyframes)
+    job = vl.batch.propagate(ds, "flow", {"max_side": 64, "tracker": "dense"}, progress=False)
+    assert job.wait().done == ["seq0", "seq1"]
+    source = 'flow {"max_side":64,"tracker":"dense"}'
+    assert job.report().source == source
+    rows = masks(ds)
+    assert [m for m in rows if m[6]] == keyframes  # every keyframe as it was
+    propagated = [m for m in rows if not m[6]]
+    assert propagated and {m[4] for m in propagated} == {source}
+    assert all(0.0 <= m[5] <= 1.0 for m in propagated)
+
+
+def test_skip_done_skips_what_holds_this_source_and_redoes_what_was_undone(specs: list[dict]) -> None:
+    ds = add(vl.Dataset(), specs[:3])
+    vl.batch.propagate(ds, "flow", progress=False).wait()
+    after = masks(ds)
+    again = vl.batch.propagate(ds, "flow", progress=False).wait()
+    assert again.skipped == ["seq0", "seq1", "seq2"] and "done before" in (again["seq0"].error or "")
+    assert ds.history() == ["batch flow: seq0", "batch flow: seq1", "batch flow: seq2"]
+    ds.undo("batch flow: seq1")
+    third = vl.batch.propagate(ds, "flow", progress=False).wait()
+    assert third.done == ["seq1"] and third.skipped == ["seq0", "seq2"]
+    assert masks(ds) == after
+    # other options are another source: not done yet
+    other = vl.batch.propagate(ds, "flow", {"max_side": 64}, sequences=["seq0"], progress=False).wait()
+    assert other.done == ["seq0"]
+    # skip_done=False runs them again
+    forced = vl.batch.propagate(ds, "flow", sequences=["seq2"], skip_done=False, progress=False).wait()
+    assert forced.done == ["seq2"]
+
+
+def test_a_sequence_without_keyframes_is_skipped_and_reported(specs: list[dict]) -> None:
+    ds = add(vl.Dataset(), specs[:2])
+    bare = ds.add_sequence("bare", frames=np.zeros((4, 32, 40, 3), np.uint8))
+    ds.add_entity(bare, "lonely")  # an entity, but no keyframe
+    ds.add_sequence("pixelless", num_frames=3, width=8, height=8)
+    e = ds.add_entity("pixelless")
+    ds.set_mask("pixelless", 0, e, np.ones((8, 8), bool))
+    report = vl.batch.propagate(ds, "flow", progress=False).wait()
+    assert report.done == ["seq0", "seq1"]
+    assert report.skipped == ["bare", "pixelless"]
+    assert "no keyframes" in (report["bare"].error or "")
+    assert "no pixels" in (report["pixelless"].error or "")
+    assert "skipped" in repr(report) and "no keyframes" in repr(report)
+    # asked for by name, it is reported the same way
+    only = vl.batch.propagate(ds, "flow", sequences=["bare"], progress=False).wait()
+    assert only.skipped == ["bare"] and list(only.sequences) == ["bare"]
+
+
+def test_keyframe_boxes_prompt_too(specs: list[dict]) -> None:
+    ds = vl.Dataset()
+    spec = specs[0]
+    seq = ds.add_sequence("boxed", frames=spec["frames"], fps=12)
+    e = ds.add_entity(seq, "1")
+    f = int(np.flatnonzero((spec["masks"] == 1).any(axis=(1, 2)))[0])
+    ys, xs = np.nonzero(spec["masks"][f] == 1)
+    ds.set_box(seq, f, e, (float(xs.min()), float(ys.min()), float(np.ptp(xs) + 1), float(np.ptp(ys) + 1)))
+    report = vl.batch.propagate(ds, "flow", progress=False).wait()
+    assert report.done == ["boxed"] and report["boxed"].written > 5
+    assert ds.mask(seq, f, e) is not None and not ds.annotation("masks", seq, f, e)["keyframe"]
+
+
+def test_a_failing_sequence_is_reported_and_the_others_go_on(specs: list[dict], tmp_path: Path) -> None:
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    from PIL import Image
+
+    for i, frame in enumerate(vl.demo.synthetic_video(num_frames=8, width=64, height=48, seed=1).frames):
+        Image.fromarray(frame).save(folder / f"{i:05d}.jpg")
+    ds = add(vl.Dataset(), specs[:2])
+    seq = ds.add_sequence("broken", frames=str(folder))
+    e = ds.add_entity(seq)
+    ds.set_mask(seq, 0, e, np.ones((48, 64), bool))
+    (folder / "00005.jpg").write_bytes(b"not a jpeg")
+    before = [m for m in masks(ds) if m[0] == "broken"]
+    report = vl.batch.propagate(ds, "flow", progress=False).wait()
+    assert report.done == ["seq0", "seq1"] and report.failed == ["broken"]
+    assert "00005.jpg" in (report["broken"].error or "") and "Traceback" in (report["broken"].details or "")
+    assert [m for m in masks(ds) if m[0] == "broken"] == before  # nothing of it written
+
+
+def test_cancel_stops_between_frames_and_writes_no_sequence_in_part(tmp_path: Path) -> None:
+    ds = demo(tmp_path, num_frames=40, width=192, height=120)
+    before = masks(ds)
+    job = vl.batch.propagate(ds, "flow", progress=False)
+    while not job.report().done:
+        time.sleep(0.005)
+    job.cancel()
+    report = job.wait()
+    assert report.finished and report.cancelled and not report.failed
+    assert len(report.done) + len(report.cancelled) == 6
+    for seq in ds.sequence_ids():
+        rows = [m for m in masks(ds) if m[0] == seq]
+        if seq in report.done:
+            assert rows != [m for m in before if m[0] == seq]
+        else:  # untouched: not even the frames it had done when cancelled
+            assert rows == [m for m in before if m[0] == seq]
+    assert ds.history() == [f"batch flow: {s}" for s in report.done]
+
+
+def test_one_job_at_a_time_on_a_dataset(tmp_path: Path) -> None:
+    ds = demo(tmp_path, num_frames=30)
+    job = vl.batch.propagate(ds, "flow", progress=False)
+    with pytest.raises(vl.ValidationError, match="already running"):
+        vl.batch.propagate(ds, "flow", progress=False)
+    job.wait()
+    assert vl.batch.propagate(ds, "flow", progress=False).wait().skipped == ds.sequence_ids()
+
+
+def test_an_engine_object_runs_in_process_only(specs: list[dict]) -> None:
+    ds = add(vl.Dataset(), specs[:1])
+    engine = vl.segment.load("flow", max_side=64)
+    assert vl.batch.propagate(ds, engine, progress=False).wait().done == ["seq0"]
+    with pytest.raises(vl.ValidationError, match="by name"):
+        vl.batch.propagate(ds, engine, cluster="ray", skip_done=False, progress=False)
+    with pytest.raises(vl.ValidationError, match="engine_options"):
+        vl.batch.propagate(ds, engine, {"max_side": 32}, progress=False)
+
+
+def test_bad_input_is_refused_and_changes_nothing(specs: list[dict]) -> None:
+    ds = add(vl.Dataset(), specs[:2])
+    before, version = masks(ds), ds.version
+    bad = [
+        ({"engine": "sam3"}, "unknown engine 'sam3'"),
+        ({"engine": "flow", "direction": "sideways"}, "direction"),
+        ({"engine": "flow", "sequences": ["nope"]}, "nope"),
+        ({"engine": "flow", "workers": 0}, "workers"),
+        ({"engine": "flow", "retries": -1}, "retries"),
+        ({"engine": "flow", "engine_options": {"tracker": "magic"}}, "tracker"),
+        ({"engine": "flow", "engine_options": {"colour": 3}}, "unknown option"),
+        ({"engine": "flow", "cluster": "slurm"}, "cluster must be"),
+        ({"engine": "flow", "cluster": "ray://nohost"}, "cluster must be"),
+    ]
+    for kwargs, message in bad:
+        with pytest.raises(vl.ValidationError, match=message):
+            vl.batch.propagate(ds, progress=False, **kwargs)  # type: ignore[arg-type]
+    assert masks(ds) == before and ds.version == version and ds.history() == []
+
+
+def test_in_memory_frames_are_refused_for_a_remote_cluster_before_connecting(specs: list[dict]) -> None:
+    ds = add(vl.Dataset(), specs)  # seq4 holds arrays
+    with pytest.raises(vl.ValidationError, match=r"'seq4' hold their frames as in-memory arrays"):
+        vl.batch.propagate(ds, "flow", cluster="ray://127.0.0.1:1", progress=False)
+    assert "ray" not in sys.modules or not sys.modules["ray"].is_initialized()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_ray_address_that_does_not_answer_is_a_clear_error(specs: list[dict]) -> None:
+    ds = add(vl.Dataset(), specs[:2])  # files only
+    port = _free_port()
+    with pytest.raises(vl.ValidationError, match=rf"'ray://127.0.0.1:{port}' does not answer"):
+        vl.batch.propagate(ds, "flow", cluster=f"ray://127.0.0.1:{port}", progress=False)
+    assert ds.history() == []
+
+
+def test_an_address_that_accepts_but_is_no_ray_gives_up_within_the_timeout(tmp_path: Path) -> None:
+    # A listener that never speaks: Ray's client alone would retry for about 30 s. In a child
+    # process, so that the Ray client it leaves trying cannot meet the other tests' local Ray.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                accepted.append(listener.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    code = textwrap.dedent(f"""
+        import sys, time, numpy as np
+        import vidlabel as vl
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from batch_data import demo
+        ds = demo(__import__("pathlib").Path({str(tmp_path)!r}), n=2, kinds=("images",))
+        t0 = time.monotonic()
+        try:
+            vl.batch.propagate(
+                ds, "flow", cluster="ray://127.0.0.1:{port}", connect_timeout=3, progress=False
+            )
+        except vl.ValidationError as e:
+            print("refused", round(time.monotonic() - t0, 1), e)
+    """)
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    finally:
+        stop.set()
+        listener.close()
+        for s in accepted:
+            s.close()
+    line = next((x for x in out.stdout.splitlines() if x.startswith("refused")), None)
+    assert line is not None, out.stdout + out.stderr
+    assert "no Ray client answered within 3 s" in line
+    # the timeout is what ended it, not Ray's own 30 s of retries
+    assert float(line.split()[1]) < 20
