@@ -249,3 +249,16 @@ def test_an_address_that_accepts_but_is_no_ray_gives_up_within_the_timeout(tmp_p
     assert "no Ray client answered within 3 s" in line
     # the timeout is what ended it, not Ray's own 30 s of retries
     assert float(line.split()[1]) < 20
+
+
+def test_ray_is_imported_only_for_a_cluster(tmp_path: Path) -> None:
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        import vidlabel as vl
+        from batch_data import demo
+        ds = demo(__import__("pathlib").Path({str(tmp_path)!r}), n=1, kinds=("array",))
+        print(vl.batch.propagate(ds, "flow", progress=False).wait().done, "ray" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split("\n")[-2] == "['seq0'] False", out.stdout + out.stderr

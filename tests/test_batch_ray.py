@@ -154,3 +154,32 @@ def test_a_sequence_that_kills_every_worker_is_reported_failed(long_specs: list[
     assert report.failed == ["seq0"] and report.done == ["seq1"], report
     assert report["seq0"].attempts == 2 and "worker died" in (report["seq0"].error or "")
     assert ds.history() == ["batch flow: seq1"]
+
+
+def test_cancel_on_ray_gives_up_the_sequences_under_way_whole(long_specs: list[dict]) -> None:
+    ds = add(vl.Dataset(), long_specs)
+    before = masks(ds)
+    job = vl.batch.propagate(ds, "flow", cluster="ray", workers=2, progress=False)
+    deadline = time.monotonic() + 120
+    while not job.report().done and time.monotonic() < deadline:
+        time.sleep(0.005)
+    job.cancel()
+    report = job.wait(timeout=60)
+    assert report.finished and report.cancelled and not report.failed
+    assert sorted(report.done + report.cancelled) == ds.sequence_ids()
+    for seq in report.cancelled:  # nothing of them written
+        assert [m for m in masks(ds) if m[0] == seq] == [m for m in before if m[0] == seq]
+    assert sorted(ds.history()) == [f"batch flow: {s}" for s in report.done]
+    assert all(w.state == "dead" for w in job.workers)
+
+
+def test_an_engine_that_does_not_load_on_the_workers_fails_every_sequence_with_its_error(
+    specs: list[dict],
+) -> None:
+    ds = add(vl.Dataset(), specs[:2])
+    job = vl.batch.propagate(ds, "flow", {"tracker": "magic"}, cluster="ray", workers=2, progress=False)
+    report = job.wait(timeout=120)
+    assert report.failed == ["seq0", "seq1"]
+    assert "no worker could load the engine" in (report["seq0"].error or "")
+    assert "tracker must be one of" in (report["seq0"].error or "")
+    assert ds.history() == []

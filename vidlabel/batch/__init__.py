@@ -46,7 +46,7 @@ def propagate(
     retries: int = 2,
     restarts: int = 3,
     progress: bool = True,
-    connect_timeout: float = 10.0,
+    connect_timeout: float = 30.0,
 ) -> Job:
     """Propagate the keyframes of many sequences with ``engine``; returns a running ``Job``.
 

@@ -27,7 +27,12 @@ from .worker import SequenceWorker
 
 __all__ = ["ActorWorker", "RayRunner", "check_reachable", "connect", "is_remote", "parse_cluster"]
 
-_POLL_S = 0.1  # how often the driver looks at cancel() while it waits for answers
+_POLL_S = 0.1
+# Ray 2.60's client sends the cluster's token only when asked to (ray PR #64755 review)
+_AUTH_HINT = (
+    " (a cluster with token authentication also needs RAY_AUTH_MODE=token here, and its token in "
+    "RAY_AUTH_TOKEN or ~/.ray/auth_token)"
+)  # how often the driver looks at cancel() while it waits for answers
 
 
 def _ray() -> Any:
@@ -96,7 +101,7 @@ def connect(cluster: str, timeout: float) -> None:
         )
     check_reachable(address, cluster, timeout)
     # Something answers: it still has to be a Ray client server, found out within the timeout.
-    done = threading.Event()
+    done, abandoned, lock = threading.Event(), threading.Event(), threading.Lock()
     failure: list[BaseException] = []
 
     def init() -> None:
@@ -104,16 +109,26 @@ def connect(cluster: str, timeout: float) -> None:
             ray.init(address=cluster)
         except BaseException as e:
             failure.append(e)
-        done.set()
+        with lock:
+            done.set()
+            if abandoned.is_set() and not failure:  # connected after the caller gave up: let go again
+                ray.shutdown()
 
     threading.Thread(target=init, name="vidlabel-ray-connect", daemon=True).start()
-    if not done.wait(timeout):
+    done.wait(timeout)
+    with lock:
+        answered = done.is_set()
+        if not answered:
+            abandoned.set()
+    if not answered:
         raise ValidationError(
             f"batch.propagate: {cluster!r} accepts connections but no Ray client answered "
-            f"within {timeout:g} s"
+            f"within {timeout:g} s{_AUTH_HINT}"
         )
     if failure:
-        raise ValidationError(f"batch.propagate: cannot connect to {cluster!r}: {failure[0]}") from failure[0]
+        raise ValidationError(
+            f"batch.propagate: cannot connect to {cluster!r}: {failure[0]}{_AUTH_HINT}"
+        ) from failure[0]
 
 
 @dataclass
@@ -168,13 +183,13 @@ class RayRunner:
 
     def stop(self) -> None:
         """Let the actors go (also those working: what they were doing is given up)."""
-        if self._stopped.is_set():
-            return
+        first = not self._stopped.is_set()
         self._stopped.set()
         for a in self._actors:
-            a.state = "dead"
-            with contextlib.suppress(Exception):  # already gone
-                self._ray.kill(a.handle)
+            a.state = "dead"  # (again at the job's end: an answer that came meanwhile made one idle)
+            if first:
+                with contextlib.suppress(Exception):  # already gone
+                    self._ray.kill(a.handle)
 
     def run(self, job: Job, payloads: list[Payload]) -> None:
         ray = self._ray
