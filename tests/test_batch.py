@@ -62,8 +62,10 @@ def test_skip_done_skips_what_holds_this_source_and_redoes_what_was_undone(specs
     ds = add(vl.Dataset(), specs[:3])
     vl.batch.propagate(ds, "flow", progress=False).wait()
     after = masks(ds)
-    again = vl.batch.propagate(ds, "flow", progress=False).wait()
+    job = vl.batch.propagate(ds, "flow", progress=False)
+    again = job.wait()
     assert again.skipped == ["seq0", "seq1", "seq2"] and "done before" in (again["seq0"].error or "")
+    assert job.workers == []  # nothing to do: no engine loaded
     assert ds.history() == ["batch flow: seq0", "batch flow: seq1", "batch flow: seq2"]
     ds.undo("batch flow: seq1")
     third = vl.batch.propagate(ds, "flow", progress=False).wait()

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
-from .job import InProcessRunner, Job, Runner
+from .job import InProcessRunner, Job, NoWork, Runner
 from .payloads import build_payloads
 from .report import BatchReport, SequenceReport
 from .write import done_sequences, source_name
@@ -128,11 +128,15 @@ def propagate(
             payloads = [p for p in payloads if p.sequence not in done]
 
     runner: Runner
-    if cluster is None:
-        runner = InProcessRunner(engine, options)
-    else:
+    if cluster is not None:
         from . import ray_runner
 
+        ray_runner.parse_cluster(cluster)  # a malformed address is refused even with nothing to do
+    if not payloads:
+        runner = NoWork()
+    elif cluster is None:
+        runner = InProcessRunner(engine, options)
+    else:
         address = ray_runner.parse_cluster(cluster)
         if address is not None:
             _refuse_arrays(payloads, cluster)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..dataset import Dataset
     from ..segment import Engine
 
-__all__ = ["InProcessRunner", "Job", "Runner"]
+__all__ = ["InProcessRunner", "Job", "NoWork", "Runner"]
 
 _RUNNING: weakref.WeakKeyDictionary[Any, Job] = weakref.WeakKeyDictionary()  # dataset -> its running job
 _RUNNING_LOCK = threading.Lock()
@@ -238,3 +238,16 @@ class InProcessRunner:
 
     def stop(self) -> None:
         pass  # the job's cancel token stops the sequence under way
+
+
+class NoWork:
+    """Every sequence skipped: no engine loaded, no cluster joined."""
+
+    def __init__(self) -> None:
+        self.workers: list[Any] = []
+
+    def run(self, job: Job, payloads: list[Payload]) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass

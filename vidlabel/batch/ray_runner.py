@@ -173,6 +173,7 @@ class RayRunner:
             by_cpu = int(have.get("CPU", 1) // cpus) if cpus else jobs
             by_gpu = int(have.get("GPU", 0) // gpus) if gpus else jobs
             workers = max(1, min(by_cpu, by_gpu, jobs))
+        workers = min(workers, jobs)  # an actor with no sequence to take would only load the engine
         actor_cls = ray.remote(SequenceWorker).options(
             num_cpus=cpus, num_gpus=gpus, max_restarts=restarts, max_task_retries=0
         )
