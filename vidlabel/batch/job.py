@@ -12,7 +12,6 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ValidationError
@@ -54,13 +53,11 @@ class Job:
         *,
         order: list[str],
         progress: bool = True,
-        on_done: Callable[[str, SequenceReport], None] | None = None,
     ) -> None:
         self.dataset = ds
         self.source = source
         self.payloads = payloads
         self._runner = runner
-        self._on_done = on_done
         self._lock = threading.Lock()
         self._written: set[str] = set()
         self._report = BatchReport(source, {s: SequenceReport(s) for s in order})
@@ -173,10 +170,7 @@ class Job:
             r.status, r.error, r.details = "done", None, None
             r.frames, r.written, r.kept, r.dropped = w.frames, w.written, w.kept, w.dropped
             r.seconds, r.worker = outcome.seconds, outcome.pid
-            done = SequenceReport(**{k: getattr(r, k) for k in r.__dataclass_fields__})
         self._tick(w.frames)
-        if self._on_done is not None:
-            self._on_done(seq, done)
 
     # ------------------------------------------------------------------ inside
     def _main(self) -> None:
