@@ -171,7 +171,7 @@ def test_bad_input_is_refused_and_changes_nothing(specs: list[dict]) -> None:
     ds = add(vl.Dataset(), specs[:2])
     before, version = masks(ds), ds.version
     bad = [
-        ({"engine": "sam3"}, "unknown engine 'sam3'"),
+        ({"engine": "sam4"}, "unknown engine 'sam4'"),
         ({"engine": "flow", "direction": "sideways"}, "direction"),
         ({"engine": "flow", "sequences": ["nope"]}, "nope"),
         ({"engine": "flow", "workers": 0}, "workers"),
