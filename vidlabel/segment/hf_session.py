@@ -37,6 +37,7 @@ import numpy as np
 from ..errors import ValidationError
 from .base import Engine, Pass, Prompt, Result, Session
 from .hf_loading import load_model, pick_device, preprocessing
+from .joins import run_pass
 
 if TYPE_CHECKING:
     import torch
@@ -341,34 +342,7 @@ class TrackerSession(Session):
         self._prune(view, (frame,))
 
     def _run_pass(self, leg: Pass, entities: list[str]) -> Generator[tuple[int, dict[str, Result]]]:
-        # An entity joins a pass at its first keyframe in the direction of travel (at the start if one lies
-        # behind it), as in the sam2 engine; before that it is left out.
-        step = -1 if leg.reverse else 1
-        entry = {e: self._entry(e, leg) for e in entities}
-        joins = sorted({f for f in entry.values() if f is not None}, key=lambda f: (f - leg.start) * step)
-        cursor = leg.start
-        for i, first in enumerate(joins):
-            for f in range(cursor, first, step):
-                yield f, {}
-            last = joins[i + 1] - step if i + 1 < len(joins) else leg.last
-            active = [e for e in entities if (j := entry[e]) is not None and (j - first) * step <= 0]
-            yield from self._run_segment(first, last, leg.reverse, active, leg.start)
-            cursor = last + step
-        if not joins:
-            for f in leg.frames:
-                yield f, {}
-
-    def _entry(self, entity: str, leg: Pass) -> int | None:
-        keys = self._prompts[entity]
-        if leg.reverse:
-            if max(keys) >= leg.start:
-                return leg.start
-            before = [k for k in keys if leg.last <= k < leg.start]
-            return max(before) if before else None
-        if min(keys) <= leg.start:
-            return leg.start
-        after = [k for k in keys if leg.start < k <= leg.last]
-        return min(after) if after else None
+        return run_pass(leg, entities, self._prompts, self._run_segment)  # joins.py: where each joins
 
     def _run_segment(
         self, first: int, last: int, reverse: bool, entities: list[str], anchor: int

@@ -42,6 +42,7 @@ from PIL import Image
 
 from ..errors import ValidationError
 from .base import Engine, Pass, Prompt, Result, Session
+from .joins import run_pass
 from .sam2_model import build_model, hf_checkpoint, load_checkpoint, pick_device
 
 if TYPE_CHECKING:
@@ -322,36 +323,7 @@ class SAM2Session(Session):
         self._prune([idx], (frame,))
 
     def _run_pass(self, leg: Pass, entities: list[str]) -> Generator[tuple[int, dict[str, Result]]]:
-        # An entity joins a pass at its first keyframe in the direction of travel (at the start if one
-        # lies behind it): masks are carried from keyframes forward in time, or backward. Before
-        # that it is left out, rather than guessed from keyframes that lie ahead (which SAM2 on
-        # the CPU cannot even compute: its memory would hold only bfloat16 features).
-        step = -1 if leg.reverse else 1
-        entry = {e: self._entry(e, leg) for e in entities}
-        joins = sorted({f for f in entry.values() if f is not None}, key=lambda f: (f - leg.start) * step)
-        cursor = leg.start
-        for i, first in enumerate(joins):
-            for f in range(cursor, first, step):
-                yield f, {}
-            last = joins[i + 1] - step if i + 1 < len(joins) else leg.last
-            active = [e for e in entities if (j := entry[e]) is not None and (j - first) * step <= 0]
-            yield from self._run_segment(first, last, leg.reverse, active, leg.start)
-            cursor = last + step
-        if not joins:
-            for f in leg.frames:
-                yield f, {}
-
-    def _entry(self, entity: str, leg: Pass) -> int | None:
-        keys = self._prompts[entity]
-        if leg.reverse:
-            if max(keys) >= leg.start:
-                return leg.start
-            before = [k for k in keys if leg.last <= k < leg.start]
-            return max(before) if before else None
-        if min(keys) <= leg.start:
-            return leg.start
-        after = [k for k in keys if leg.start < k <= leg.last]
-        return min(after) if after else None
+        return run_pass(leg, entities, self._prompts, self._run_segment)  # joins.py: where each joins
 
     def _run_segment(
         self, first: int, last: int, reverse: bool, entities: list[str], anchor: int
