@@ -472,6 +472,27 @@ def test_a_failing_engine_is_reported_and_finished_frames_are_kept(
     w.close()
 
 
+class UnpreparedEngine(PaintEngine):
+    name = "unprepared"
+
+    def session(self, ds: vl.Dataset, sequence: str) -> PaintSession:
+        raise RuntimeError("out of GPU memory")
+
+
+def test_a_session_that_cannot_be_built_ends_the_run_progress(
+    ds: vl.Dataset, paint: PaintEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    w = vl.Annotator(ds, engine=UnpreparedEngine(), entity="a")
+    rec = Recorder(w)
+    ds.set_mask("clip", 0, w.entity, disc(48, 64, 20, 20, 5))
+    with caplog.at_level(logging.ERROR, logger="vidlabel.widget"):
+        reply = ask(w, rec, 1, "propagate", direction="forward", entities="selected")
+    assert not reply["ok"] and "out of GPU memory" in reply["error"]
+    assert w.progress["label"] == "unprepared: preparing clip"
+    assert not w.progress["running"] and w.busy == "" and not w._propagating  # no bar left spinning
+    w.close()
+
+
 def test_the_wheel_ships_the_bundle(tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -362,12 +362,14 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
             )
         job = getattr(self, f"_do_{req.kind}")
         args = job(req)  # validate now, on the message thread; the returned callable does the work
-        if req.kind == "propagate":
+        run = _is_run(req)
+        if run:
             self._propagating = True
-        self._jobs.submit(self._run_job, req, args)
+        self._jobs.submit(self._run_job, req, args, run)
 
-    def _run_job(self, req: Request, work: Any) -> None:
-        slow = req.kind in ("prompt", "propagate")
+    def _run_job(self, req: Request, work: Any, run: bool = False) -> None:
+        """Do one job on the worker; ``run``: a propagation (cancellable, other edits refused meanwhile)."""
+        slow = run or req.kind == "prompt"
         if slow:
             self.busy = req.kind
         result: dict[str, Any] | None = None
@@ -380,7 +382,9 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
             log.exception("Annotator: %s failed", req.kind)
             error = f"{req.kind} failed: {exc!r}"
         finally:
-            if req.kind == "propagate":
+            if run:
+                if self.progress["running"]:  # it failed before the propagation's own end
+                    self.progress = {**self.progress, "running": False}
                 self._propagating = False
                 if self._review is not None:
                     self._review.touch()  # what the run wrote is queued now, not frame by frame
@@ -445,60 +449,85 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
             chosen = None
         self._require_engine()
         direction = f["direction"]
-        from ..segment.base import CancelToken
-
-        token = self._cancel = CancelToken()
+        token = self._new_cancel()
 
         def work() -> dict[str, Any]:
             # On the worker: finding the keyframes reads the entities' tracks, and the session may
             # have to be built (SAM2 encodes frames); the message thread keeps answering meanwhile.
-            self._flush()  # the track bars are current: they say who has keyframes, without a scan
-            tracks = self.tracks if seq == self.sequence else {}
-            ids = self._ds.entity_ids(seq) if chosen is None else chosen
-            eids = [e for e in ids if (tracks[e]["keyframes"] if e in tracks else self._keyframes(seq, e))]
+            eids = self._with_keyframes(seq, self._ds.entity_ids(seq) if chosen is None else chosen)
             if not eids:
                 raise ValidationError(
                     "propagate: nothing to propagate; click on an object first to give it a mask on "
                     "some frame"
                 )
-            if seq not in self._sessions:  # the run's progress shows while its session is built
-                name = self._require_engine().name
-                label = f"{name}: preparing {self._ds.sequence(seq)['name']}"
-                self.progress = {"running": True, "done": 0, "total": 0, "label": label, "cancelled": False}
-            session = self._session(seq)
-            self._sync_session(session, eids)
-            legs = session.plan(frame, direction)
-            total = len({i for leg in legs for i in leg.frames})
-            label = f"{session.engine.name}: propagate {direction} from frame {frame}"
-            self.progress = {"running": True, "done": 0, "total": total, "label": label, "cancelled": False}
-            last = [0.0]
-
-            def on_frame(_frame: int, done: int, total: int) -> None:
-                now = time.monotonic()
-                if now - last[0] >= PROGRESS_INTERVAL or done == total:
-                    last[0] = now
-                    self.progress = {**self.progress, "done": done, "total": total}
-
-            try:
-                report = session.propagate_into(
-                    start=frame,
-                    direction=direction,
-                    entities=eids,
-                    cancel=token,
-                    progress=False,
-                    on_frame=on_frame,
-                )
-            finally:
-                self.progress = {**self.progress, "running": False, "cancelled": token.cancelled}
-            self.progress = {**self.progress, "done": len(report.frames), "cancelled": report.cancelled}
-            return {
-                "frames": len(report.frames),
-                "written": report.written,
-                "kept": report.kept,
-                "cancelled": report.cancelled,
-            }
+            session = self._prepared_session(seq)
+            return self._propagate_from(session, frame, direction, eids, token)
 
         return work
+
+    def _new_cancel(self) -> CancelToken:
+        """The token of the run being queued (the cancel request and Esc reach it)."""
+        from ..segment.base import CancelToken
+
+        token = self._cancel = CancelToken()
+        return token
+
+    def _with_keyframes(self, seq: str, ids: list[str]) -> list[str]:
+        """Those of ``ids`` that have a keyframe mask: what a propagation can start from. Worker thread."""
+        self._flush()  # the track bars are current: they say who has keyframes, without a scan
+        tracks = self.tracks if seq == self.sequence else {}
+        return [e for e in ids if (tracks[e]["keyframes"] if e in tracks else self._keyframes(seq, e))]
+
+    def _prepared_session(self, seq: str) -> Session:
+        """The sequence's session; while one is built a run's progress says so (indeterminate)."""
+        if seq not in self._sessions:
+            label = f"{self._require_engine().name}: preparing {self._ds.sequence(seq)['name']}"
+            self.progress = {"running": True, "done": 0, "total": 0, "label": label, "cancelled": False}
+        return self._session(seq)
+
+    def _propagate_from(
+        self,
+        session: Session,
+        frame: int,
+        direction: Any,
+        eids: list[str],
+        token: CancelToken,
+        label: str | None = None,
+    ) -> dict[str, Any]:
+        """Propagate ``eids`` from their keyframes, from ``frame``, with the ``progress`` trait counting
+        frames; the reply's fields. Worker thread."""
+        self._sync_session(session, eids)
+        legs = session.plan(frame, direction)
+        total = len({i for leg in legs for i in leg.frames})
+        if label is None:
+            label = f"{session.engine.name}: propagate {direction} from frame {frame}"
+        self.progress = {"running": True, "done": 0, "total": total, "label": label, "cancelled": False}
+        last = [0.0]
+
+        def on_frame(_frame: int, done: int, total: int) -> None:
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_INTERVAL or done == total:
+                last[0] = now
+                self.progress = {**self.progress, "done": done, "total": total}
+
+        try:
+            report = session.propagate_into(
+                start=frame,
+                direction=direction,
+                entities=eids,
+                cancel=token,
+                progress=False,
+                on_frame=on_frame,
+            )
+        finally:
+            self.progress = {**self.progress, "running": False, "cancelled": token.cancelled}
+        self.progress = {**self.progress, "done": len(report.frames), "cancelled": report.cancelled}
+        return {
+            "frames": len(report.frames),
+            "written": report.written,
+            "kept": report.kept,
+            "cancelled": report.cancelled,
+        }
 
     def _do_erase(self, req: Request) -> Any:
         f = req.fields
@@ -694,6 +723,11 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
                 session.remove(eid)
             for i, mask in keys.items():
                 session.prompt(i, eid, mask=mask, write=False)
+
+
+def _is_run(req: Request) -> bool:
+    """A request that propagates: cancellable, and no other edit is taken while it runs."""
+    return req.kind == "propagate"
 
 
 def _field_kind(typ: Any) -> str:
