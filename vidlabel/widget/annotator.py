@@ -49,10 +49,12 @@ class TraitRefused(ValidationError, t.TraitError):
 class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
     """Annotate a sequence of ``ds`` in the notebook: frames, overlays, timeline, prompts, propagation.
 
-    ``engine`` is an engine name (``"flow"``, ``"sam2"``; ``engine_options`` go to
-    :func:`vidlabel.segment.load`), an engine object, or None (view and edit only). Engine
-    sessions are built on the widget's worker thread when first needed; those of sequences not
-    shown are closed, except the ``keep_sessions`` most recently used.
+    ``engine`` is an engine name (``"flow"``, ``"sam2"``, ``"sam3"``; ``engine_options`` go to
+    :func:`vidlabel.segment.load`), an engine object, or None (view and edit only). With an engine
+    whose sessions ``find`` (``"sam3"``), the find box creates an entity per instance of a text on
+    the frame shown, and can track them through the video. Engine sessions are built on the
+    widget's worker thread when first needed; those of sequences not shown are closed, except the
+    ``keep_sessions`` most recently used.
 
     Edits from cells reach an open widget a moment later (``FLUSH_INTERVAL``), gathered per
     burst; :meth:`wait` brings it up to date at once.
@@ -369,7 +371,7 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
 
     def _run_job(self, req: Request, work: Any, run: bool = False) -> None:
         """Do one job on the worker; ``run``: a propagation (cancellable, other edits refused meanwhile)."""
-        slow = run or req.kind == "prompt"
+        slow = run or req.kind in ("prompt", "find")
         if slow:
             self.busy = req.kind
         result: dict[str, Any] | None = None
@@ -462,6 +464,57 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
                 )
             session = self._prepared_session(seq)
             return self._propagate_from(session, frame, direction, eids, token)
+
+        return work
+
+    def _do_find(self, req: Request) -> Any:
+        f = req.fields
+        seq = self.sequence
+        frame = self.frame if f["frame"] is None else self._frame_index(f["frame"], "find.frame")
+        text, scope = f["text"], f["scope"]
+        engine = self._require_engine()
+        token = self._new_cancel() if scope == "video" else None
+
+        def work() -> dict[str, Any]:
+            # a run shows from the start: building the session, then the detection
+            session = self._session(seq) if token is None else self._prepared_session(seq)
+            find = getattr(session, "find", None)
+            if not callable(find):
+                raise ValidationError(
+                    f"find: the {engine.name!r} engine cannot find objects from a text; load the 'sam3' "
+                    "engine for that (vl.Annotator(ds, engine='sam3'))"
+                )
+            if token is not None:
+                label = f"{engine.name}: finding {text!r} on frame {frame}"
+                self.progress = {"running": True, "done": 0, "total": 0, "label": label, "cancelled": False}
+            found = find(text, frame)
+            new, matched = list(getattr(found, "new", found)), list(getattr(found, "matched", []))
+            reply: dict[str, Any] = {
+                "text": text,
+                "frame": frame,
+                "scope": scope,
+                "entities": new + matched,
+                "new": len(new),
+                "matched": len(matched),
+            }
+            if not new and not matched:
+                message = f"no {text!r} found on frame {frame}"
+            else:
+                message = f"found {len(new) + len(matched)} {text!r} on frame {frame}: {len(new)} new"
+                if matched:
+                    message += f", {len(matched)} already there"
+            if token is not None:
+                report = {"frames": 0, "written": 0, "kept": 0, "cancelled": token.cancelled}
+                eids = self._with_keyframes(seq, new + matched)
+                if eids and not token.cancelled:
+                    label = f"{engine.name}: track {text!r} both ways from frame {frame}"
+                    report = self._propagate_from(session, frame, "both", eids, token, label)
+                if report["cancelled"]:
+                    message += f"; tracking cancelled after {report['frames']} frames"
+                elif report["frames"]:
+                    message += f"; tracked over {report['frames']} frames"
+                reply.update(report)
+            return {**reply, "message": message}
 
         return work
 
@@ -727,7 +780,7 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
 
 def _is_run(req: Request) -> bool:
     """A request that propagates: cancellable, and no other edit is taken while it runs."""
-    return req.kind == "propagate"
+    return req.kind == "propagate" or (req.kind == "find" and req.fields["scope"] == "video")
 
 
 def _field_kind(typ: Any) -> str:

@@ -19,6 +19,8 @@ MAX_REVIEW_FRAMES = 100_000  # one mark_reviewed: this many frames, and (frame, 
 DIRECTIONS = ("forward", "backward", "both")
 TOOLS = ("point", "box", "bbox")  # clicks, a box prompt, a drawn keyframe box
 SIDES = ("next", "previous")
+FIND_SCOPES = ("frame", "video")  # find on the frame shown, or there and then track it through the video
+MAX_FIND_TEXT = 80  # characters of a find's text (a noun phrase; the text encoder reads 32 tokens)
 
 # kind -> fields it may carry (besides "kind" and "id")
 KINDS: dict[str, frozenset[str]] = {
@@ -46,6 +48,7 @@ KINDS: dict[str, frozenset[str]] = {
     "set_state": frozenset({"entity", "start", "stop", "values"}),
     "mark_reviewed": frozenset({"entity", "start", "stop", "reviewed"}),
     "review": frozenset(),
+    "find": frozenset({"text", "frame", "scope"}),
 }
 EDITS = frozenset(KINDS) - {"frames", "cancel", "review"}
 
@@ -156,6 +159,20 @@ def _propagate(f: dict[str, Any]) -> None:
         raise ProtocolError(f"entities: expected 'selected' or 'all', got {f['entities']!r}")
     if f.get("frame") is not None:
         integer(f, "frame")
+
+
+def _find(f: dict[str, Any]) -> None:
+    text = f.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ProtocolError(f"text: expected what to find (a non-empty string), got {text!r}")
+    text = " ".join(text.split())  # one line, single spaces: the entities' category
+    if len(text) > MAX_FIND_TEXT:
+        raise ProtocolError(f"text: {len(text)} characters, at most {MAX_FIND_TEXT} (a short noun phrase)")
+    f["text"] = text
+    if f.setdefault("frame", None) is not None:
+        integer(f, "frame")
+    if f.setdefault("scope", "frame") not in FIND_SCOPES:
+        raise ProtocolError(f"scope: expected 'frame' or 'video', got {f['scope']!r}")
 
 
 def _entity_fields(f: dict[str, Any]) -> None:
@@ -295,4 +312,5 @@ _CHECKS = {
     "set_state": _set_state,
     "mark_reviewed": _mark_reviewed,
     "review": _nothing,
+    "find": _find,
 }
