@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import assert_same, disc, snapshot
+from test_segment_base import PaintEngine
 from test_segment_transformers import _video, sam3  # noqa: F401  (sam3: the fixture)
 from test_widget import GatedEngine, Recorder, _wait_for, ask
 
@@ -207,20 +208,38 @@ def test_bad_find_requests_are_refused_and_change_nothing(
     assert not caplog.records, [r.getMessage() for r in caplog.records]
 
 
+def test_the_browser_is_told_whether_the_engine_finds(ds: vl.Dataset, widget: Any) -> None:
+    w, _ = widget
+    assert w.can_find and w.engine_name == "sam3"
+    assert "can_find" in w.keys  # a synced trait: the find box shows only with it
+    for engine in ("flow", None):
+        other = vl.Annotator(ds, engine=engine)
+        assert other.can_find is False
+        other.close()
+
+
+class _SaysItFinds(PaintEngine):
+    """Declares ``finds`` but its sessions have no ``find``: still refused, not a crash."""
+
+    name = "pretends"
+    finds = True
+
+
 def test_engines_that_cannot_find_are_refused_with_what_to_load(ds: vl.Dataset) -> None:
     ds.add_entity("clip", "a")
     ds.set_mask("clip", 0, "a", disc(64, 96, 20, 30, 8))
     before, history = snapshot(ds), ds.history()
-    for engine in ("flow", None):
+    for engine in ("flow", None, _SaysItFinds()):
         w = vl.Annotator(ds, engine=engine)
         rec = Recorder(w)
+        name = getattr(w.engine, "name", None)
         for rid, scope in enumerate(("frame", "video")):
             reply = ask(w, rec, rid, "find", text="person", scope=scope)
             assert not reply["ok"]
             if engine is None:
                 assert "no engine" in reply["error"]
             else:
-                assert reply["error"].startswith("find: the 'flow' engine cannot find objects from a text")
+                assert reply["error"].startswith(f"find: the {name!r} engine cannot find objects from a text")
                 assert "load the 'sam3' engine" in reply["error"] and w.error == reply["error"]
             assert not w.progress["running"] and w.busy == "" and not w._propagating
         w.close()

@@ -48,6 +48,8 @@ class Engine(abc.ABC):
     """Something that answers prompts with masks and propagates them; see ``load``."""
 
     name: str = "engine"
+    #: its sessions have ``find(text, frame)``, text (concept) prompts; the Annotator shows its find box
+    finds: bool = False
 
     @abc.abstractmethod
     def session(self, ds: Dataset, sequence: str) -> Session:

@@ -45,6 +45,7 @@ class SAM3Engine(TrackerEngine):
 
     name = "sam3"
     tracker_only = False
+    finds = True
 
     def __init__(
         self,

@@ -79,6 +79,7 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
     outline = t.Bool(False).tag(sync=True)
     hidden = t.List(t.Unicode()).tag(sync=True)
     engine_name = t.Unicode("").tag(sync=True)
+    can_find = t.Bool(False).tag(sync=True)  # the engine's sessions find (a text prompt): the find box shows
     busy = t.Unicode("").tag(sync=True)
     progress = t.Dict({"running": False, "done": 0, "total": 0, "label": "", "cancelled": False}).tag(
         sync=True
@@ -146,6 +147,7 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
             )
         super().__init__()
         self.engine_name = "" if self._engine is None else self._engine.name
+        self.can_find = self._engine is not None and self._engine.finds
         self.state_fields = [
             {"name": f.name, "type": _field_kind(f.type)} for f in ds.custom_fields["states"]
         ]
@@ -473,17 +475,16 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
         frame = self.frame if f["frame"] is None else self._frame_index(f["frame"], "find.frame")
         text, scope = f["text"], f["scope"]
         engine = self._require_engine()
+        if not engine.finds:  # refused before a session is built for it
+            raise ValidationError(_cannot_find(engine))
         token = self._new_cancel() if scope == "video" else None
 
         def work() -> dict[str, Any]:
             # a run shows from the start: building the session, then the detection
             session = self._session(seq) if token is None else self._prepared_session(seq)
             find = getattr(session, "find", None)
-            if not callable(find):
-                raise ValidationError(
-                    f"find: the {engine.name!r} engine cannot find objects from a text; load the 'sam3' "
-                    "engine for that (vl.Annotator(ds, engine='sam3'))"
-                )
+            if not callable(find):  # an engine that says it finds, with sessions that do not
+                raise ValidationError(_cannot_find(engine))
             if token is not None:
                 label = f"{engine.name}: finding {text!r} on frame {frame}"
                 self.progress = {"running": True, "done": 0, "total": 0, "label": label, "cancelled": False}
@@ -781,6 +782,13 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
 def _is_run(req: Request) -> bool:
     """A request that propagates: cancellable, and no other edit is taken while it runs."""
     return req.kind == "propagate" or (req.kind == "find" and req.fields["scope"] == "video")
+
+
+def _cannot_find(engine: Engine) -> str:
+    return (
+        f"find: the {engine.name!r} engine cannot find objects from a text; load the 'sam3' "
+        "engine for that (vl.Annotator(ds, engine='sam3'))"
+    )
 
 
 def _field_kind(typ: Any) -> str:
