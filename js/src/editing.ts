@@ -3,6 +3,7 @@
 // to the error banner; nothing is changed locally, the kernel's `changed` events repaint.
 
 import { RequestError, type Client, type Json } from "./client";
+import { findFields, findSummary } from "./find";
 import type { EntityFields } from "./panel";
 import { PromptSession } from "./prompts";
 import type { Direction } from "./shortcuts";
@@ -108,6 +109,21 @@ export class Editor {
       },
       () => undefined,
     );
+  }
+
+  /** A text prompt on the current frame (or tracked through the video); the answer goes to the
+   *  status line. Resolves when the kernel has answered (or refused). */
+  async find(typed: string, scope: string): Promise<void> {
+    const fields = findFields(typed, scope, this.host.frame());
+    if ("error" in fields) return this.host.showError(fields.error);
+    this.endSession();
+    this.host.status(`finding '${fields.text}'…`);
+    try {
+      const r = await this.request("find", { ...fields }, fields.scope === "video" ? 0 : 120_000);
+      this.host.status(findSummary(r));
+    } catch {
+      this.host.status(""); // the banner says why
+    }
   }
 
   edit(kind: string, fields: Json = {}): void {

@@ -1,8 +1,10 @@
-// The toolbar: sequence picker, tools, propagation (with progress and cancel), erase (one
-// frame or a range), the selected entity's box on this frame (from its mask, as a prompt
-// for its mask, removed), undo/redo, and the overlay's look (opacity, outlines), fit, help.
+// The toolbar: sequence picker, tools, propagation (with progress and cancel), the find box (a
+// text prompt, with engines that find), erase (one frame or a range), the selected entity's box
+// on this frame (from its mask, as a prompt for its mask, removed), undo/redo, and the overlay's
+// look (opacity, outlines), fit, help.
 
 import { h } from "./dom";
+import { FindBox, type FindScope } from "./find";
 import type { Direction } from "./shortcuts";
 import type { Tool } from "./stage";
 
@@ -19,6 +21,7 @@ export interface ToolbarCallbacks {
   onTool(tool: Tool): void;
   onPropagate(direction: Direction): void;
   onCancel(): void;
+  onFind(text: string, scope: FindScope): void;
   onErase(): void;
   onEraseRange(start: number, stopInclusive: number): void;
   onBoxFromMask(): void;
@@ -50,6 +53,7 @@ export class Toolbar {
   readonly boxFromMask: HTMLButtonElement;
   readonly maskFromBox: HTMLButtonElement;
   readonly removeBox: HTMLButtonElement;
+  readonly find: FindBox;
   private tools: HTMLButtonElement[];
   private propagateButtons: HTMLButtonElement[];
 
@@ -85,6 +89,11 @@ export class Toolbar {
     this.cancel.disabled = true;
     this.progress = h("progress", { class: "vl-progress", max: 1, value: 0, hidden: true });
     this.progressLabel = h("span", { class: "vl-progress-label" });
+    this.find = new FindBox({
+      onFind: (text, scope) => cb.onFind(text, scope),
+      onCancel: () => cb.onCancel(),
+      onLeave: () => this.focusRoot(),
+    });
 
     this.eraseFrom = h("input", { type: "number", class: "vl-erase-from", min: 0, step: 1, title: "First frame" });
     this.eraseTo = h("input", { type: "number", class: "vl-erase-to", min: 0, step: 1, title: "Last frame (included)" });
@@ -130,6 +139,7 @@ export class Toolbar {
       { class: "vl-toolbar" },
       h("span", { class: "vl-group" }, this.sequence, ...this.tools),
       h("span", { class: "vl-group" }, this.scope, ...this.propagateButtons, this.cancel, this.progress, this.progressLabel),
+      this.find.el,
       h(
         "span",
         { class: "vl-group" },
@@ -176,6 +186,11 @@ export class Toolbar {
   closeEraseForm(): void {
     if (this.eraseForm.hidden) return;
     this.eraseForm.hidden = true;
+    this.focusRoot();
+  }
+
+  /** Keys go back to the widget's shortcuts. */
+  private focusRoot(): void {
     (this.el.closest(".vidlabel-annotator") as HTMLElement | null)?.focus({ preventScroll: true });
   }
 

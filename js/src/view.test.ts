@@ -150,9 +150,10 @@ describe("AnnotatorView (jsdom, fake model)", () => {
     expect(root.querySelectorAll(".vl-track[data-entity]")).toHaveLength(2);
     expect(root.querySelectorAll(".vl-propagate[data-direction]")).toHaveLength(3);
     expect(root.querySelectorAll(".vl-tool[data-tool]")).toHaveLength(3);
-    for (const cls of ["vl-tool-bbox", "vl-box-from-mask", "vl-mask-from-box", "vl-remove-box", "vl-menu", "vl-attrs", "vl-play", "vl-prev", "vl-next", "vl-prev-key", "vl-next-key", "vl-cancel", "vl-undo", "vl-redo", "vl-erase", "vl-erase-range", "vl-delete-entity", "vl-add-entity", "vl-help", "vl-opacity", "vl-outline", "vl-progress", "vl-error", "vl-help-overlay", "vl-sequence"])
+    for (const cls of ["vl-find", "vl-find-text", "vl-find-scope", "vl-find-ok", "vl-tool-bbox", "vl-box-from-mask", "vl-mask-from-box", "vl-remove-box", "vl-menu", "vl-attrs", "vl-play", "vl-prev", "vl-next", "vl-prev-key", "vl-next-key", "vl-cancel", "vl-undo", "vl-redo", "vl-erase", "vl-erase-range", "vl-delete-entity", "vl-add-entity", "vl-help", "vl-opacity", "vl-outline", "vl-progress", "vl-error", "vl-help-overlay", "vl-sequence"])
       expect(q(`.${cls}`), cls).not.toBeNull();
     expect(q(".vl-sequence").hidden).toBe(true);
+    expect(q(".vl-find").hidden).toBe(true); // the flow engine cannot find
     expect(window.__vidlabel!.some((h) => h.el === root)).toBe(true);
   });
 
@@ -210,6 +211,105 @@ describe("AnnotatorView (jsdom, fake model)", () => {
     expect(q(".vl-frame-label").textContent).toBe("0 / 49");
     key("Enter", {}, name);
     expect(leaked).toBe(0); // JupyterLab never sees keys typed into our fields
+  });
+
+  it("the find box: its keys are its own, Enter sends find on this frame, it waits while busy, the answer shows", async () => {
+    const { model, key, q } = mount({ frame: 7, engine_name: "sam3", can_find: true });
+    await flush();
+    expect(q(".vl-find").hidden).toBe(false);
+    const input = q<HTMLInputElement>(".vl-find-text");
+    const ok = q<HTMLButtonElement>(".vl-find-ok");
+    expect(q<HTMLSelectElement>(".vl-find-scope").value).toBe("frame");
+    let leaked = 0;
+    document.body.addEventListener("keydown", () => leaked++);
+    for (const k of ["d", "p", "e", "n", "y", "Delete", " ", "1", "ArrowRight"]) expect(key(k, {}, input).defaultPrevented, k).toBe(false);
+    expect(q(".vl-frame-label").textContent).toBe("7 / 49");
+    for (const kind of ["propagate", "erase", "mark_reviewed", "find"]) expect(model.last(kind), kind).toBeUndefined();
+    expect(q(".vl-entity-form").hidden).toBe(true);
+    expect(model.attrs.entity).toBe("");
+    expect(ok.disabled).toBe(true); // nothing typed yet
+    input.value = "dog";
+    input.dispatchEvent(new Event("input"));
+    key("Enter", {}, input);
+    expect(leaked).toBe(0);
+    const sent = model.last("find");
+    expect(sent).toMatchObject({ kind: "find", text: "dog", scope: "frame", frame: 7 });
+    expect(ok.disabled).toBe(true); // its request is on the way
+    key("Enter", {}, input);
+    expect(model.sent.filter((m) => m.kind === "find")).toHaveLength(1);
+    model.kernelSet("busy", "find");
+    expect(q(".vl-status").textContent).toBe("find…");
+    model.kernelSet("busy", "");
+    expect(ok.disabled).toBe(true); // until the answer
+    model.reply(sent.id, { text: "dog", frame: 7, scope: "frame", entities: [], new: 0, matched: 0, message: "no 'dog' found on frame 7" });
+    await flush();
+    expect(q(".vl-status").textContent).toBe("no 'dog' found on frame 7");
+    expect(ok.disabled).toBe(false);
+    model.kernelSet("busy", "prompt"); // the kernel busy with something else: the button waits too
+    expect(ok.disabled).toBe(true);
+  });
+
+  it("find over the video: the run shows, Esc cancels it, found entities land in the list and bars; a refusal shows", async () => {
+    const { model, key, q, root } = mount({ frame: 3, engine_name: "sam3", can_find: true });
+    await flush();
+    const input = q<HTMLInputElement>(".vl-find-text");
+    input.value = "person";
+    input.dispatchEvent(new Event("input"));
+    q<HTMLSelectElement>(".vl-find-scope").value = "video";
+    q<HTMLButtonElement>(".vl-find-ok").click();
+    const sent = model.last("find");
+    expect(sent).toMatchObject({ text: "person", scope: "video", frame: 3 });
+    expect(q(".vl-status").textContent).toBe("finding 'person'…");
+    model.kernelSet("busy", "find");
+    model.kernelSet("progress", { running: true, done: 0, total: 0, label: "sam3: finding 'person' on frame 3", cancelled: false });
+    expect(q(".vl-progress-label").textContent).toBe("sam3: finding 'person' on frame 3…");
+    // the found entities land as any edit's do: the entity list, then their bars' patch
+    model.autoFrames = false; // (the stand-in kernel would answer frame 3's masks at an older revision)
+    const entities = [...model.attrs.entities, { id: "e3", name: "3", category: "person", color: "#0000ff", index: 3 }];
+    model.kernelSet("entities", entities);
+    model.emit("msg:custom", { kind: "changed", sequence: "s1", frames: [3], revision: 2, tracks: { e3: { tracklets: [[3, 3]], keyframes: [3] } } });
+    expect(root.querySelector('.vl-entity[data-entity="e3"]')).not.toBeNull();
+    expect(root.querySelector('.vl-track[data-entity="e3"]')).not.toBeNull();
+    model.kernelSet("progress", { running: true, done: 2, total: 10, label: "sam3: track 'person' both ways from frame 3", cancelled: false });
+    expect(q<HTMLProgressElement>(".vl-progress").value).toBe(2);
+    expect(q(".vl-progress-label").textContent).toBe("sam3: track 'person' both ways from frame 3 2/10");
+    expect(q<HTMLButtonElement>(".vl-find-ok").disabled).toBe(true);
+    key("Escape", {}, input); // Esc in the text cancels the run
+    expect(model.last("cancel")).toBeDefined();
+    model.kernelSet("progress", { running: false, done: 3, total: 10, label: "sam3: track 'person' both ways from frame 3", cancelled: true });
+    model.kernelSet("busy", "");
+    const message = "found 1 'person' on frame 3: 1 new; tracking cancelled after 3 frames";
+    model.reply(sent.id, { entities: ["e3"], new: 1, matched: 0, frames: 3, cancelled: true, message });
+    await flush();
+    expect(q(".vl-status").textContent).toBe(message);
+    expect(q(".vl-progress-label").textContent).toContain("(cancelled)");
+    // a refusal (an engine that cannot find) goes to the banner; the box is usable again
+    key("Enter", {}, input);
+    const refused = model.last("find");
+    expect(refused.id).not.toBe(sent.id);
+    model.fail(refused.id, "find: the 'flow' engine cannot find objects from a text; load the 'sam3' engine for that");
+    await flush();
+    expect(q(".vl-error").hidden).toBe(false);
+    expect(q(".vl-error").textContent).toContain("load the 'sam3' engine");
+    expect(q(".vl-status").textContent).toBe("");
+    expect(q<HTMLButtonElement>(".vl-find-ok").disabled).toBe(false);
+  });
+
+  it("the find box shows only while the engine can find; hidden, Enter in it sends nothing", async () => {
+    const { model, key, q } = mount({ can_find: false });
+    await flush();
+    const box = q<HTMLFormElement>(".vl-find");
+    const input = q<HTMLInputElement>(".vl-find-text");
+    expect(box.hidden).toBe(true);
+    input.value = "dog";
+    input.dispatchEvent(new Event("input"));
+    key("Enter", {}, input);
+    box.requestSubmit();
+    expect(model.last("find")).toBeUndefined();
+    model.kernelSet("can_find", true);
+    expect(box.hidden).toBe(false);
+    key("Enter", {}, input);
+    expect(model.last("find")).toMatchObject({ text: "dog", scope: "frame", frame: 0 });
   });
 
   it("follows the kernel's frame and sequence changes", async () => {

@@ -47,6 +47,7 @@ export class AnnotatorView {
   private localError = "";
   private review: ReviewPanel;
   private resetQueued = false;
+  private findPending = false;
 
   constructor(private readonly model: Model, el: HTMLElement, opts: ViewOptions = {}) {
     injectStyle(el.ownerDocument);
@@ -119,6 +120,7 @@ export class AnnotatorView {
       onTool: (t) => this.setTool(t),
       onPropagate: (d) => this.editor.propagate(d),
       onCancel: () => this.editor.edit("cancel"),
+      onFind: (text, scope) => this.find(text, scope),
       onErase: () => this.editor.erase(this.frame, this.frame),
       onEraseRange: (a, b) => this.editor.erase(a, b),
       onBoxFromMask: () => this.boxFromMask(),
@@ -196,8 +198,15 @@ export class AnnotatorView {
     on(["review"], () => this.review.read(model.get("review")));
     on(["tool"], () => this.toolbar.setTool(model.get("tool")));
     on(["state_fields", "state"], () => this.readAttrs());
-    on(["progress"], () => this.toolbar.setProgress((this.progress = model.get("progress") ?? null)));
-    on(["busy"], () => (this.toolbar.status.textContent = model.get("busy") ? `${model.get("busy")}…` : ""));
+    on(["progress"], () => {
+      this.toolbar.setProgress((this.progress = model.get("progress") ?? null));
+      this.readBusy();
+    });
+    on(["busy"], () => {
+      this.toolbar.status.textContent = model.get("busy") ? `${model.get("busy")}…` : "";
+      this.readBusy();
+    });
+    on(["can_find"], () => this.toolbar.find.setAvailable(!!model.get("can_find")));
     on(["error"], () => {
       if (this.model.get("error")) this.localError = ""; // the newest error is the one shown
       this.renderError();
@@ -207,6 +216,8 @@ export class AnnotatorView {
     this.toolbar.setSequences(model.get("sequences") ?? [], model.get("sequence") ?? "");
     this.toolbar.setTool(model.get("tool"));
     this.toolbar.setProgress((this.progress = model.get("progress") ?? null));
+    this.toolbar.find.setAvailable(!!model.get("can_find"));
+    this.readBusy();
     this.readUndo();
     this.renderError();
     this.review.read(model.get("review"));
@@ -295,6 +306,11 @@ export class AnnotatorView {
     this.toolbar.setBoxState(!!entity, !!boxOf(this.viewer.boxesAt(this.frame), entity));
   }
 
+  /** The find box waits while the kernel is busy, or its own request is on the way there. */
+  private readBusy(): void {
+    this.toolbar.find.setBusy(!!this.model.get("busy") || this.findPending, !!this.progress?.running);
+  }
+
   private readUndo(): void {
     const m = this.model;
     this.toolbar.setUndo(!!m.get("can_undo"), !!m.get("can_redo"), String(m.get("undo_label") ?? ""), String(m.get("redo_label") ?? ""));
@@ -358,6 +374,16 @@ export class AnnotatorView {
     this.t.write("sequence", id);
     const timer = setTimeout(() => this.queueReset(), 3000);
     this.off.push(() => clearTimeout(timer));
+  }
+
+  private find(text: string, scope: string): void {
+    if (this.findPending) return;
+    this.findPending = true;
+    this.readBusy();
+    void this.editor.find(text, scope).finally(() => {
+      this.findPending = false;
+      this.readBusy();
+    });
   }
 
   private select(id: string): void {
