@@ -1,10 +1,13 @@
 """The batch tests' demo: six synthetic sequences with keyframes, their frames held every way a
 sequence can hold them (JPEG files, a video file, encoded bytes, arrays), and the reference a batch
-must equal: a plain loop of engine sessions over the same keyframes."""
+must equal: a plain loop of engine sessions over the same keyframes. ``GatedEngine``: an engine whose
+every frame waits for the test."""
 
 from __future__ import annotations
 
 import io
+import threading
+from collections.abc import Generator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 import vidlabel as vl
+from vidlabel.segment.base import Engine, Pass, Prompt, Result, Session
 
 KINDS = ("images", "images", "video", "encoded", "array", "images")
 
@@ -114,3 +118,41 @@ def _write_mp4(path: Path, frames: np.ndarray, fps: int = 12) -> Path:
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
     return path
+
+
+class GatedEngine(Engine):
+    """Carries each entity's first keyframe mask to every frame, computing a frame only once the test
+    releases a permit of ``gate`` (a stand-in for a slow engine, whose pace the test sets)."""
+
+    name = "gated"
+
+    def __init__(self) -> None:
+        self.gate = threading.Semaphore(0)
+
+    def session(self, ds: vl.Dataset, sequence: str) -> GatedSession:
+        return GatedSession(self, ds, sequence)
+
+
+class GatedSession(Session):
+    engine: GatedEngine
+
+    def _segment(self, frame: int, entity: str, prompt: Prompt) -> Result:
+        assert prompt.mask is not None  # the batch tests prompt with masks
+        return prompt.mask.copy(), 1.0
+
+    def _run_pass(self, leg: Pass, entities: list[str]) -> Generator[tuple[int, dict[str, Result]]]:
+        for f in leg.frames:
+            if not self.engine.gate.acquire(timeout=30):
+                raise RuntimeError("the test never let this frame be computed")
+            yield f, {e: (self._first(e), 0.5) for e in entities}
+
+    def _first(self, entity: str) -> np.ndarray:
+        prompt = self._prompts[entity][min(self._prompts[entity])]
+        assert prompt.result is not None
+        return prompt.result
+
+    def _forget(self, entity: str) -> None:
+        pass
+
+    def _clear(self) -> None:
+        pass

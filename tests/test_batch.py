@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from batch_data import add, demo, loop_of_sessions, masks, write_frames
+from batch_data import GatedEngine, add, demo, loop_of_sessions, masks, write_frames
 
 import vidlabel as vl
 
@@ -86,9 +86,13 @@ def test_a_sequence_without_keyframes_is_skipped_and_reported(specs: list[dict])
     ds.add_sequence("pixelless", num_frames=3, width=8, height=8)
     e = ds.add_entity("pixelless")
     ds.set_mask("pixelless", 0, e, np.ones((8, 8), bool))
-    report = vl.batch.propagate(ds, "flow", progress=False).wait()
+    job = vl.batch.propagate(ds, "flow")
+    report = job.wait()
     assert report.done == ["seq0", "seq1"]
     assert report.skipped == ["bare", "pixelless"]
+    # the bar plans the frames of the sequences run; skipped ones count among the sequences done
+    assert job.progress.n == job.progress.total == 32
+    assert "4/4 seq" in job.progress.desc and "skipped=2" in job.progress.postfix
     assert "no keyframes" in (report["bare"].error or "")
     assert "no pixels" in (report["pixelless"].error or "")
     assert "skipped" in repr(report) and "no keyframes" in repr(report)
@@ -146,6 +150,69 @@ def test_cancel_stops_between_frames_and_writes_no_sequence_in_part(tmp_path: Pa
         else:  # untouched: not even the frames it had done when cancelled
             assert rows == [m for m in before if m[0] == seq]
     assert ds.history() == [f"batch flow: {s}" for s in report.done]
+
+
+def test_progress_counts_frames_before_a_sequence_finishes(specs: list[dict]) -> None:
+    ds = add(vl.Dataset(), specs[:2])
+    engine = GatedEngine()
+    job = vl.batch.propagate(ds, engine)
+    bar = job.progress
+    try:
+        assert (bar.total, bar.unit) == (32, "frame")  # the frames planned: 2 sequences of 16
+        deadline = time.monotonic() + 30
+        while bar.n < 3 and time.monotonic() < deadline:
+            engine.gate.release()  # one frame at a time, slower than the bar is redrawn
+            time.sleep(0.25)
+        shown, report = bar.n, job.report()
+        assert 3 <= shown < 16, shown  # frames of seq0, while it runs
+        assert report["seq0"].status == "running" and not report.done
+        assert report["seq0"].frames == 0  # the report tells a sequence's frames once it is written
+        assert report["seq0"].computed >= shown and "frames computed" in repr(report)
+        assert "0/2 seq" in bar.desc
+    finally:
+        engine.gate.release(1000)
+    report = job.wait(timeout=60)
+    assert report.done == ["seq0", "seq1"] and [r.frames for r in report.sequences.values()] == [16, 16]
+    assert bar.n == bar.total == 32
+    assert "2/2 seq" in bar.desc and "failed=0" in bar.postfix and "fps=" in bar.postfix
+
+
+@pytest.mark.parametrize("direction", ["forward", "backward", "both"])
+def test_the_frames_planned_are_the_frames_computed(specs: list[dict], direction: str) -> None:
+    ds = add(vl.Dataset(), specs[:2], middle=0)  # seq0's keyframes mid-video, seq1's at both ends
+    job = vl.batch.propagate(ds, "flow", direction=direction)
+    report = job.wait(timeout=60)
+    assert report.done == ["seq0", "seq1"]
+    frames = sum(r.frames for r in report.sequences.values())
+    assert job.progress.total == job.progress.n == frames
+    assert (frames == 32) if direction == "both" else (16 < frames < 32)
+
+
+def test_progress_plans_the_frames_of_the_direction_and_drops_a_failed_sequence(
+    specs: list[dict], tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    for i, frame in enumerate(vl.demo.synthetic_video(num_frames=8, width=64, height=48, seed=1).frames):
+        Image.fromarray(frame).save(folder / f"{i:05d}.jpg")
+    ds = add(vl.Dataset(), [specs[0], specs[3]], middle=1)  # seq3's keyframes in the middle
+    seq = ds.add_sequence("broken", frames=str(folder))
+    e = ds.add_entity(seq)
+    ds.set_mask(seq, 2, e, np.ones((48, 64), bool))
+    (folder / "00006.jpg").write_bytes(b"not a jpeg")
+    first = {s: min(m[1] for m in masks(ds) if m[0] == s and m[6]) for s in ds.sequence_ids()}
+    planned = {s: ds.sequence(s)["num_frames"] - first[s] for s in ds.sequence_ids()}
+    job = vl.batch.propagate(ds, "flow", direction="forward")
+    assert planned["seq3"] < 16 and planned["broken"] == 6
+    assert job.progress.total == sum(planned.values())  # from each first keyframe to the end
+    report = job.wait(timeout=60)
+    assert report.done == ["seq0", "seq3"] and report.failed == ["broken"]
+    assert [report[s].frames for s in report.done] == [planned["seq0"], planned["seq3"]]
+    # the frames broken had computed before its bad frame are not counted: nothing of it is written
+    assert job.progress.n == planned["seq0"] + planned["seq3"] < job.progress.total
+    assert "failed=1" in job.progress.postfix and "2/3 seq" in job.progress.desc
 
 
 def test_one_job_at_a_time_on_a_dataset(tmp_path: Path) -> None:

@@ -105,12 +105,15 @@ def long_reference(long_specs: list[dict]) -> list[tuple[Any, ...]]:
 
 
 def _kill_one_mid_run(ds: vl.Dataset, how: str) -> tuple[Any, str, int]:
-    job = vl.batch.propagate(ds, "flow", cluster="ray", workers=2, retries=2, progress=False)
+    """Kill the worker of a sequence whose first frames the driver has counted (the workers' counts
+    reach it while they work), a dozen frames at least before its end."""
+    job = vl.batch.propagate(ds, "flow", cluster="ray", workers=2, retries=2)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        running = [r for r in job.report().sequences.values() if r.status == "running" and r.worker]
-        if running:
-            victim = running[-1]
+        report = job.report()
+        counted = [r for r in report.sequences.values() if r.status == "running" and 0 < r.computed <= 36]
+        if counted and counted[-1].worker:
+            victim = counted[-1]
             worker = next(w for w in job.workers if w.pid == victim.worker)
             if how == "ray.kill":
                 ray.kill(worker.handle)
@@ -118,7 +121,7 @@ def _kill_one_mid_run(ds: vl.Dataset, how: str) -> tuple[Any, str, int]:
                 os.kill(victim.worker, signal.SIGKILL)
             return job, victim.sequence, victim.worker
         time.sleep(0.002)
-    raise AssertionError("no sequence ever ran")
+    raise AssertionError("no sequence was seen under way with its frames on the bar")
 
 
 @pytest.mark.parametrize("how", ["ray.kill", "SIGKILL"])
@@ -127,7 +130,16 @@ def test_a_worker_killed_mid_run_loses_only_its_sequence(
 ) -> None:
     ds = add(vl.Dataset(), long_specs)
     job, lost, killed = _kill_one_mid_run(ds, how)
+    bar, shown = job.progress, []
+    while job.running:
+        shown.append(bar.n)
+        time.sleep(0.01)
     report = job.wait(timeout=300)
+    # the lost sequence's frames are counted once: the bar waits for the retry to pass them (never
+    # going back), never shows more than planned, and holds exactly the frames at the end
+    assert shown == sorted(shown) and max(shown) <= bar.total == 6 * 48
+    assert bar.n == bar.total and report[lost].computed == report[lost].frames == 48
+    assert "retried=1" in bar.postfix and "6/6 seq" in bar.desc
     assert report.done == ds.sequence_ids(), report  # the run completes
     assert report[lost].attempts == 2 and "worker died" not in repr(report)
     assert all(r.attempts == 1 for s, r in report.sequences.items() if s != lost)
@@ -159,13 +171,14 @@ def test_a_sequence_that_kills_every_worker_is_reported_failed(long_specs: list[
 def test_cancel_on_ray_gives_up_the_sequences_under_way_whole(long_specs: list[dict]) -> None:
     ds = add(vl.Dataset(), long_specs)
     before = masks(ds)
-    job = vl.batch.propagate(ds, "flow", cluster="ray", workers=2, progress=False)
+    job = vl.batch.propagate(ds, "flow", cluster="ray", workers=2)
     deadline = time.monotonic() + 120
     while not job.report().done and time.monotonic() < deadline:
         time.sleep(0.005)
     job.cancel()
     report = job.wait(timeout=60)
     assert report.finished and report.cancelled and not report.failed
+    assert job.progress.n == 48 * len(report.done)  # the frames of the sequences given up leave the bar
     assert sorted(report.done + report.cancelled) == ds.sequence_ids()
     for seq in report.cancelled:  # nothing of them written
         assert [m for m in masks(ds) if m[0] == seq] == [m for m in before if m[0] == seq]

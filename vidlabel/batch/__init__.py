@@ -68,6 +68,9 @@ def propagate(
     room for) load the engine by name once and read the frames from their files; a sequence lost
     with its worker goes to another one, ``retries`` times at most, then is reported failed.
     Sequences of in-memory arrays cannot reach a remote cluster and are refused for one.
+
+    ``progress``: ``job.progress`` is a tqdm bar of the frames computed out of those planned, moving
+    while a sequence is under way, with the sequences done, failed, skipped and retried.
     """
     from ..dataset import Dataset
     from ..segment import Engine, available

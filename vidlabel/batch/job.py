@@ -4,10 +4,22 @@ The job runs on a thread of its own, so the cell that started it returns at once
 blocks). A runner (``InProcessRunner`` here, ``RayRunner`` in ray_runner.py) hands sequences to
 workers and gives each outcome to ``Job.deliver``, which writes it: only this thread writes, each
 sequence at most once per job.
+
+The bar counts frames, out of the frames planned for the sequences to run: the sum of every
+sequence's ``computed`` in the report, which is its frames once written, and while it is under way
+the frames computed so far (``Job.advanced``, told by the runner at most a few times a second on
+Ray, by the worker after every frame in this process; the bar is drawn at most ``_REFRESH_S``
+apart). Its description counts sequences done (written or skipped) out
+of all asked for; its postfix, failures, skipped sequences and retries (these two when any) and
+frames/s. A sequence whose worker died is retried from its first frame: the bar keeps the frames it
+had reached and moves on only once the retry passes them, so each frame is counted once. A sequence
+that fails or is cancelled writes nothing, and its frames leave the count; at the end the bar holds
+exactly the frames written.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -29,6 +41,7 @@ __all__ = ["InProcessRunner", "Job", "NoWork", "Runner"]
 
 _RUNNING: weakref.WeakKeyDictionary[Any, Job] = weakref.WeakKeyDictionary()  # dataset -> its running job
 _RUNNING_LOCK = threading.Lock()
+_REFRESH_S = 0.2  # the bar is redrawn for frames under way at most this often
 
 
 class Runner(Protocol):
@@ -67,13 +80,14 @@ class Job:
         self._cancelled = threading.Event()
         self.token = CancelToken()  # stops an in-process sequence between frames
         self._error: BaseException | None = None
-        self._frames = 0
-        self._t0 = time.perf_counter()
+        self._retried = 0
+        self._t0 = self._shown_at = time.perf_counter()
         self.progress: Any = None
         if progress:
             from tqdm.auto import tqdm
 
-            self.progress = tqdm(total=len(order), initial=len(skipped), desc=f"batch {source}", unit="seq")
+            planned = sum(p.planned_frames for p in payloads)
+            self.progress = tqdm(total=planned, desc=f"batch {source}", unit="frame", miniters=1)
             self._show()
         self._thread = threading.Thread(target=self._main, name="vidlabel-batch", daemon=False)
 
@@ -135,24 +149,39 @@ class Job:
             r.status, r.worker = "running", worker
             r.attempts += 1
 
+    def advanced(self, seq: str, frames: int) -> None:
+        """``frames`` frames of ``seq`` are computed by the attempt under way (cheap: called per frame
+        in this process). Ignored unless ``seq`` is running: a late count of an attempt that ended."""
+        r = self._report.sequences[seq]  # (its status and count change on this thread only)
+        if r.status != "running" or frames <= r.computed:
+            return  # an attempt after a worker died counts on once it passes the frames of the last
+        with self._lock:
+            r.computed = frames
+        if self.progress is not None and time.perf_counter() - self._shown_at >= _REFRESH_S:
+            self._show(refresh=False)
+
     def requeued(self, seq: str, error: str) -> None:
-        """A worker died under ``seq``; it goes back in the queue."""
+        """A worker died under ``seq``; it goes back in the queue (its frames stay on the bar)."""
         with self._lock:
             r = self._report.sequences[seq]
             r.status, r.error = "pending", error
+        self._retried += 1
+        self._show(refresh=False)
 
     def fail(self, seq: str, error: str, details: str | None = None) -> None:
         with self._lock:
             r = self._report.sequences[seq]
-            r.status, r.error, r.details = "failed", error, details
-        self._tick(0)
+            r.status, r.error, r.details, r.computed = "failed", error, details, 0
+        self._show(refresh=False)
 
     def deliver(self, payload: Payload, outcome: Outcome) -> None:
         """A worker's outcome: written (once), or the sequence failed / cancelled."""
         seq = payload.sequence
         if outcome.cancelled:
             with self._lock:
-                self._report.sequences[seq].status = "cancelled"
+                r = self._report.sequences[seq]
+                r.status, r.computed = "cancelled", 0
+            self._show(refresh=False)
             return
         if outcome.error is not None:
             self.fail(seq, outcome.error, outcome.details)
@@ -169,8 +198,8 @@ class Job:
             r = self._report.sequences[seq]
             r.status, r.error, r.details = "done", None, None
             r.frames, r.written, r.kept, r.dropped = w.frames, w.written, w.kept, w.dropped
-            r.seconds, r.worker = outcome.seconds, outcome.pid
-        self._tick(w.frames)
+            r.seconds, r.worker, r.computed = outcome.seconds, outcome.pid, w.frames
+        self._show(refresh=False)
 
     # ------------------------------------------------------------------ inside
     def _main(self) -> None:
@@ -187,28 +216,34 @@ class Job:
                 for r in self._report.sequences.values():
                     if r.status in ("pending", "running"):
                         r.status = "cancelled"
+                    if r.status != "done":
+                        r.computed = 0  # nothing of it was written
                 self._report.finished = True
             self._runner.stop()
             self._show()
             self._close_bar()
 
-    def _tick(self, frames: int) -> None:
-        self._frames += frames
-        if self.progress is not None:
-            self._show(refresh=False)
-            self.progress.update(1)
-
     def _show(self, refresh: bool = True) -> None:
-        if self.progress is None:
+        bar = self.progress
+        if bar is None:
             return
-        counts = self.report().counts()
-        elapsed = max(time.perf_counter() - self._t0, 1e-9)
-        self.progress.set_postfix(
-            frames=self._frames,
-            fps=f"{self._frames / elapsed:.1f}",
-            failed=counts.get("failed", 0),
-            refresh=refresh,
-        )
+        self._shown_at = now = time.perf_counter()
+        report = self.report()
+        frames = sum(r.computed for r in report.sequences.values())
+        counts = report.counts()
+        done = counts.get("done", 0) + counts.get("skipped", 0)
+        bar.set_description(f"batch {self.source}: {done}/{len(self._report.sequences)} seq", refresh=False)
+        postfix: dict[str, Any] = {"failed": counts.get("failed", 0)}
+        if counts.get("skipped"):
+            postfix["skipped"] = counts["skipped"]
+        if self._retried:
+            postfix["retried"] = self._retried
+        postfix["fps"] = f"{frames / max(now - self._t0, 1e-9):.1f}"
+        bar.set_postfix(postfix, refresh=False)
+        if frames != bar.n:
+            bar.update(frames - bar.n)  # draws (tqdm's mininterval apart)
+        if refresh:
+            bar.refresh()
 
     def _close_bar(self) -> None:
         if self.progress is not None:
@@ -228,7 +263,7 @@ class InProcessRunner:
             if job.cancelled:
                 return
             job.started(p.sequence, os.getpid())
-            job.deliver(p, self._worker.run(p, None, job.token))
+            job.deliver(p, self._worker.run(p, None, job.token, functools.partial(job.advanced, p.sequence)))
 
     def stop(self) -> None:
         pass  # the job's cancel token stops the sequence under way

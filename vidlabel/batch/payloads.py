@@ -83,6 +83,20 @@ class Payload:
     def keyframes(self) -> int:
         return sum(len(m) for m in self.masks.values()) + sum(len(b) for b in self.boxes.values())
 
+    @property
+    def planned_frames(self) -> int:
+        """Frames its propagation computes, as a session plans it (``Session.plan`` from the
+        keyframes): every frame for "both", from the first keyframe to the end going forward, from
+        the last one to frame 0 going backward."""
+        keyed = {f for m in self.masks.values() for f in m} | {f for b in self.boxes.values() for f in b}
+        if not keyed:
+            return 0
+        if self.direction == "forward":
+            return self.num_frames - min(keyed)
+        if self.direction == "backward":
+            return max(keyed) + 1
+        return self.num_frames
+
     def for_worker(self) -> Payload:
         """The payload as it is sent to another process (the driver's frame source stays here)."""
         out = Payload(**{k: getattr(self, k) for k in self.__dataclass_fields__})

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,12 +28,13 @@ from .worker import SequenceWorker
 
 __all__ = ["ActorWorker", "RayRunner", "check_reachable", "connect", "is_remote", "parse_cluster"]
 
-_POLL_S = 0.1
+_POLL_S = 0.1  # how often the driver looks at cancel() while it waits for answers
+_PROGRESS_S = 0.25  # how often the driver asks a busy worker how many frames it has done
 # Ray 2.60's client sends the cluster's token only when asked to (ray PR #64755 review)
 _AUTH_HINT = (
     " (a cluster with token authentication also needs RAY_AUTH_MODE=token here, and its token in "
     "RAY_AUTH_TOKEN or ~/.ray/auth_token)"
-)  # how often the driver looks at cancel() while it waits for answers
+)
 
 
 def _ray() -> Any:
@@ -174,8 +176,14 @@ class RayRunner:
             by_gpu = int(have.get("GPU", 0) // gpus) if gpus else jobs
             workers = max(1, min(by_cpu, by_gpu, jobs))
         workers = min(workers, jobs)  # an actor with no sequence to take would only load the engine
+        # Progress: the driver asks each busy actor for its frame count (``progress``, one small
+        # tuple, a few times a second), which a second thread of the actor answers while ``run``
+        # works (max_concurrency=2; the driver never gives an actor two sequences at once). Rather
+        # than workers pushing counts to a progress actor: no actor more to place, keep alive and
+        # find again after a restart, and a count dies with its worker, so a killed attempt cannot
+        # report late; the driver keeps the only record of what is counted (Job.advanced).
         actor_cls = ray.remote(SequenceWorker).options(
-            num_cpus=cpus, num_gpus=gpus, max_restarts=restarts, max_task_retries=0
+            num_cpus=cpus, num_gpus=gpus, max_restarts=restarts, max_task_retries=0, max_concurrency=2
         )
         threads = max(1, int(cpus))
         self._actors = [ActorWorker(actor_cls.remote(engine, options, threads)) for _ in range(workers)]
@@ -197,6 +205,8 @@ class RayRunner:
         errors = ray.exceptions
         queue: deque[_Task] = deque(_Task(p) for p in payloads)
         waiting: dict[Any, tuple[str, ActorWorker, _Task | None]] = {}
+        polls: dict[Any, tuple[ActorWorker, _Task]] = {}  # progress asked of busy actors
+        asked = 0.0
         for a in self._actors:
             waiting[a.handle.start.remote()] = ("start", a, None)
         while (queue or any(k == "run" for k, _, _ in waiting.values())) and not job.cancelled:
@@ -206,9 +216,17 @@ class RayRunner:
                 while queue:
                     job.fail(queue.popleft().payload.sequence, why)
                 return
-            ready, _ = ray.wait(list(waiting), num_returns=1, timeout=_POLL_S)
+            if time.monotonic() - asked >= _PROGRESS_S:
+                asked = time.monotonic()
+                self._ask_progress(waiting, polls)
+            ready, _ = ray.wait([*waiting, *polls], num_returns=1, timeout=_POLL_S)
             for ref in ready:
+                if ref in polls:
+                    self._answered(job, ref, polls.pop(ref)[1])
+                    continue
                 kind, actor, task = waiting.pop(ref)
+                for other in [r for r, (a, _) in polls.items() if a is actor]:
+                    del polls[other]  # a poll of an actor that died may never answer: asked again
                 try:
                     value = ray.get(ref)
                 except errors.RayTaskError as e:
@@ -228,6 +246,24 @@ class RayRunner:
                 actor.pid, actor.state = value.pid or actor.pid, "idle"
                 task.data = None  # its frames leave the object store
                 job.deliver(task.payload, value)
+
+    @staticmethod
+    def _ask_progress(waiting: dict[Any, Any], polls: dict[Any, tuple[ActorWorker, _Task]]) -> None:
+        """Ask each actor running a sequence, and not asked yet, how many frames it has done."""
+        asked = {id(a) for a, _ in polls.values()}
+        for kind, actor, task in waiting.values():
+            if kind == "run" and task is not None and id(actor) not in asked:
+                polls[actor.handle.progress.remote()] = (actor, task)
+
+    def _answered(self, job: Job, ref: Any, task: _Task) -> None:
+        """A worker's frame count, given to the job. A poll that failed says nothing: a worker that
+        died is seen through its ``run``."""
+        try:
+            value = self._ray.get(ref)
+        except self._ray.exceptions.RayError:
+            return
+        if value is not None and value[0] == task.payload.sequence:
+            job.advanced(value[0], int(value[1]))
 
     def _hand_out(self, job: Job, queue: deque[_Task], waiting: dict[Any, Any]) -> None:
         idle = [a for a in self._actors if a.state == "idle"]

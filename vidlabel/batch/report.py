@@ -18,7 +18,10 @@ class SequenceReport:
     details: str | None = None  # failed: the worker's traceback, when there is one
     attempts: int = 0  # times it was handed to a worker (more than one: a worker died under it)
     worker: int | None = None  # pid of the worker it ran on (last)
-    frames: int = 0  # frames propagated
+    frames: int = 0  # frames propagated (once written)
+    # frames counted on job.progress: while it runs (or waits for a retry) the frames computed so far,
+    # the most any attempt reached; once done its frames; 0 if it failed or was cancelled
+    computed: int = 0
     written: int = 0  # masks written (or erased)
     kept: int = 0  # results not written over a keyframe
     dropped: list[str] = field(default_factory=list)  # entities removed while it ran
@@ -72,6 +75,8 @@ class BatchReport:
                 what = f"{r.frames} frames, {r.written} masks written, {r.kept} keyframes kept"
             elif r.status in ("failed", "skipped"):
                 what = r.error or ""
+            elif r.computed:
+                what = f"{r.computed} frames computed"
             else:
                 what = ""
             tries = f" ({r.attempts} attempts)" if r.attempts > 1 else ""

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import rle as rlemod
@@ -27,8 +27,17 @@ __all__ = ["SequenceWorker", "compute"]
 _CACHE_BYTES = 64 * 2**20  # the worker's decode cache: a pass reads each frame once
 
 
-def compute(engine: Engine, payload: Payload, data: Any = None, cancel: CancelToken | None = None) -> Outcome:
-    """Propagate the keyframes of ``payload`` with ``engine``; never raises (an error is in the outcome)."""
+def compute(
+    engine: Engine,
+    payload: Payload,
+    data: Any = None,
+    cancel: CancelToken | None = None,
+    on_frame: Callable[[int], None] | None = None,
+) -> Outcome:
+    """Propagate the keyframes of ``payload`` with ``engine``; never raises (an error is in the outcome).
+
+    ``on_frame(done)`` is called after each frame with the number of frames computed so far; it must
+    be cheap (it runs in the propagation loop)."""
     from ..dataset import Dataset
 
     t0 = time.perf_counter()
@@ -67,6 +76,8 @@ def compute(engine: Engine, payload: Payload, data: Any = None, cancel: CancelTo
                 out.frames.append(
                     (frame, {e: (rlemod.encode(m)["counts"], float(s)) for e, (m, s) in results.items()})
                 )
+                if on_frame is not None:
+                    on_frame(len(out.frames))
         out.cancelled = len(out.frames) < total  # stopped between frames: none of it is written
     except Exception as e:
         out.frames = []
@@ -81,7 +92,10 @@ class SequenceWorker:
 
     ``threads`` bounds the threads OpenCV and torch use, so that workers sharing a machine do not
     outnumber its cores. A failure to load the engine is kept and given back by ``start`` and ``run``
-    (an actor whose constructor raised would only say that it died)."""
+    (an actor whose constructor raised would only say that it died).
+
+    ``progress()`` says how far the sequence under way is, ``(sequence, frames computed)`` or None
+    when idle: on Ray it is answered by a second thread of the actor while ``run`` works."""
 
     def __init__(
         self, engine: str | Engine, options: Mapping[str, Any] | None = None, threads: int | None = None
@@ -89,6 +103,7 @@ class SequenceWorker:
         self.engine: Engine | None = None
         self.pid = os.getpid()
         self.error: BaseException | None = None
+        self._under_way: tuple[str, int] | None = None  # one assignment per frame: atomic, lock-free
         try:
             if isinstance(engine, str):
                 from ..segment import load
@@ -107,10 +122,32 @@ class SequenceWorker:
             raise self.error
         return os.getpid()
 
-    def run(self, payload: Payload, data: Any = None, cancel: CancelToken | None = None) -> Outcome:
+    def run(
+        self,
+        payload: Payload,
+        data: Any = None,
+        cancel: CancelToken | None = None,
+        on_frame: Callable[[int], None] | None = None,
+    ) -> Outcome:
+        """``payload`` propagated; ``on_frame(done)`` after each frame (in this process only)."""
         if self.engine is None:
             return Outcome(payload.sequence, error=f"the engine did not load: {self.error}", pid=os.getpid())
-        return compute(self.engine, payload, data, cancel)
+        seq = payload.sequence
+
+        def count(done: int) -> None:
+            self._under_way = (seq, done)
+            if on_frame is not None:
+                on_frame(done)
+
+        self._under_way = (seq, 0)
+        try:
+            return compute(self.engine, payload, data, cancel, count)
+        finally:
+            self._under_way = None
+
+    def progress(self) -> tuple[str, int] | None:
+        """``(sequence, frames computed)`` of the sequence under way, None when idle."""
+        return self._under_way
 
 
 def _limit_threads(n: int) -> None:

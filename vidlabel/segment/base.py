@@ -150,16 +150,9 @@ class Session(abc.ABC):
             f = self.dataset.resolve_frame(self.sequence, frame)
             eid = self.dataset.resolve_entity(self.sequence, entity)
             new = self._validated_prompt(points, labels, self._corners(box, box_xywh), mask)
-            old = self._prompts.get(eid, {}).get(f)
-            merged = (
-                new
-                if (clear or old is None or new.mask is not None or old.mask is not None)
-                else (self._merge(old, new))
-            )
-            result, score = self._segment(f, eid, merged)
-            result = self._check_result(result, "prompt")
-            merged.result, merged.score = result, float(score)
-            self._prompts.setdefault(eid, {})[f] = merged
+            merged = self._hold(f, eid, new, clear)
+            result = merged.result
+            assert result is not None
             if write:
                 self.dataset.set_mask(
                     self.sequence, f, eid, result, source="human", score=merged.score, keyframe=True
@@ -168,6 +161,31 @@ class Session(abc.ABC):
             else:
                 self._written.discard((eid, f))
             return result, merged.score
+
+    def _hold(self, f: int, eid: str, new: Prompt, clear: bool) -> Prompt:
+        """Segment ``eid`` on ``f`` from ``new`` (merged with the clicks there unless ``clear``) and hold
+        the prompt. The caller holds the lock and has checked the session may take it."""
+        old = self._prompts.get(eid, {}).get(f)
+        merged = (
+            new
+            if (clear or old is None or new.mask is not None or old.mask is not None)
+            else (self._merge(old, new))
+        )
+        result, score = self._segment(f, eid, merged)
+        merged.result, merged.score = self._check_result(result, "prompt"), float(score)
+        self._prompts.setdefault(eid, {})[f] = merged
+        return merged
+
+    def _keyframe_from(self, f: int, eid: str, mask: np.ndarray, *, source: str, score: float) -> np.ndarray:
+        """Prompt ``eid`` on ``f`` with ``mask`` and write the answer as a keyframe with ``source`` and
+        ``score`` (an engine's detection, as a person's prompt would be); returns the mask written. For a
+        propagation that finds new instances as it goes, so the session may be busy; the caller holds
+        the lock."""
+        held = self._hold(f, eid, self._validated_prompt(None, None, None, mask), True)
+        assert held.result is not None
+        self.dataset.set_mask(self.sequence, f, eid, held.result, source=source, score=score, keyframe=True)
+        self._written.add((eid, f))
+        return held.result
 
     def follow_keyframes(self, entities: Iterable[str] | None = None) -> list[str]:
         """Make the prompts of ``entities`` (those prompted by default, or, with none prompted,

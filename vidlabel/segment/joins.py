@@ -9,11 +9,12 @@ with a fixed set of entities.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Generator, Mapping
+from collections.abc import Callable, Collection, Generator, Iterator, Mapping
 
 from .records import Pass, Result
 
 Run = Callable[[int, int, bool, list[str], int], Generator[tuple[int, dict[str, Result]]]]
+Found = Callable[[int, dict[str, Result]], list[str]]
 
 
 def entry(keys: Collection[int], leg: Pass) -> int | None:
@@ -30,21 +31,53 @@ def entry(keys: Collection[int], leg: Pass) -> int | None:
 
 
 def run_pass(
-    leg: Pass, entities: list[str], keyframes: Mapping[str, Collection[int]], run: Run
+    leg: Pass,
+    entities: list[str],
+    keyframes: Mapping[str, Collection[int]],
+    run: Run,
+    found: Found | None = None,
 ) -> Generator[tuple[int, dict[str, Result]]]:
     """Every frame of ``leg``: empty before anyone joins, then ``run(first, last, reverse, active,
-    start)`` for each stretch between joins, with the entities that have joined by then."""
+    start)`` for each stretch between joins, with the entities that have joined by then.
+
+    ``found(frame, results)``, if given, is called on each tracked frame before it is yielded and
+    returns entities that appeared there (already prompted on that frame): the stretch is cut after
+    that frame and they are tracked from the next one on. They are added to ``entities``."""
     step = -1 if leg.reverse else 1
     joined = {e: entry(keyframes[e], leg) for e in entities}
-    joins = sorted({f for f in joined.values() if f is not None}, key=lambda f: (f - leg.start) * step)
+    end = leg.last + step
     cursor = leg.start
-    for i, first in enumerate(joins):
-        for f in range(cursor, first, step):
-            yield f, {}
-        last = joins[i + 1] - step if i + 1 < len(joins) else leg.last
-        active = [e for e in entities if (j := joined[e]) is not None and (j - first) * step <= 0]
-        yield from run(first, last, leg.reverse, active, leg.start)
-        cursor = last + step
-    if not joins:
-        for f in leg.frames:
-            yield f, {}
+
+    def frames(
+        first: int, stretch: Iterator[tuple[int, dict[str, Result]]]
+    ) -> Generator[tuple[int, dict[str, Result]]]:
+        """The stretch's frames; sets ``cursor`` past the last one, or past one where entities appeared."""
+        nonlocal cursor
+        for frame, results in stretch:
+            new = found(frame, results) if found is not None else []
+            yield frame, results
+            cursor = frame + step
+            if new:
+                for e in new:
+                    joined[e] = frame
+                    if e not in entities:
+                        entities.append(e)
+                return
+
+    while cursor != end:
+        first = cursor
+        ahead = sorted(
+            {f for f in joined.values() if f is not None and (f - first) * step > 0},
+            key=lambda f: (f - first) * step,
+        )
+        active = [e for e in entities if (j := joined.get(e)) is not None and (j - first) * step <= 0]
+        if not active:  # nobody tracked yet: empty frames up to the next join
+            stop = ahead[0] if ahead else end
+            yield from frames(first, ((f, {}) for f in range(first, stop, step)))
+            continue
+        last = ahead[0] - step if ahead else leg.last
+        stretch = run(first, last, leg.reverse, active, leg.start)
+        try:
+            yield from frames(first, stretch)
+        finally:
+            stretch.close()

@@ -75,11 +75,13 @@ class PropagationReport:
     kept: int = 0  # results not written because the dataset holds a keyframe there
     cancelled: bool = False
     dropped: list[str] = field(default_factory=list)  # entities removed from the dataset during the run
+    found: list[str] = field(default_factory=list)  # entities the run created for what it found (sam3)
 
     def __repr__(self) -> str:
         state = "cancelled" if self.cancelled else "done"
         gone = f", dropped {', '.join(self.dropped)}" if self.dropped else ""
+        found = f", found {len(self.found)}" if self.found else ""
         return (
             f"PropagationReport({len(self.frames)} frames, {self.written} written, {self.kept} kept"
-            f"{gone}, {state})"
+            f"{found}{gone}, {state})"
         )

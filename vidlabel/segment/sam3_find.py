@@ -8,17 +8,28 @@ runs the
 detector on one frame: each detection above ``threshold`` (at most ``max_objects``, best first) becomes a new
 entity with category ``text`` and its mask as a keyframe (``source`` names the model), unless its mask
 overlaps an entity's mask on that frame by ``match_iou`` or more (then it is that entity, not added again).
-Propagating then tracks every instance found.
+
+``session.propagate_into()`` then tracks every instance found and keeps looking: on every frame (every
+``find_every``-th) the detector runs for each text the session was asked to find (or those given as
+``find=``), on the vision features the tracker has just computed for that frame, and an instance that
+matches nothing tracked there (nor any other entity's mask) becomes a new entity, prompted with its mask
+on that frame and tracked from the next one, as SAM 3 does. Everything it creates and writes is part of
+the propagation's one undo step. At most ``max_objects`` entities per text in a sequence are created.
+An instance the tracker lost and the detector finds again is a new entity (merge the two tracklets).
 """
 
 from __future__ import annotations
 
+from collections.abc import Generator, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import ValidationError
 from .hf_session import TrackerEngine, TrackerSession, upscale
+from .joins import run_pass
+from .records import Direction, Pass, PropagationReport, Result
 
 if TYPE_CHECKING:
     from ..dataset import Dataset
@@ -120,19 +131,62 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.logical_and(a, b).sum() / union) if union else 0.0
 
 
+@dataclass
+class _Finding:
+    """What a propagation looks for as it goes, and what it has done so far."""
+
+    texts: list[str]
+    every: int
+    source: str
+    created: dict[str, int]  # entities of each text in the sequence (existing ones included)
+    searched: set[int] = field(default_factory=set)
+    new: list[str] = field(default_factory=list)
+
+
 class SAM3Session(TrackerSession):
-    """A SAM 3 session: the tracker fed by the detector's features, and ``find``."""
+    """A SAM 3 session: the tracker fed by the detector's features, ``find``, and propagation that finds."""
 
     engine: SAM3Engine
 
+    def __init__(self, engine: SAM3Engine, ds: Dataset, sequence: str) -> None:
+        super().__init__(engine, ds, sequence)
+        self._texts: list[str] = []  # what find() was asked for: propagation keeps looking for it
+        self._finding: _Finding | None = None
+        self._seen: tuple[int, Any] | None = None  # the last frame's detector vision features
+        self._text_embeds: dict[str, tuple[Any, Any]] = {}
+
+    @property
+    def texts(self) -> list[str]:
+        """The texts ``find`` was asked for: ``propagate_into`` looks for them on every frame."""
+        return list(self._texts)
+
     def _vision(self, frame: int) -> Any:
+        # The tracker (through the neck) and the detector read the same backbone output: computed once.
+        if self._seen is not None and self._seen[0] == frame:
+            return self._seen[1]
         pixels = self._frames[frame].unsqueeze(0).to(self.engine.device)
-        return self.engine.model.detector_model.get_vision_features(pixel_values=pixels)
+        embeds = self.engine.model.detector_model.get_vision_features(pixel_values=pixels)
+        self._seen = (frame, embeds)
+        return embeds
 
     def _before_frame(self, view: Any, frame: int) -> None:
         if view.cache.get_vision_features(frame) is None:
             feats, pos = self.engine.model.get_vision_features_for_tracker(vision_embeds=self._vision(frame))
             view.cache.cache_vision_features(frame, {"vision_feats": feats, "vision_pos_embeds": pos})
+
+    def _clear(self) -> None:
+        super()._clear()
+        self._seen = None
+        self._text_embeds.clear()
+
+    def _text(self, text: str) -> tuple[Any, Any]:
+        """(text embeddings, attention mask) of ``text``, kept: a propagation asks on every frame."""
+        if text not in self._text_embeds:
+            ids, attention = self.engine.tokenize(text)
+            det = self.engine.model.detector_model
+            embeds = det.get_text_features(input_ids=ids, attention_mask=attention, return_dict=True)
+            self._text_embeds[text] = (embeds, attention)
+        return self._text_embeds[text]
 
     def detect(
         self, text: str, frame: int, threshold: float | None = None, max_objects: int | None = None
@@ -149,9 +203,8 @@ class SAM3Session(TrackerSession):
             self.engine.match_iou,
         )
         det = self.engine.model.detector_model
-        ids, attention = self.engine.tokenize(text.strip())
-        with self.engine._context():
-            text_embeds = det.get_text_features(input_ids=ids, attention_mask=attention, return_dict=True)
+        with self._lock, self.engine._context():
+            text_embeds, attention = self._text(text.strip())
             out = det(vision_embeds=self._vision(f), text_embeds=text_embeds, attention_mask=attention)
             probs = out.pred_logits.sigmoid()[0]
             if out.presence_logits is not None:
@@ -169,19 +222,21 @@ class SAM3Session(TrackerSession):
         self, text: str, frame: int = 0, *, threshold: float | None = None, max_objects: int | None = None
     ) -> Found:
         """Entities for every instance of ``text`` on ``frame`` (see the module docstring),
-        as one undo step."""
+        as one undo step. ``propagate_into`` then keeps looking for ``text``."""
         with self._lock:
             self._check_idle("find")
             detections = self.detect(text, frame, threshold, max_objects)
             f = self.dataset.resolve_frame(self.sequence, frame)
+            text = text.strip()
+            if text not in self._texts:
+                self._texts.append(text)
             ds, seq = self.dataset, self.sequence
             existing = {e: m for e in ds.entity_ids(seq) if (m := ds.mask(seq, f, e)) is not None and m.any()}
-            new: list[str] = []
             matched: list[str] = []
             keep: list[tuple[np.ndarray, float]] = []
             for mask, score in detections:
-                best = max(existing, key=lambda e: _iou(existing[e], mask), default=None)
-                if best is not None and _iou(existing[best], mask) >= self.engine.match_iou:
+                best = self._match(mask, existing)
+                if best is not None:
                     if best not in matched:
                         matched.append(best)
                     continue
@@ -190,11 +245,142 @@ class SAM3Session(TrackerSession):
                 keep.append((mask, score))
             if not keep:
                 return Found([], matched)
-            source = f"sam3:{self.engine.model_id}"
-            with ds.undo_group(f"sam3: find {text.strip()!r} on frame {f}"):
-                for mask, score in keep:
-                    eid = ds.add_entity(seq, category=text.strip())
-                    result, _ = self.prompt(f, eid, mask=mask, write=False)
-                    ds.set_mask(seq, f, eid, result, source=source, score=score, keyframe=True)
-                    new.append(eid)
+            with ds.undo_group(f"sam3: find {text!r} on frame {f}"):
+                new = [self._create(text, f, mask, score) for mask, score in keep]
             return Found(new, matched)
+
+    def _match(self, mask: np.ndarray, masks: dict[str, np.ndarray]) -> str | None:
+        """The entity whose mask is the same instance as ``mask`` (IoU at least ``match_iou``), if any."""
+        best = max(masks, key=lambda e: _iou(masks[e], mask), default=None)
+        return best if best is not None and _iou(masks[best], mask) >= self.engine.match_iou else None
+
+    def _create(self, text: str, frame: int, mask: np.ndarray, score: float) -> str:
+        """A new entity of category ``text`` prompted with ``mask`` on ``frame``, its keyframe written."""
+        ds, seq = self.dataset, self.sequence
+        eid: str | None = None
+        try:
+            with ds.transaction(f"sam3: found {text!r} on frame {frame}"):
+                eid = ds.add_entity(seq, category=text)
+                self._keyframe_from(frame, eid, mask, source=f"sam3:{self.engine.model_id}", score=score)
+        except BaseException:
+            if eid is not None and eid in self._prompts:  # nothing was committed: forget it here too
+                self._forget(eid)
+                self._prompts.pop(eid, None)
+            raise
+        return eid
+
+    # ------------------------------------------------------------------ propagation that finds
+    def propagate_into(
+        self,
+        ds: Dataset | None = None,
+        start: int | None = None,
+        direction: Direction = "forward",
+        end: Any = None,
+        *,
+        find: str | Sequence[str] | bool | None = None,
+        find_every: int = 1,
+        entities: Iterable[str] | str | None = None,
+        **options: Any,
+    ) -> PropagationReport:
+        """As ``Session.propagate_into``, and new instances of ``find`` (by default the texts ``find()`` was
+        asked for; ``False`` for none) become entities as they appear (see the module docstring): the
+        report's ``found`` lists them. With texts to find, a session with no prompts yet may propagate
+        (from frame 0, or the last frame going backward)."""
+        texts = self._texts_to_find(find, ds)
+        if not isinstance(find_every, int) or isinstance(find_every, bool) or find_every < 1:
+            raise ValidationError(
+                f"propagate_into: find_every must be a positive integer, got {find_every!r}"
+            )
+        if not texts:
+            return super().propagate_into(ds, start, direction, end, entities=entities, **options)
+        with self._lock:
+            self._check_idle("propagate")
+            if start is None and not self._prompts and not self._keyed():
+                start = self.num_frames - 1 if direction == "backward" else 0
+            ents = self.dataset.entity_ids(self.sequence)
+            cats = [self.dataset.entity(e)["category"] for e in ents]
+            self._finding = _Finding(
+                texts,
+                find_every,
+                f"sam3:{self.engine.model_id}",
+                {t: sum(c == t for c in cats) for t in texts},
+            )
+        try:
+            report = super().propagate_into(ds, start, direction, end, entities=entities, **options)
+            report.found = list(self._finding.new)
+            return report
+        finally:
+            self._finding = None
+
+    def _keyed(self) -> bool:
+        """Whether the dataset holds keyframes in this sequence (propagate_into makes them prompts)."""
+        masks = self.dataset.snapshot()["masks"]
+        return any(
+            masks.value(k, "keyframe")
+            for e in self.dataset.entity_ids(self.sequence)
+            for k in masks.lookup("by_entity", (self.sequence, e))
+        )
+
+    def _texts_to_find(self, find: Any, ds: Dataset | None) -> list[str]:
+        if find is None or find is True:
+            texts = list(self._texts)
+            if find is True and not texts:
+                raise ValidationError(
+                    "propagate_into: find=True but find() was never called; give find='text'"
+                )
+        elif find is False:
+            return []
+        elif isinstance(find, str):
+            texts = [find]
+        elif isinstance(find, Sequence) and all(isinstance(t, str) for t in find):
+            texts = list(find)
+        else:
+            raise ValidationError(
+                f"propagate_into: find must be a text, a list of texts or a bool, got {find!r}"
+            )
+        for t in texts:
+            if not t.strip():
+                raise ValidationError(f"propagate_into: find texts must be non-empty, got {t!r}")
+        if texts and ds is not None and ds is not self.dataset:
+            if find is None:
+                return []  # writing elsewhere: the entities found would have to be made there
+            raise ValidationError(
+                "propagate_into: find= creates entities in the session's own dataset; "
+                "propagate into it (ds=None) to find, or pass find=False"
+            )
+        return list(dict.fromkeys(t.strip() for t in texts))
+
+    def _entities_for(self, entities: Iterable[str] | str | None) -> list[str]:
+        if entities is None and self._finding is not None and not self.entities:
+            return []  # nothing tracked yet: the run starts with what it finds
+        return super()._entities_for(entities)
+
+    def _run_pass(self, leg: Pass, entities: list[str]) -> Generator[tuple[int, dict[str, Result]]]:
+        if self._finding is None:
+            return super()._run_pass(leg, entities)
+        return run_pass(leg, entities, self._prompts, self._run_segment, found=self._found_on)
+
+    def _found_on(self, frame: int, results: dict[str, Result]) -> list[str]:
+        """New entities for instances on ``frame`` that match nothing there (called by the pass)."""
+        run = self._finding
+        if run is None or frame in run.searched or frame % run.every:
+            return []
+        run.searched.add(frame)  # the start frame comes twice going both ways
+        ds, seq = self.dataset, self.sequence
+        known = {e: m for e, (m, _) in results.items() if m.any()}
+        for e in ds.entity_ids(seq):
+            if e not in results and (m := ds.mask(seq, frame, e)) is not None and m.any():
+                known[e] = m
+        new: list[str] = []
+        for text in run.texts:
+            for mask, score in self.detect(text, frame):
+                if run.created[text] >= self.engine.max_objects:
+                    break
+                if self._match(mask, known) is not None:
+                    continue
+                eid = self._create(text, frame, mask, score)
+                known[eid] = mask
+                run.created[text] += 1
+                new.append(eid)
+        run.new.extend(new)
+        return new

@@ -1,0 +1,235 @@
+"""SAM 3 text prompts in propagation: instances that appear mid-video become entities where they appear.
+
+The tiny SAM 3 has random weights, so what its detector finds is arbitrary. The exact checks give the
+session a stand-in detector (``detect``, the one method propagation asks) that sees chosen squares on chosen
+frames; the real detector is run too, for what must hold whatever it finds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from conftest import assert_same, snapshot
+
+import vidlabel as vl
+from vidlabel.segment.hf_loading import import_transformers
+from vidlabel.segment.hf_tiny import bias_object_scores, tiny_sam3_config
+
+import_transformers()
+
+H, W = 64, 96
+N = 12
+
+
+@pytest.fixture(scope="module")
+def sam3() -> Any:
+    from vidlabel.segment.sam3_find import SAM3Engine
+
+    def tokens(text: str) -> tuple[Any, Any]:  # token ids made directly (no tokenizer is downloaded)
+        ids = torch.tensor([[49406] + [(ord(c) * 7) % 1000 for c in text] + [49407] * (31 - len(text))])
+        return ids, torch.ones_like(ids)
+
+    torch.set_num_threads(2)
+    eng = vl.segment.load(
+        "sam3",
+        config=tiny_sam3_config(),
+        random_weights=True,
+        device="cpu",
+        tokenizer=tokens,
+        threshold=0.3,
+        max_objects=4,
+    )
+    assert isinstance(eng, SAM3Engine)
+    bias_object_scores(eng.tracker)
+    return eng
+
+
+@pytest.fixture(scope="module")
+def clip() -> np.ndarray:
+    v = vl.demo.synthetic_video(width=W, height=H, num_frames=N, num_objects=2, seed=5)
+    return np.stack(v.frames)
+
+
+def _square(x: int, y: int, s: int = 16) -> np.ndarray:
+    m = np.zeros((H, W), bool)
+    m[y : y + s, x : x + s] = True
+    return m
+
+
+A, B = _square(8, 8), _square(60, 36)
+
+
+def _session(sam3: Any, clip: np.ndarray, sees: dict[int, list[np.ndarray]]) -> tuple[vl.Dataset, str, Any]:
+    """A dataset of ``clip`` and a session whose detector sees ``sees[frame]`` (and, once the dataset holds
+    an entity's mask on a frame, that mask too: the instance as tracked before)."""
+    ds = vl.Dataset()
+    seq = ds.add_sequence("clip", frames=list(clip))
+    ds.clear_history()
+    sess = sam3.session(ds, seq)
+    asked: list[int] = []
+
+    def detect(text: str, frame: int, threshold: Any = None, max_objects: Any = None) -> Any:
+        asked.append(frame)
+        held = [m for e in ds.entity_ids(seq) if (m := ds.mask(seq, frame, e)) is not None and m.any()]
+        return [(m, 0.9) for m in sees.get(frame, []) + held]
+
+    sess.detect = detect
+    sess.asked = asked
+    return ds, seq, sess
+
+
+def _frames_of(ds: vl.Dataset, seq: str, eid: str) -> list[int]:
+    return [f for f in range(N) if ds.annotation("masks", seq, f, eid) is not None]
+
+
+def test_an_instance_that_appears_mid_video_becomes_an_entity_there_and_is_tracked_after(
+    sam3: Any, clip: np.ndarray
+) -> None:
+    ds, seq, sess = _session(sam3, clip, {0: [A], 4: [B]})
+    found = sess.find("ball", frame=0)
+    (a,) = found.new
+    assert sess.texts == ["ball"]
+    report = sess.propagate_into()  # keeps looking for "ball"
+    assert report.frames == list(range(N)) and not report.cancelled
+    (b,) = report.found
+    assert ds.entity_ids(seq) == [a, b] and ds.entity(b)["category"] == "ball"
+    row = ds.annotation("masks", seq, 4, b)
+    assert row is not None and row["keyframe"] and row["source"] == f"sam3:{sam3.model_id}"
+    assert row["score"] == pytest.approx(0.9)
+    # Its mask there is the tracker's answer to the square (not something else): mostly the square.
+    kept = ds.mask(seq, 4, b)
+    assert (kept & B).sum() / (kept | B).sum() > 0.5
+    # Nothing before the frame it appeared on; tracked on every frame after it.
+    assert _frames_of(ds, seq, b)[0] == 4
+    after = [ds.annotation("masks", seq, f, b) for f in range(5, N)]
+    assert sum(r is not None for r in after) >= N - 6
+    assert all(r["source"] == "sam3" and not r["keyframe"] for r in after if r is not None)
+    assert len(_frames_of(ds, seq, a)) >= N - 2  # the one found first is tracked all along
+    # Every frame was searched once.
+    assert sorted(sess.asked) == [0, *range(N)]
+    # The whole run, with the entity it created, is one undo step.
+    assert ds.history()[-1].startswith("sam3: propagate") and len(ds.history()) == 2
+    ds.undo()
+    assert ds.entity_ids(seq) == [a] and _frames_of(ds, seq, a) == [0]
+
+
+def test_rerunning_finds_nothing_new(sam3: Any, clip: np.ndarray) -> None:
+    ds, seq, sess = _session(sam3, clip, {0: [A], 4: [B]})
+    sess.find("ball", frame=0)
+    first = sess.propagate_into()
+    assert len(first.found) == 1
+    before = {e: _frames_of(ds, seq, e) for e in ds.entity_ids(seq)}
+    again = sess.propagate_into()  # the detector now also sees what is tracked on each frame
+    assert again.found == [] and {e: _frames_of(ds, seq, e) for e in ds.entity_ids(seq)} == before
+
+
+def test_a_session_without_prompts_starts_from_what_it_finds(sam3: Any, clip: np.ndarray) -> None:
+    ds, seq, sess = _session(sam3, clip, {3: [B], 2: [A]})
+    report = sess.propagate_into(find="ball", direction="backward")  # from the last frame back
+    assert report.frames == list(range(N - 1, -1, -1))
+    b, a = report.found
+    for e, where in ((b, 3), (a, 2)):
+        frames = _frames_of(ds, seq, e)  # tracked backward from where it was found, nothing after it
+        assert frames[-1] == where and ds.annotation("masks", seq, where, e)["keyframe"]
+        assert len(frames) >= where  # and on most frames before
+
+
+def test_max_objects_caps_what_a_run_creates(sam3: Any, clip: np.ndarray) -> None:
+    many = [_square(4 + 22 * i, 4) for i in range(4)] + [_square(4 + 22 * i, 40) for i in range(4)]
+    ds, seq, sess = _session(sam3, clip, {1: many})
+    report = sess.propagate_into(find="ball", start=0)
+    assert len(report.found) == sam3.max_objects == 4 and ds.entity_ids(seq) == report.found
+    # The squares are distinct instances: the four best (first) are the ones made.
+    assert [ds.mask(seq, 1, e)[4:20].any() for e in report.found] == [True] * 4
+
+
+def test_find_every_searches_fewer_frames(sam3: Any, clip: np.ndarray) -> None:
+    ds, seq, sess = _session(sam3, clip, {3: [B], 4: [A]})
+    report = sess.propagate_into(find="ball", start=0, find_every=4, end=8)
+    assert sorted(sess.asked) == [0, 4, 8]
+    (a,) = report.found
+    assert _frames_of(ds, seq, a)[0] == 4
+
+
+def test_cancel_keeps_whole_frames_and_what_it_found(sam3: Any, clip: np.ndarray) -> None:
+    ds, seq, sess = _session(sam3, clip, {0: [A], 3: [B]})
+    token = vl.segment.CancelToken()
+
+    def on_frame(frame: int, done: int, total: int) -> None:
+        if frame == 5:
+            token.cancel()
+
+    report = sess.propagate_into(find="ball", cancel=token, on_frame=on_frame)
+    assert report.cancelled and report.frames == list(range(6)) and len(report.found) == 2
+    a, b = report.found
+    assert _frames_of(ds, seq, b)[0] == 3 and max(_frames_of(ds, seq, a) + _frames_of(ds, seq, b)) <= 5
+    ds.undo()
+    assert ds.entity_ids(seq) == [] and ds.history() == []
+
+
+def test_bad_find_arguments_are_refused_and_write_nothing(sam3: Any, clip: np.ndarray) -> None:
+    ds, _, sess = _session(sam3, clip, {0: [A]})
+    other = vl.Dataset()
+    other.add_sequence("clip", frames=list(clip))
+    before = snapshot(ds)
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"find": ""}, "non-empty"),
+        ({"find": ["ball", "  "]}, "non-empty"),
+        ({"find": 3}, "find must be"),
+        ({"find": True}, "never called"),
+        ({"find": "ball", "find_every": 0}, "find_every"),
+        ({"find": "ball", "find_every": 1.5}, "find_every"),
+        ({"find": "ball", "ds": other}, "own dataset"),
+        ({"find": "ball", "start": N}, "frame"),
+    ]
+    for kwargs, match in cases:
+        with pytest.raises(vl.ValidationError, match=match):
+            sess.propagate_into(**kwargs)
+    assert_same(before, ds)
+    assert sess.asked == []
+    # With nothing to find and no prompts, it is the protocol's error.
+    with pytest.raises(vl.ValidationError, match="no prompts"):
+        sess.propagate_into()
+    assert_same(before, ds)
+
+
+def test_the_real_detector_in_propagation_reads_each_frame_once(sam3: Any, clip: np.ndarray) -> None:
+    """With the model's own detector: what holds whatever random weights find."""
+    ds = vl.Dataset()
+    seq = ds.add_sequence("clip", frames=list(clip[:8]))
+    ds.clear_history()
+    sess = sam3.session(ds, seq)
+    det = sam3.model.detector_model
+    calls: list[int] = []
+    inner = det.get_vision_features
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return inner(*args, **kwargs)
+
+    det.get_vision_features = counted
+    try:
+        report = sess.propagate_into(find="person", start=0)
+    finally:
+        del det.get_vision_features
+    # One backbone pass per frame, shared by the tracker and the detector (plus none for prompting).
+    assert len(calls) == 8
+    assert 1 <= len(report.found) <= sam3.max_objects
+    for e in report.found:
+        assert ds.entity(e)["category"] == "person"
+        frames = [f for f in range(8) if ds.annotation("masks", seq, f, e) is not None]
+        first = ds.annotation("masks", seq, frames[0], e)
+        assert first["keyframe"] and first["source"] == f"sam3:{sam3.model_id}"
+        assert all(not ds.annotation("masks", seq, f, e)["keyframe"] for f in frames[1:])
+    # No two instances created on one frame are the same one.
+    by_frame: dict[int, list[np.ndarray]] = {}
+    for e in report.found:
+        f = next(f for f in range(8) if ds.annotation("masks", seq, f, e) is not None)
+        by_frame.setdefault(f, []).append(ds.mask(seq, f, e))
+    for masks in by_frame.values():
+        for i in range(len(masks)):
+            for j in range(i):
+                assert (masks[i] & masks[j]).sum() / (masks[i] | masks[j]).sum() < sam3.match_iou
