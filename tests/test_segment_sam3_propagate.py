@@ -137,6 +137,22 @@ def test_a_session_without_prompts_starts_from_what_it_finds(sam3: Any, clip: np
         assert len(frames) >= where  # and on most frames before
 
 
+def test_no_entities_given_tracks_only_what_the_run_finds(sam3: Any, clip: np.ndarray) -> None:
+    ds, seq, sess = _session(sam3, clip, {4: [B]})
+    a = ds.add_entity(seq, category="other")
+    sess.prompt(0, a, mask=A)  # prompted in the session: entities=None would track it too
+    before = ds.mask_frames(seq, a)
+    report = sess.propagate_into(find="ball", start=2, entities=[])
+    assert report.frames == list(range(2, N)) and not report.cancelled
+    (b,) = report.found
+    assert ds.mask_frames(seq, a) == before == [0]  # left alone
+    assert _frames_of(ds, seq, b)[0] == 4 and ds.annotation("masks", seq, 4, b)["keyframe"]
+    assert len(_frames_of(ds, seq, b)) >= N - 6  # tracked after it appeared
+    # Without texts to find, an empty list is still refused.
+    with pytest.raises(vl.ValidationError, match="no entities given"):
+        sess.propagate_into(find=False, start=2, entities=[])
+
+
 def test_max_objects_caps_what_a_run_creates(sam3: Any, clip: np.ndarray) -> None:
     many = [_square(4 + 22 * i, 4) for i in range(4)] + [_square(4 + 22 * i, 40) for i in range(4)]
     ds, seq, sess = _session(sam3, clip, {1: many})

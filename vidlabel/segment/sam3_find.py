@@ -285,7 +285,8 @@ class SAM3Session(TrackerSession):
         """As ``Session.propagate_into``, and new instances of ``find`` (by default the texts ``find()`` was
         asked for; ``False`` for none) become entities as they appear (see the module docstring): the
         report's ``found`` lists them. With texts to find, a session with no prompts yet may propagate
-        (from frame 0, or the last frame going backward)."""
+        (from frame 0, or the last frame going backward), and ``entities=[]`` tracks only what the run
+        finds (the session's other prompts are left alone)."""
         texts = self._texts_to_find(find, ds)
         if not isinstance(find_every, int) or isinstance(find_every, bool) or find_every < 1:
             raise ValidationError(
@@ -351,8 +352,11 @@ class SAM3Session(TrackerSession):
         return list(dict.fromkeys(t.strip() for t in texts))
 
     def _entities_for(self, entities: Iterable[str] | str | None) -> list[str]:
-        if entities is None and self._finding is not None and not self.entities:
-            return []  # nothing tracked yet: the run starts with what it finds
+        if self._finding is not None:
+            if entities is None and not self.entities:
+                return []  # nothing tracked yet: the run starts with what it finds
+            if isinstance(entities, (list, tuple, set, frozenset)) and not entities:
+                return []  # entities=[]: only what the run finds is tracked
         return super()._entities_for(entities)
 
     def _run_pass(self, leg: Pass, entities: list[str]) -> Generator[tuple[int, dict[str, Result]]]:
