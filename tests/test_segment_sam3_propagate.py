@@ -153,6 +153,21 @@ def test_no_entities_given_tracks_only_what_the_run_finds(sam3: Any, clip: np.nd
         sess.propagate_into(find=False, start=2, entities=[])
 
 
+def test_going_both_ways_an_instance_found_ahead_is_not_tracked_back_past_the_start(
+    sam3: Any, clip: np.ndarray
+) -> None:
+    c = _square(40, 4)
+    ds, seq, sess = _session(sam3, clip, {2: [A], 4: [c], 6: [B]})
+    report = sess.propagate_into(find="ball", start=4, direction="both")
+    assert sorted(report.frames) == list(range(N))
+    on, ahead, behind = report.found  # on the start frame, then ahead of it (forward), behind it
+    assert _frames_of(ds, seq, ahead)[0] == 6  # nothing before where it appeared (not frames 3..0)
+    assert _frames_of(ds, seq, behind)[-1] == 2  # nothing after
+    for e, f in ((on, 4), (ahead, 6), (behind, 2)):
+        assert ds.annotation("masks", seq, f, e)["keyframe"]
+    assert min(_frames_of(ds, seq, on)) < 4 < max(_frames_of(ds, seq, on))  # tracked both ways
+
+
 def test_max_objects_caps_what_a_run_creates(sam3: Any, clip: np.ndarray) -> None:
     many = [_square(4 + 22 * i, 4) for i in range(4)] + [_square(4 + 22 * i, 40) for i in range(4)]
     ds, seq, sess = _session(sam3, clip, {1: many})

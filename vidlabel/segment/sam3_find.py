@@ -286,7 +286,8 @@ class SAM3Session(TrackerSession):
         asked for; ``False`` for none) become entities as they appear (see the module docstring): the
         report's ``found`` lists them. With texts to find, a session with no prompts yet may propagate
         (from frame 0, or the last frame going backward), and ``entities=[]`` tracks only what the run
-        finds (the session's other prompts are left alone)."""
+        finds (the session's other prompts are left alone). Going both ways, an instance found ahead of
+        the start is tracked on from where it appeared, not back across the start."""
         texts = self._texts_to_find(find, ds)
         if not isinstance(find_every, int) or isinstance(find_every, bool) or find_every < 1:
             raise ValidationError(
@@ -360,9 +361,21 @@ class SAM3Session(TrackerSession):
         return super()._entities_for(entities)
 
     def _run_pass(self, leg: Pass, entities: list[str]) -> Generator[tuple[int, dict[str, Result]]]:
-        if self._finding is None:
+        run = self._finding
+        if run is None:
             return super()._run_pass(leg, entities)
-        return run_pass(leg, entities, self._prompts, self._run_segment, found=self._found_on)
+        # An instance an earlier leg found past the start (going forward) is not tracked back across
+        # the start, which would give it masks before where it appeared (and none in between); one
+        # found on the start frame is.
+        lo, hi = sorted((leg.start, leg.last))
+        mine = [e for e in entities if e not in run.new or any(lo <= f <= hi for f in self._prompts[e])]
+
+        def found(frame: int, results: dict[str, Result]) -> list[str]:
+            new = self._found_on(frame, results)
+            entities.extend(new)  # the run's list, as run_pass extends this leg's
+            return new
+
+        return run_pass(leg, mine, self._prompts, self._run_segment, found=found)
 
     def _found_on(self, frame: int, results: dict[str, Result]) -> list[str]:
         """New entities for instances on ``frame`` that match nothing there (called by the pass)."""
