@@ -52,9 +52,9 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
     ``engine`` is an engine name (``"flow"``, ``"sam2"``, ``"sam3"``; ``engine_options`` go to
     :func:`vidlabel.segment.load`), an engine object, or None (view and edit only). With an engine
     whose sessions ``find`` (``"sam3"``), the find box creates an entity per instance of a text on
-    the frame shown, and can track them through the video. Engine sessions are built on the
-    widget's worker thread when first needed; those of sequences not shown are closed, except the
-    ``keep_sessions`` most recently used.
+    the frame shown, or also tracks them through the video and finds those that appear later.
+    Engine sessions are built on the widget's worker thread when first needed; those of sequences
+    not shown are closed, except the ``keep_sessions`` most recently used.
 
     Edits from cells reach an open widget a moment later (``FLUSH_INTERVAL``), gathered per
     burst; :meth:`wait` brings it up to date at once.
@@ -505,15 +505,20 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
                 if matched:
                     message += f", {len(matched)} already there"
             if token is not None:
-                report = {"frames": 0, "written": 0, "kept": 0, "cancelled": token.cancelled}
-                eids = self._with_keyframes(seq, new + matched)
-                if eids and not token.cancelled:
-                    label = f"{engine.name}: track {text!r} both ways from frame {frame}"
-                    report = self._propagate_from(session, frame, "both", eids, token, label)
-                if report["cancelled"]:
-                    message += f"; tracking cancelled after {report['frames']} frames"
-                elif report["frames"]:
-                    message += f"; tracked over {report['frames']} frames"
+                report: dict[str, Any] = {
+                    "frames": 0,
+                    "written": 0,
+                    "kept": 0,
+                    "cancelled": token.cancelled,
+                    "found": [],
+                }
+                if not token.cancelled:
+                    # what it found here, tracked both ways; the run keeps looking for the text on
+                    # every frame, so instances that appear later become entities too
+                    eids = self._with_keyframes(seq, new + matched)
+                    label = f"{engine.name}: find and track {text!r} both ways from frame {frame}"
+                    report = self._propagate_from(session, frame, "both", eids, token, label, find=[text])
+                message += _tracked(report, bool(new or matched))
                 reply.update(report)
             return {**reply, "message": message}
 
@@ -547,9 +552,12 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
         eids: list[str],
         token: CancelToken,
         label: str | None = None,
+        find: list[str] | None = None,
     ) -> dict[str, Any]:
         """Propagate ``eids`` from their keyframes, from ``frame``, with the ``progress`` trait counting
-        frames; the reply's fields. Worker thread."""
+        frames; the reply's fields. With ``find`` (a session that finds), only ``eids`` are tracked
+        (maybe none) and new instances of those texts join the run as they appear (``found``). Worker
+        thread."""
         self._sync_session(session, eids)
         legs = session.plan(frame, direction)
         total = len({i for leg in legs for i in leg.frames})
@@ -564,6 +572,7 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
                 last[0] = now
                 self.progress = {**self.progress, "done": done, "total": total}
 
+        finding: dict[str, Any] = {} if find is None else {"find": find}
         try:
             report = session.propagate_into(
                 start=frame,
@@ -572,16 +581,18 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
                 cancel=token,
                 progress=False,
                 on_frame=on_frame,
+                **finding,
             )
         finally:
             self.progress = {**self.progress, "running": False, "cancelled": token.cancelled}
         self.progress = {**self.progress, "done": len(report.frames), "cancelled": report.cancelled}
-        return {
+        reply = {
             "frames": len(report.frames),
             "written": report.written,
             "kept": report.kept,
             "cancelled": report.cancelled,
         }
+        return reply if find is None else {**reply, "found": list(report.found)}
 
     def _do_erase(self, req: Request) -> Any:
         f = req.fields
@@ -782,6 +793,17 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
 def _is_run(req: Request) -> bool:
     """A request that propagates: cancellable, and no other edit is taken while it runs."""
     return req.kind == "propagate" or (req.kind == "find" and req.fields["scope"] == "video")
+
+
+def _tracked(report: dict[str, Any], had: bool) -> str:
+    """The end of a video find's message: how the run went (``had``: something was found on the frame)."""
+    frames, more = report["frames"], len(report["found"])
+    also = f", {more} more found as it went" if more else ""
+    if report["cancelled"]:
+        return f"; tracking cancelled after {frames} frames{also}"
+    if had or more:
+        return f"; tracked over {frames} frames{also}"
+    return f"; none in the video either ({frames} frames searched)" if frames else ""
 
 
 def _cannot_find(engine: Engine) -> str:
