@@ -21,6 +21,7 @@ describe("findSummary", () => {
     expect(findSummary({ message: "no 'dog' found on frame 12", entities: [] })).toBe("no 'dog' found on frame 12");
     expect(findSummary({ text: "dog", entities: ["e1", "e2"] })).toBe("found 2 'dog'");
     expect(findSummary({ text: "dog", entities: [] })).toBe("no 'dog' found");
+    expect(findSummary({ text: "dog", entities: [], found: ["e3"] })).toBe("found 1 'dog'"); // later in the video
   });
 });
 

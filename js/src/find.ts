@@ -27,7 +27,8 @@ export function findFields(typed: string, scope: string, frame: number): FindFie
 /** What the status line says when the kernel answers. */
 export function findSummary(reply: Record<string, unknown>): string {
   if (typeof reply.message === "string" && reply.message) return reply.message;
-  const n = Array.isArray(reply.entities) ? reply.entities.length : 0;
+  const count = (v: unknown) => (Array.isArray(v) ? v.length : 0);
+  const n = count(reply.entities) + count(reply.found); // on the frame, and later in a video run
   return n ? `found ${n} '${String(reply.text ?? "")}'` : `no '${String(reply.text ?? "")}' found`;
 }
 

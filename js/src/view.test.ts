@@ -270,13 +270,13 @@ describe("AnnotatorView (jsdom, fake model)", () => {
     model.emit("msg:custom", { kind: "changed", sequence: "s1", frames: [3], revision: 2, tracks: { e3: { tracklets: [[3, 3]], keyframes: [3] } } });
     expect(root.querySelector('.vl-entity[data-entity="e3"]')).not.toBeNull();
     expect(root.querySelector('.vl-track[data-entity="e3"]')).not.toBeNull();
-    model.kernelSet("progress", { running: true, done: 2, total: 10, label: "sam3: track 'person' both ways from frame 3", cancelled: false });
+    model.kernelSet("progress", { running: true, done: 2, total: 10, label: "sam3: find and track 'person' both ways from frame 3", cancelled: false });
     expect(q<HTMLProgressElement>(".vl-progress").value).toBe(2);
-    expect(q(".vl-progress-label").textContent).toBe("sam3: track 'person' both ways from frame 3 2/10");
+    expect(q(".vl-progress-label").textContent).toBe("sam3: find and track 'person' both ways from frame 3 2/10");
     expect(q<HTMLButtonElement>(".vl-find-ok").disabled).toBe(true);
     key("Escape", {}, input); // Esc in the text cancels the run
     expect(model.last("cancel")).toBeDefined();
-    model.kernelSet("progress", { running: false, done: 3, total: 10, label: "sam3: track 'person' both ways from frame 3", cancelled: true });
+    model.kernelSet("progress", { running: false, done: 3, total: 10, label: "sam3: find and track 'person' both ways from frame 3", cancelled: true });
     model.kernelSet("busy", "");
     const message = "found 1 'person' on frame 3: 1 new; tracking cancelled after 3 frames";
     model.reply(sent.id, { entities: ["e3"], new: 1, matched: 0, frames: 3, cancelled: true, message });
