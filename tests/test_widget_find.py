@@ -303,7 +303,7 @@ def test_bad_find_requests_are_refused_and_change_nothing(
 def test_the_browser_is_told_whether_the_engine_finds(ds: vl.Dataset, widget: Any) -> None:
     w, _ = widget
     assert w.can_find and w.engine_name == "sam3"
-    assert "can_find" in w.keys  # a synced trait: the find box shows only with it
+    assert "can_find" in w.keys  # a synced trait: the find box is usable only with it
     for engine in ("flow", None):
         other = vl.Annotator(ds, engine=engine)
         assert other.can_find is False
@@ -333,6 +333,7 @@ def test_engines_that_cannot_find_are_refused_with_what_to_load(ds: vl.Dataset) 
             else:
                 assert reply["error"].startswith(f"find: the {name!r} engine cannot find objects from a text")
                 assert "load the 'sam3' engine" in reply["error"] and w.error == reply["error"]
+                assert "vl.segment.load('sam3', ...)" in reply["error"]
             assert not w.progress["running"] and w.busy == "" and not w._propagating
         w.close()
     assert_same(before, ds)

@@ -1,6 +1,6 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, it } from "vitest";
-import { FindBox, MAX_FIND_TEXT, findFields, findSummary } from "./find";
+import { FindBox, MAX_FIND_TEXT, NEEDS_SAM3, findFields, findSummary } from "./find";
 
 describe("findFields", () => {
   it("sends the text on one line with single spaces, the scope and the frame", () => {
@@ -73,16 +73,26 @@ describe("FindBox", () => {
     expect(box.button.disabled).toBe(false);
   });
 
-  it("starts hidden and disabled: it shows once the engine can find", () => {
-    const box = new FindBox({ onFind: () => {}, onCancel: () => {}, onLeave: () => {} });
+  it("starts disabled, saying what to load; usable once the engine can find", () => {
+    const calls: string[] = [];
+    const box = new FindBox({ onFind: (t, sc) => calls.push(`${t} ${sc}`), onCancel: () => {}, onLeave: () => {} });
     box.text.value = "dog";
     box.text.dispatchEvent(new Event("input"));
-    expect(box.el.hidden).toBe(true);
-    expect(box.button.disabled).toBe(true);
+    const off = () => [box.el.hidden, box.text.disabled, box.scope.disabled, box.button.disabled];
+    expect(off()).toEqual([false, true, true, true]);
+    expect(box.el.title).toBe(NEEDS_SAM3);
+    expect(box.text.title).toContain('vl.segment.load("sam3"');
+    expect(box.el.classList.contains("vl-find-off")).toBe(true);
+    box.submit(); // disabled: nothing is sent
+    expect(calls).toEqual([]);
     box.setAvailable(true);
-    expect([box.el.hidden, box.button.disabled]).toEqual([false, false]);
+    expect(off()).toEqual([false, false, false, false]);
+    expect([box.el.title, box.el.classList.contains("vl-find-off")]).toEqual(["", false]);
+    box.submit();
     box.setAvailable(false);
-    expect([box.el.hidden, box.button.disabled]).toEqual([true, true]);
+    expect(off()).toEqual([false, true, true, true]);
+    box.submit();
+    expect(calls).toEqual(["dog frame"]);
   });
 
   it("Esc in the text cancels a running find, else hands the keys back; it goes no further", () => {

@@ -1,11 +1,18 @@
 // The find box: a text (concept) prompt, e.g. "dog", that the kernel's engine (SAM 3) runs on the
 // current frame or over the whole video, creating an entity per instance it finds. Enter in the
 // text runs it; the button waits while the kernel is busy; Esc in the text cancels a running one.
-// It shows only when the kernel's engine can find (the `can_find` trait).
+// With an engine that cannot find (the `can_find` trait false) it is disabled, saying what to load.
 
 import { h } from "./dom";
 
 export type FindScope = "frame" | "video";
+
+/** What the disabled box says (its tooltip) when the kernel's engine cannot find. */
+export const NEEDS_SAM3 =
+  "Finding objects from a text needs the SAM 3 engine: vl.Annotator(ds, engine=\"sam3\") or engine=vl.segment.load(\"sam3\", ...)";
+
+const PLACEHOLDER = "find… (e.g. dog)";
+const TEXT_TITLE = "Find every instance of a text with the engine (SAM 3); Enter runs it";
 
 /** As the kernel's protocol: at most this many characters once whitespace runs are one space. */
 export const MAX_FIND_TEXT = 80;
@@ -46,13 +53,14 @@ export class FindBox {
   readonly button: HTMLButtonElement;
   private busy = false;
   private running = false;
+  private available = false;
 
   constructor(private readonly cb: FindCallbacks) {
     this.text = h("input", {
       type: "text",
       class: "vl-find-text",
-      placeholder: "find… (e.g. dog)",
-      title: "Find every instance of a text with the engine (SAM 3); Enter runs it",
+      placeholder: PLACEHOLDER,
+      title: TEXT_TITLE,
       maxlength: String(MAX_FIND_TEXT),
       autocomplete: "off",
       spellcheck: "false",
@@ -64,7 +72,7 @@ export class FindBox {
       h("option", { value: "video" }, "whole video"),
     );
     this.button = h("button", { type: "submit", class: "vl-find-ok", title: "Find (Enter in the text)" }, "Find");
-    this.el = h("form", { class: "vl-group vl-find", hidden: true }, this.text, this.scope, this.button);
+    this.el = h("form", { class: "vl-group vl-find" }, this.text, this.scope, this.button);
     this.el.addEventListener("submit", (e) => {
       e.preventDefault();
       this.submit();
@@ -81,7 +89,7 @@ export class FindBox {
         else this.cb.onLeave();
       }
     });
-    this.render();
+    this.setAvailable(false); // until the kernel says its engine finds
   }
 
   /** Run it, unless the button is disabled (no text, the kernel is busy, or it cannot find). */
@@ -90,9 +98,15 @@ export class FindBox {
     this.cb.onFind(this.text.value, this.scope.value === "video" ? "video" : "frame");
   }
 
-  /** Shown only when the engine's sessions can find (`can_find`); hidden, nothing can send it. */
+  /** Usable only when the engine's sessions can find (`can_find`); else disabled (nothing can send
+   *  it), its placeholder and tooltip saying what to load. */
   setAvailable(available: boolean): void {
-    this.el.hidden = !available;
+    this.available = available;
+    this.text.disabled = this.scope.disabled = !available;
+    this.text.placeholder = available ? PLACEHOLDER : "find: needs sam3";
+    this.text.title = available ? TEXT_TITLE : NEEDS_SAM3;
+    this.el.title = available ? "" : NEEDS_SAM3;
+    this.el.classList.toggle("vl-find-off", !available);
     this.render();
   }
 
@@ -104,6 +118,6 @@ export class FindBox {
   }
 
   private render(): void {
-    this.button.disabled = this.el.hidden || this.busy || !this.text.value.trim();
+    this.button.disabled = !this.available || this.busy || !this.text.value.trim();
   }
 }

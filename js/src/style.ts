@@ -63,6 +63,7 @@ const CSS = `
 .vl-status { color: var(--vl-fg2); }
 .vl-find { margin-top: 0; margin-bottom: 0; }
 .vidlabel-annotator .vl-find-text { width: 130px; }
+.vl-find-off { opacity: 0.6; }
 .vl-tracks { display: flex; gap: 6px; max-height: 160px; overflow-y: auto; }
 .vl-track-labels { width: 120px; flex: none; display: flex; flex-direction: column; }
 .vl-track-label { height: 14px; margin-bottom: 2px; line-height: 14px; overflow: hidden; white-space: nowrap; text-overflow: ellipsis; color: var(--vl-fg2); cursor: pointer; }

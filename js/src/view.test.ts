@@ -153,7 +153,8 @@ describe("AnnotatorView (jsdom, fake model)", () => {
     for (const cls of ["vl-find", "vl-find-text", "vl-find-scope", "vl-find-ok", "vl-tool-bbox", "vl-box-from-mask", "vl-mask-from-box", "vl-remove-box", "vl-menu", "vl-attrs", "vl-play", "vl-prev", "vl-next", "vl-prev-key", "vl-next-key", "vl-cancel", "vl-undo", "vl-redo", "vl-erase", "vl-erase-range", "vl-delete-entity", "vl-add-entity", "vl-help", "vl-opacity", "vl-outline", "vl-progress", "vl-error", "vl-help-overlay", "vl-sequence"])
       expect(q(`.${cls}`), cls).not.toBeNull();
     expect(q(".vl-sequence").hidden).toBe(true);
-    expect(q(".vl-find").hidden).toBe(true); // the flow engine cannot find
+    expect(q<HTMLInputElement>(".vl-find-text").disabled).toBe(true); // the flow engine cannot find
+    expect(q(".vl-find").title).toContain('vl.segment.load("sam3"');
     expect(window.__vidlabel!.some((h) => h.el === root)).toBe(true);
   });
 
@@ -216,7 +217,7 @@ describe("AnnotatorView (jsdom, fake model)", () => {
   it("the find box: its keys are its own, Enter sends find on this frame, it waits while busy, the answer shows", async () => {
     const { model, key, q } = mount({ frame: 7, engine_name: "sam3", can_find: true });
     await flush();
-    expect(q(".vl-find").hidden).toBe(false);
+    expect([q(".vl-find").hidden, q<HTMLInputElement>(".vl-find-text").disabled]).toEqual([false, false]);
     const input = q<HTMLInputElement>(".vl-find-text");
     const ok = q<HTMLButtonElement>(".vl-find-ok");
     expect(q<HTMLSelectElement>(".vl-find-scope").value).toBe("frame");
@@ -295,19 +296,21 @@ describe("AnnotatorView (jsdom, fake model)", () => {
     expect(q<HTMLButtonElement>(".vl-find-ok").disabled).toBe(false);
   });
 
-  it("the find box shows only while the engine can find; hidden, Enter in it sends nothing", async () => {
+  it("the find box is usable only while the engine can find; disabled, it says what to load and sends nothing", async () => {
     const { model, key, q } = mount({ can_find: false });
     await flush();
     const box = q<HTMLFormElement>(".vl-find");
     const input = q<HTMLInputElement>(".vl-find-text");
-    expect(box.hidden).toBe(true);
+    expect([box.hidden, input.disabled, q<HTMLButtonElement>(".vl-find-ok").disabled]).toEqual([false, true, true]);
+    expect(input.placeholder).toBe("find: needs sam3");
+    expect(input.title).toContain('vl.segment.load("sam3", ...)');
     input.value = "dog";
     input.dispatchEvent(new Event("input"));
     key("Enter", {}, input);
     box.requestSubmit();
     expect(model.last("find")).toBeUndefined();
     model.kernelSet("can_find", true);
-    expect(box.hidden).toBe(false);
+    expect([input.disabled, input.placeholder]).toEqual([false, "find… (e.g. dog)"]);
     key("Enter", {}, input);
     expect(model.last("find")).toMatchObject({ text: "dog", scope: "frame", frame: 0 });
   });

@@ -79,7 +79,7 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
     outline = t.Bool(False).tag(sync=True)
     hidden = t.List(t.Unicode()).tag(sync=True)
     engine_name = t.Unicode("").tag(sync=True)
-    can_find = t.Bool(False).tag(sync=True)  # the engine's sessions find (a text prompt): the find box shows
+    can_find = t.Bool(False).tag(sync=True)  # the engine's sessions find (text prompts): the find box works
     busy = t.Unicode("").tag(sync=True)
     progress = t.Dict({"running": False, "done": 0, "total": 0, "label": "", "cancelled": False}).tag(
         sync=True
@@ -809,7 +809,7 @@ def _tracked(report: dict[str, Any], had: bool) -> str:
 def _cannot_find(engine: Engine) -> str:
     return (
         f"find: the {engine.name!r} engine cannot find objects from a text; load the 'sam3' "
-        "engine for that (vl.Annotator(ds, engine='sam3'))"
+        "engine for that (vl.Annotator(ds, engine='sam3'), or engine=vl.segment.load('sam3', ...))"
     )
 
 
