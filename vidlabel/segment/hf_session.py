@@ -135,9 +135,9 @@ class TrackerEngine(Engine):
 
     ``model`` is a Hugging Face id (``"facebook/sam2.1-hiera-tiny"``, an EdgeTAM or SAM 3 id) fetched through
     huggingface_hub's cache (or ``cache_dir``; ``offline=True`` only looks there), or a local folder saved
-    with ``save_pretrained``; or give ``config`` (a transformers config object) with ``random_weights=True``
-    (tests, timing). ``device`` defaults to CUDA, then MPS, then the CPU; ``dtype`` to bfloat16 on CUDA and
-    float32 elsewhere.
+    with ``save_pretrained``; or give ``config`` (a transformers config, or its ``to_dict()``: plain data
+    a Ray worker can be given) with ``random_weights=True`` (tests, timing). ``device`` defaults to CUDA,
+    then MPS, then the CPU; ``dtype`` to bfloat16 on CUDA and float32 elsewhere.
     """
 
     name = "transformers"
