@@ -211,7 +211,8 @@ class TrackerEngine(Engine):
     def session(self, ds: Dataset, sequence: str) -> TrackerSession:
         return TrackerSession(self, ds, sequence)
 
-    def _context(self) -> contextlib.AbstractContextManager[Any]:
+    def inference(self) -> contextlib.AbstractContextManager[Any]:
+        """The torch mode the model runs under (inference mode)."""
         import torch
 
         return torch.inference_mode()
@@ -281,7 +282,7 @@ class TrackerSession(Session):
         if known and self.dropped(entity, frame):
             self._rewarm(entity, frame)
         view = self._view([entity])
-        with self.engine._context():
+        with self.engine.inference():
             k = view.obj_id_to_idx(entity)
             if prompt.mask is not None:
                 m = torch.from_numpy(prompt.mask)[None, None].to(self.engine.device, torch.float32)
@@ -336,7 +337,7 @@ class TrackerSession(Session):
         start = min(frame + n, self.num_frames - 1) if reverse else max(frame - n, 0)
         view = self._view([entity])
         step = -1 if reverse else 1
-        with self.engine._context():
+        with self.engine.inference():
             for f in range(start, frame, step):
                 self._forward(view, f, reverse)
         self._prune(view, (frame,))
@@ -350,7 +351,7 @@ class TrackerSession(Session):
         view = self._view(entities)
         step = -1 if reverse else 1
         for frame in range(first, last + step, step):
-            with self.engine._context():
+            with self.engine.inference():
                 out = self._forward(view, frame, reverse)
                 binary = upscale(out.pred_masks, self.engine.image_size, self.height, self.width)
                 results: dict[str, Result] = {}

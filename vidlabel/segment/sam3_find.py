@@ -208,7 +208,7 @@ class SAM3Session(TrackerSession):
             self.engine.match_iou,
         )
         det = self.engine.model.detector_model
-        with self._lock, self.engine._context():
+        with self._lock, self.engine.inference():
             text_embeds, attention = self._text(text.strip())
             out = det(vision_embeds=self._vision(f), text_embeds=text_embeds, attention_mask=attention)
             probs = out.pred_logits.sigmoid()[0]
