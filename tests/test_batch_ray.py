@@ -89,6 +89,54 @@ def test_sam2_random_weights_the_same_here_and_on_one_or_two_workers(tmp_path: P
         assert masks(ds) == masks(here)
 
 
+def test_sam3_text_prompts_find_the_same_entities_on_ray(tmp_path: Path) -> None:
+    """The real (random-weight) detector: what it finds is arbitrary, but the same here and on Ray,
+    the entities a worker makes are made in this process with the masks under their new ids."""
+    import torch
+
+    from vidlabel.segment.hf_loading import import_transformers
+    from vidlabel.segment.hf_tiny import char_tokens, tiny_sam3_config
+
+    import_transformers()  # not a plain import: this machine's torchvision cannot load
+
+    options = {
+        "config": tiny_sam3_config().to_dict(),  # plain data: a worker unpickles it before transformers
+        "random_weights": True,
+        "device": "cpu",
+        "tokenizer": char_tokens,  # importable: the workers are given it by name
+        "threshold": 0.3,
+        "max_objects": 3,
+    }
+    specs = write_frames(tmp_path, 2, num_frames=4, width=96, height=64, kinds=("images", "encoded"))
+
+    def fresh() -> vl.Dataset:
+        ds = vl.Dataset()
+        for spec in specs:  # no keyframes: the text is the only prompt
+            ds.add_sequence(spec["name"], frames=spec["frames"])
+        return ds
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as a one-CPU worker (see the SAM2 test)
+    try:
+        here = fresh()
+        report = vl.batch.propagate(here, "sam3", options, text="person", progress=False).wait(300)
+    finally:
+        torch.set_num_threads(threads)
+    assert report.done == ["seq0", "seq1"] and "char_tokens" in report.source
+    found = [e for r in report.sequences.values() for e in r.found]
+    assert found and all(here.entity(e)["category"] == "person" for e in found)
+    ds = fresh()
+    job = vl.batch.propagate(ds, "sam3", options, text="person", cluster="ray", workers=2, progress=False)
+    remote = job.wait(300)
+    assert remote.done == ["seq0", "seq1"], remote
+    assert os.getpid() not in {r.worker for r in remote.sequences.values()}
+    assert [r.found for r in remote.sequences.values()] == [r.found for r in report.sequences.values()]
+    assert [(e, ds.entity(e)["category"]) for s in ds.sequence_ids() for e in ds.entity_ids(s)] == [
+        (e, here.entity(e)["category"]) for s in here.sequence_ids() for e in here.entity_ids(s)
+    ]
+    assert masks(ds) == masks(here)
+
+
 @pytest.fixture(scope="module")
 def long_specs(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
     # long enough (about half a second a sequence) for a kill to land inside one

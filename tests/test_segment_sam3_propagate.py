@@ -16,7 +16,7 @@ from conftest import assert_same, snapshot
 
 import vidlabel as vl
 from vidlabel.segment.hf_loading import import_transformers
-from vidlabel.segment.hf_tiny import bias_object_scores, tiny_sam3_config
+from vidlabel.segment.hf_tiny import bias_object_scores, char_tokens, tiny_sam3_config
 
 import_transformers()
 
@@ -28,9 +28,6 @@ N = 12
 def sam3() -> Any:
     from vidlabel.segment.sam3_find import SAM3Engine
 
-    def tokens(text: str) -> tuple[Any, Any]:  # token ids made directly (no tokenizer is downloaded)
-        ids = torch.tensor([[49406] + [(ord(c) * 7) % 1000 for c in text] + [49407] * (31 - len(text))])
-        return ids, torch.ones_like(ids)
 
     torch.set_num_threads(2)
     eng = vl.segment.load(
@@ -38,7 +35,7 @@ def sam3() -> Any:
         config=tiny_sam3_config(),
         random_weights=True,
         device="cpu",
-        tokenizer=tokens,
+        tokenizer=char_tokens,
         threshold=0.3,
         max_objects=4,
     )

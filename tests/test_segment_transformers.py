@@ -329,6 +329,20 @@ def test_local_folder_and_hub_cache_load_the_same_weights(
         vl.segment.load("sam3", model=str(saved), device="cpu")
 
 
+def test_a_config_as_plain_data_builds_the_same_model(engine: TrackerEngine) -> None:
+    # What a Ray worker is given: the config's to_dict() (unpickling a config object would import
+    # transformers before vidlabel can keep a broken torchvision out of it).
+    eng = vl.segment.load(
+        "transformers", config=tiny_sam2_config(SIZE).to_dict(), random_weights=True, device="cpu"
+    )
+    bias_object_scores(eng.model)  # as the fixture's
+    mine, theirs = eng.model.state_dict(), engine.model.state_dict()
+    assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
+    broken = {**tiny_sam2_config(SIZE).to_dict(), "vision_config": 3}
+    with pytest.raises(vl.ValidationError, match="not a transformers config's to_dict"):
+        vl.segment.load("transformers", config=broken, random_weights=True, device="cpu")
+
+
 def _import_with(tmp_path: pathlib.Path, torchvision_init: str) -> list[str]:
     """Run import_transformers in a child whose torchvision is a stand-in package with that __init__."""
     fake = tmp_path / "site"
@@ -373,19 +387,16 @@ def test_transformers_is_imported_only_when_the_engine_is_loaded() -> None:
 # ---------------------------------------------------------------------- SAM 3 text prompts
 @pytest.fixture(scope="module")
 def sam3() -> Any:
-    from vidlabel.segment.hf_tiny import tiny_sam3_config
+    from vidlabel.segment.hf_tiny import char_tokens, tiny_sam3_config
     from vidlabel.segment.sam3_find import SAM3Engine
 
-    def tokens(text: str) -> tuple[Any, Any]:  # token ids made directly (no tokenizer is downloaded)
-        ids = torch.tensor([[49406] + [(ord(c) * 7) % 1000 for c in text] + [49407] * (31 - len(text))])
-        return ids, torch.ones_like(ids)
 
     eng = vl.segment.load(
         "sam3",
         config=tiny_sam3_config(),
         random_weights=True,
         device="cpu",
-        tokenizer=tokens,
+        tokenizer=char_tokens,
         threshold=0.3,
         max_objects=4,
     )

@@ -47,6 +47,7 @@ def propagate(
     restarts: int = 3,
     progress: bool = True,
     connect_timeout: float = 30.0,
+    text: str | Iterable[str] | None = None,
 ) -> Job:
     """Propagate the keyframes of many sequences with ``engine``; returns a running ``Job``.
 
@@ -68,6 +69,12 @@ def propagate(
     room for) load the engine by name once and read the frames from their files; a sequence lost
     with its worker goes to another one, ``retries`` times at most, then is reported failed.
     Sequences of in-memory arrays cannot reach a remote cluster and are refused for one.
+
+    ``text`` (the ``"sam3"`` engine): concepts to find, ``"car"`` or ``["car", "person"]``. Every
+    sequence is propagated, also those without keyframes (from frame 0, or the last frame going
+    backward); each instance found that matches nothing tracked becomes an entity of that category
+    where it is found (its mask there a keyframe), tracked from the next frame, all in the sequence's
+    one transaction; ``report[seq].found`` lists them. The texts are part of the masks' ``source``.
 
     ``progress``: ``job.progress`` is a tqdm bar of the frames computed out of those planned, moving
     while a sequence is under way, with the sequences done, failed, skipped and retried.
@@ -101,6 +108,7 @@ def propagate(
             f"batch.propagate: engine_options must be a dict of options, got {engine_options!r}"
         )
     options = dict(engine_options or {})
+    texts = _texts(text, name)
     if direction not in DIRECTIONS:
         raise ValidationError(f"batch.propagate: direction must be one of {DIRECTIONS}, got {direction!r}")
     for label, count in (("retries", retries), ("restarts", restarts)):
@@ -122,9 +130,9 @@ def propagate(
         if isinstance(sequences, str):
             sequences = [sequences]
         order = list(dict.fromkeys(ds.resolve_sequence(s) for s in sequences))
-    source = source_name(name, options)
+    source = source_name(name, {**options, "find": texts} if texts else options)
     with ds.snapshot():
-        payloads, skipped = build_payloads(ds, order, direction)
+        payloads, skipped = build_payloads(ds, order, direction, texts)
         if skip_done:
             done = done_sequences(ds, source, [p.sequence for p in payloads])
             skipped.update({s: f"done before (it holds masks of {source!r})" for s in done})
@@ -163,6 +171,22 @@ def propagate(
     except BaseException:
         runner.stop()
         raise
+
+
+def _texts(text: Any, engine: str) -> list[str]:
+    if text is None:
+        return []
+    texts = [text] if isinstance(text, str) else list(text) if isinstance(text, Iterable) else None
+    if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
+        raise ValidationError(
+            f"batch.propagate: text must be a non-empty text or a list of them, got {text!r}"
+        )
+    if engine != "sam3":
+        raise ValidationError(
+            f"batch.propagate: text prompts need the sam3 engine (engine='sam3', model=a SAM 3 id such as "
+            f"facebook/sam3); {engine!r} cannot find"
+        )
+    return list(dict.fromkeys(texts))
 
 
 def _refuse_arrays(payloads: list[Any], cluster: str) -> None:

@@ -197,7 +197,7 @@ class Job:
         with self._lock:
             r = self._report.sequences[seq]
             r.status, r.error, r.details = "done", None, None
-            r.frames, r.written, r.kept, r.dropped = w.frames, w.written, w.kept, w.dropped
+            r.frames, r.written, r.kept, r.dropped, r.found = w.frames, w.written, w.kept, w.dropped, w.found
             r.seconds, r.worker, r.computed = outcome.seconds, outcome.pid, w.frames
         self._show(refresh=False)
 

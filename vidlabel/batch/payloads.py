@@ -78,6 +78,7 @@ class Payload:
     masks: dict[str, dict[int, tuple[bytes, float | None]]]
     boxes: dict[str, dict[int, tuple[float, float, float, float]]]
     direction: str = "both"
+    texts: list[str] = field(default_factory=list)  # concepts to find as it propagates (sam3)
 
     @property
     def keyframes(self) -> int:
@@ -89,8 +90,8 @@ class Payload:
         keyframes): every frame for "both", from the first keyframe to the end going forward, from
         the last one to frame 0 going backward."""
         keyed = {f for m in self.masks.values() for f in m} | {f for b in self.boxes.values() for f in b}
-        if not keyed:
-            return 0
+        if not keyed:  # nothing to start from: a run that finds starts at one end
+            return self.num_frames if self.texts else 0
         if self.direction == "forward":
             return self.num_frames - min(keyed)
         if self.direction == "backward":
@@ -115,13 +116,16 @@ class Outcome:
     cancelled: bool = False
     seconds: float = 0.0
     pid: int = 0
+    # entities the run created for what it found: (worker's id, category, frame, counts, score, source)
+    found: list[tuple[str, str, int, bytes, float, str]] = field(default_factory=list)
 
 
 def build_payloads(
-    ds: Dataset, sequences: Iterable[str], direction: str
+    ds: Dataset, sequences: Iterable[str], direction: str, texts: list[str] | None = None
 ) -> tuple[list[Payload], dict[str, str]]:
-    """Payloads for the sequences that have prompts, read from one version of ``ds``; and
-    {sequence: why it is skipped} for the others. Void entities (DAVIS's 255) are never prompts."""
+    """Payloads for the sequences that have prompts (every sequence with pixels when there are
+    ``texts`` to find), read from one version of ``ds``; and {sequence: why it is skipped} for the
+    others. Void entities (DAVIS's 255) are never prompts."""
     wanted = list(sequences)
     with ds.snapshot():
         void = {r["id"] for r in ds.table("entities").filter(pc.field("void")).select(["id"]).to_pylist()}
@@ -140,7 +144,7 @@ def build_payloads(
             for f, e, x, y, w, h in boxes.get(seq, ()):
                 if e not in void and f not in seq_masks.get(e, {}):  # a mask there says more than a box
                     seq_boxes.setdefault(e, {})[f] = (x, y, w, h)
-            if not seq_masks and not seq_boxes:
+            if not seq_masks and not seq_boxes and not texts:
                 skipped[seq] = "no keyframes (no keyframe mask or box on any of its entities)"
                 continue
             source = ds.frame_source(seq)
@@ -161,6 +165,7 @@ def build_payloads(
                     masks={e: dict(sorted(seq_masks[e].items())) for e, _ in ents if e in seq_masks},
                     boxes={e: dict(sorted(seq_boxes[e].items())) for e, _ in ents if e in seq_boxes},
                     direction=direction,
+                    texts=list(texts or []),
                 )
             )
     return payloads, skipped

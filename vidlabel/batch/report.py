@@ -25,6 +25,7 @@ class SequenceReport:
     written: int = 0  # masks written (or erased)
     kept: int = 0  # results not written over a keyframe
     dropped: list[str] = field(default_factory=list)  # entities removed while it ran
+    found: list[str] = field(default_factory=list)  # entities made for what text prompts found
     seconds: float = 0.0  # the worker's time on it
 
 
@@ -61,7 +62,7 @@ class BatchReport:
     def copy(self) -> BatchReport:
         return BatchReport(
             self.source,
-            {k: replace(r, dropped=list(r.dropped)) for k, r in self.sequences.items()},
+            {k: replace(r, dropped=list(r.dropped), found=list(r.found)) for k, r in self.sequences.items()},
             self.finished,
         )
 

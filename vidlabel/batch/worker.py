@@ -71,19 +71,43 @@ def compute(
                 for f, box in boxes.items():
                     sess.prompt(f, eid, box_xywh=box, write=False)
             direction: Any = payload.direction
-            total = len({f for leg in sess.plan(direction=direction) for f in leg.frames})
-            for frame, results in sess.propagate(direction=direction, cancel=cancel):
+            if payload.texts:  # a session that finds (sam3) creates entities in `local` as it goes
+                run = sess.propagate(direction=direction, cancel=cancel, find=payload.texts)  # type: ignore[call-arg]
+                total = payload.planned_frames
+            else:
+                run = sess.propagate(direction=direction, cancel=cancel)
+                total = len({f for leg in sess.plan(direction=direction) for f in leg.frames})
+            for frame, results in run:
                 out.frames.append(
                     (frame, {e: (rlemod.encode(m)["counts"], float(s)) for e, (m, s) in results.items()})
                 )
                 if on_frame is not None:
                     on_frame(len(out.frames))
+            if payload.texts:
+                out.found = _found(local, seq, {e for e, _ in payload.entities})
         out.cancelled = len(out.frames) < total  # stopped between frames: none of it is written
     except Exception as e:
         out.frames = []
         out.error = f"{type(e).__name__}: {e}"
         out.details = traceback.format_exc()
     out.seconds = time.perf_counter() - t0
+    return out
+
+
+def _found(local: Any, seq: str, given: set[str]) -> list[tuple[str, str, int, bytes, float, str]]:
+    """The entities a run that finds created in the worker's dataset, each with its keyframe (the
+    frame it was found on): the driver makes them in the real dataset before writing the masks."""
+    out = []
+    for eid in local.entity_ids(seq):
+        if eid in given:
+            continue
+        for frame in local.mask_frames(seq, eid):
+            row = local.annotation("masks", seq, frame, eid)
+            if row["keyframe"]:
+                score = 1.0 if row["score"] is None else float(row["score"])
+                counts = local.rle(seq, frame, eid)["counts"]
+                out.append((eid, local.entity(eid)["category"], frame, counts, score, row["source"]))
+                break
     return out
 
 

@@ -32,7 +32,16 @@ def source_name(engine: str, options: Mapping[str, Any] | None) -> str:
     ``sam2 {"image_size":512,"model":"facebook/sam2.1-hiera-tiny"}`` (keys sorted, so it is stable)."""
     if not options:
         return engine
-    return f"{engine} {json.dumps(dict(options), sort_keys=True, default=str, separators=(',', ':'))}"
+    text = json.dumps(dict(options), sort_keys=True, default=_named, separators=(",", ":"))
+    return f"{engine} {text}"
+
+
+def _named(value: Any) -> str:
+    """An option JSON cannot hold: a function by its import name (its repr has an address that changes
+    from run to run, so skip_done would never see a sequence done), anything else as str()."""
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', '?')}.{value.__qualname__}"
+    return str(value)
 
 
 def done_sequences(ds: Dataset, source: str, sequences: Iterable[str]) -> set[str]:
@@ -49,6 +58,7 @@ class Written:
     written: int = 0  # masks written or erased
     kept: int = 0  # results not written: the dataset holds a keyframe there
     dropped: list[str] = field(default_factory=list)  # entities removed from the dataset meanwhile
+    found: list[str] = field(default_factory=list)  # entities made for what a run that finds found
 
 
 def write_outcome(ds: Dataset, payload: Payload, outcome: Outcome, source: str, label: str) -> Written:
@@ -56,7 +66,9 @@ def write_outcome(ds: Dataset, payload: Payload, outcome: Outcome, source: str, 
 
     Masks go in with ``source``, their score and ``keyframe=False``; a keyframe already there (a
     person's mask, also one set while the job ran) is kept; an empty result erases a propagated mask
-    there; results of entities removed since the payload was built are dropped."""
+    there; results of entities removed since the payload was built are dropped. Entities the worker
+    found (text prompts) are made here, in the same transaction, each with the mask it was found with
+    as its keyframe; their results are written under the new ids."""
     seq = payload.sequence
     size = [payload.height, payload.width]
     out = Written(frames=len(outcome.frames))
@@ -69,8 +81,17 @@ def write_outcome(ds: Dataset, payload: Payload, outcome: Outcome, source: str, 
         ):
             raise ValidationError(f"batch: sequence {seq!r} changed size while it was propagated")
         alive = set(ds.entity_ids(seq))
+        ids: dict[str, str] = {}  # the worker's id of a found entity -> the one it gets here
+        for wid, category, frame, counts, score, made_by in outcome.found:
+            ids[wid] = eid = ds.add_entity(seq, category=category)
+            ds.set_mask(
+                seq, frame, eid, {"size": size, "counts": counts}, source=made_by, score=score, keyframe=True
+            )
+            alive.add(eid)
+            out.found.append(eid)
         for frame, results in outcome.frames:
-            for eid, (counts, score) in results.items():
+            for wid, (counts, score) in results.items():
+                eid = ids.get(wid, wid)
                 if eid not in alive:
                     if eid not in out.dropped:
                         out.dropped.append(eid)

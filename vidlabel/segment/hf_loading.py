@@ -21,7 +21,7 @@ import os
 import pathlib
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
@@ -108,7 +108,7 @@ def model_classes(kind: str, tracker: bool) -> Any:
 
 def family(config: Any, what: str) -> str:
     model_type = (
-        getattr(config, "model_type", None) if not isinstance(config, dict) else config.get("model_type")
+        getattr(config, "model_type", None) if not isinstance(config, Mapping) else config.get("model_type")
     )
     kind = KINDS.get(str(model_type))
     if kind is None:
@@ -194,6 +194,14 @@ def preprocessing(folder: pathlib.Path | None, kind: str, image_size: int) -> tu
     return image_size, tuple(float(v) for v in mean), tuple(float(v) for v in std)
 
 
+def _from_dict(config: Mapping[str, Any], what: str) -> Any:
+    fields = dict(config)
+    try:
+        return import_transformers().AutoConfig.for_model(fields.pop("model_type"), **fields)
+    except Exception as e:
+        raise ValidationError(f"{what}: config is not a transformers config's to_dict(): {e}") from e
+
+
 def load_model(
     *,
     what: str,
@@ -219,6 +227,8 @@ def load_model(
         if not random_weights:
             raise ValidationError(f"{what}: a config alone builds random weights: pass random_weights=True")
         kind = family(config, what)
+        if isinstance(config, Mapping):  # a config's to_dict(): plain data a Ray worker can be given
+            config = _from_dict(config, what)
         cls = model_classes(kind, tracker)
         if tracker and kind == "sam3":
             config = config.tracker_config

@@ -135,9 +135,9 @@ class TrackerEngine(Engine):
 
     ``model`` is a Hugging Face id (``"facebook/sam2.1-hiera-tiny"``, an EdgeTAM or SAM 3 id) fetched through
     huggingface_hub's cache (or ``cache_dir``; ``offline=True`` only looks there), or a local folder saved
-    with ``save_pretrained``; or give ``config`` (a transformers config object) with ``random_weights=True``
-    (tests, timing). ``device`` defaults to CUDA, then MPS, then the CPU; ``dtype`` to bfloat16 on CUDA and
-    float32 elsewhere.
+    with ``save_pretrained``; or give ``config`` (a transformers config, or its ``to_dict()``: plain data
+    a Ray worker can be given) with ``random_weights=True`` (tests, timing). ``device`` defaults to CUDA,
+    then MPS, then the CPU; ``dtype`` to bfloat16 on CUDA and float32 elsewhere.
     """
 
     name = "transformers"
@@ -211,7 +211,8 @@ class TrackerEngine(Engine):
     def session(self, ds: Dataset, sequence: str) -> TrackerSession:
         return TrackerSession(self, ds, sequence)
 
-    def _context(self) -> contextlib.AbstractContextManager[Any]:
+    def inference(self) -> contextlib.AbstractContextManager[Any]:
+        """The torch mode the model runs under (inference mode)."""
         import torch
 
         return torch.inference_mode()
@@ -281,7 +282,7 @@ class TrackerSession(Session):
         if known and self.dropped(entity, frame):
             self._rewarm(entity, frame)
         view = self._view([entity])
-        with self.engine._context():
+        with self.engine.inference():
             k = view.obj_id_to_idx(entity)
             if prompt.mask is not None:
                 m = torch.from_numpy(prompt.mask)[None, None].to(self.engine.device, torch.float32)
@@ -336,7 +337,7 @@ class TrackerSession(Session):
         start = min(frame + n, self.num_frames - 1) if reverse else max(frame - n, 0)
         view = self._view([entity])
         step = -1 if reverse else 1
-        with self.engine._context():
+        with self.engine.inference():
             for f in range(start, frame, step):
                 self._forward(view, f, reverse)
         self._prune(view, (frame,))
@@ -350,7 +351,7 @@ class TrackerSession(Session):
         view = self._view(entities)
         step = -1 if reverse else 1
         for frame in range(first, last + step, step):
-            with self.engine._context():
+            with self.engine.inference():
                 out = self._forward(view, frame, reverse)
                 binary = upscale(out.pred_masks, self.engine.image_size, self.height, self.width)
                 results: dict[str, Result] = {}

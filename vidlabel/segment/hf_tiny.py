@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["bias_object_scores", "tiny_sam2_config", "tiny_sam3_config"]
+__all__ = ["bias_object_scores", "char_tokens", "tiny_sam2_config", "tiny_sam3_config"]
 
 
 def _tracker_kwargs(size: int) -> dict[str, Any]:
@@ -118,3 +118,14 @@ def bias_object_scores(model: Any, bias: float = 2.0) -> None:
     head = model.mask_decoder.pred_obj_score_head
     with torch.no_grad():
         head.proj_out.bias += bias
+
+
+def char_tokens(text: str) -> tuple[Any, Any]:
+    """(input_ids, attention_mask) made from ``text``'s characters, 32 long with CLIP's start and end
+    ids: a tokenizer for random-weight SAM 3 models (no vocabulary is downloaded); different texts give
+    different ids. An importable function, so a Ray worker can be given it as ``tokenizer=``."""
+    import torch
+
+    body = [(ord(c) * 7) % 1000 for c in text[:30]]
+    ids = torch.tensor([[49406, *body] + [49407] * (31 - len(body))])
+    return ids, torch.ones_like(ids)

@@ -242,7 +242,8 @@ class SAM2Engine(Engine):
     def session(self, ds: Dataset, sequence: str) -> SAM2Session:
         return SAM2Session(self, ds, sequence)
 
-    def _context(self) -> contextlib.AbstractContextManager[Any]:
+    def inference(self) -> contextlib.AbstractContextManager[Any]:
+        """The torch mode the model runs under (inference mode; on CUDA bfloat16 autocast too)."""
         import torch
 
         stack = contextlib.ExitStack()
@@ -272,7 +273,7 @@ class SAM2Session(Session):
     def __init__(self, engine: SAM2Engine, ds: Dataset, sequence: str) -> None:
         super().__init__(engine, ds, sequence)
         self._frames = LazyFrames(ds, self.sequence, engine.image_size)
-        with _lazy_loader(self._frames, self.height, self.width) as token, engine._context():
+        with _lazy_loader(self._frames, self.height, self.width) as token, engine.inference():
             self._state: dict[str, Any] = engine.predictor.init_state(video_path=token)
 
     @property
@@ -282,7 +283,7 @@ class SAM2Session(Session):
     # ------------------------------------------------------------------ hooks
     def _segment(self, frame: int, entity: str, prompt: Prompt) -> Result:
         st, pred = self._state, self.predictor
-        with self.engine._context():
+        with self.engine.inference():
             idx = st["obj_id_to_idx"].get(entity)
             if idx is not None and self._dropped(idx, frame):
                 self._rewarm(idx, frame)
@@ -339,11 +340,11 @@ class SAM2Session(Session):
                 start, steps, skip = 1, 1, 1
             else:
                 reverse = False
-        with self.engine._context():
+        with self.engine.inference():
             inner = pred.propagate_in_video(view, start, steps, reverse)
         try:
             while True:
-                with self.engine._context():
+                with self.engine.inference():
                     item = next(inner, None)
                     if item is None:
                         break

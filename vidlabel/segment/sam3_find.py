@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import ValidationError
 from .hf_session import TrackerEngine, TrackerSession, upscale
 from .joins import run_pass
-from .records import Direction, Pass, PropagationReport, Result
+from .records import CancelToken, Direction, Pass, PropagationReport, Result
 
 if TYPE_CHECKING:
     from ..dataset import Dataset
@@ -126,6 +126,11 @@ def _options(threshold: Any, max_objects: Any, match_iou: Any) -> tuple[float, i
     return float(threshold), int(max_objects), float(match_iou)
 
 
+def _check_every(every: Any, what: str) -> None:
+    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+        raise ValidationError(f"{what}: find_every must be a positive integer, got {every!r}")
+
+
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
     union = np.logical_or(a, b).sum()
     return float(np.logical_and(a, b).sum() / union) if union else 0.0
@@ -154,6 +159,7 @@ class SAM3Session(TrackerSession):
         self._finding: _Finding | None = None
         self._seen: tuple[int, Any] | None = None  # the last frame's detector vision features
         self._text_embeds: dict[str, tuple[Any, Any]] = {}
+        self._last_found: list[str] = []
 
     @property
     def texts(self) -> list[str]:
@@ -203,7 +209,7 @@ class SAM3Session(TrackerSession):
             self.engine.match_iou,
         )
         det = self.engine.model.detector_model
-        with self._lock, self.engine._context():
+        with self._lock, self.engine.inference():
             text_embeds, attention = self._text(text.strip())
             out = det(vision_embeds=self._vision(f), text_embeds=text_embeds, attention_mask=attention)
             probs = out.pred_logits.sigmoid()[0]
@@ -288,31 +294,82 @@ class SAM3Session(TrackerSession):
         (from frame 0, or the last frame going backward), and ``entities=[]`` tracks only what the run
         finds (the session's other prompts are left alone). Going both ways, an instance found ahead of
         the start is tracked on from where it appeared, not back across the start."""
-        texts = self._texts_to_find(find, ds)
-        if not isinstance(find_every, int) or isinstance(find_every, bool) or find_every < 1:
-            raise ValidationError(
-                f"propagate_into: find_every must be a positive integer, got {find_every!r}"
-            )
+        texts = self._texts_to_find(find, ds, "propagate_into")
+        _check_every(find_every, "propagate_into")
         if not texts:
             return super().propagate_into(ds, start, direction, end, entities=entities, **options)
         with self._lock:
             self._check_idle("propagate")
-            if start is None and not self._prompts and not self._keyed():
-                start = self.num_frames - 1 if direction == "backward" else 0
-            ents = self.dataset.entity_ids(self.sequence)
-            cats = [self.dataset.entity(e)["category"] for e in ents]
-            self._finding = _Finding(
-                texts,
-                find_every,
-                f"sam3:{self.engine.model_id}",
-                {t: sum(c == t for c in cats) for t in texts},
-            )
+            start = self._start_for(start, direction)
+            self._finding = self._new_finding(texts, find_every)
         try:
             report = super().propagate_into(ds, start, direction, end, entities=entities, **options)
             report.found = list(self._finding.new)
             return report
         finally:
             self._finding = None
+
+    def propagate(
+        self,
+        start: int | None = None,
+        direction: Direction = "forward",
+        end: Any = None,
+        *,
+        entities: Iterable[str] | str | None = None,
+        cancel: CancelToken | None = None,
+        find: str | Sequence[str] | bool = False,
+        find_every: int = 1,
+    ) -> Generator[tuple[int, dict[str, Result]]]:
+        """As ``Session.propagate``; with ``find=`` texts (or ``True``: those ``find()`` was given) new
+        instances become entities in the session's dataset as they appear, as ``propagate_into`` does
+        (the only writes this generator makes), and their results come from the frame after on."""
+        texts = self._texts_to_find(find, None, "propagate")
+        _check_every(find_every, "propagate")
+        if not texts:
+            return super().propagate(start, direction, end, entities=entities, cancel=cancel)
+        with self._lock:
+            self._check_idle("propagate")
+            legs = self.plan(self._start_for(start, direction), direction, end)
+            finding = self._new_finding(texts, find_every)
+            self._finding = finding  # only while the entities are chosen: the run sets it again
+            try:
+                chosen = self._entities_for(entities)
+            finally:
+                self._finding = None
+        return self._finding_run(finding, self._propagate(legs, chosen, cancel))
+
+    def _finding_run(
+        self, finding: _Finding, run: Generator[tuple[int, dict[str, Result]]]
+    ) -> Generator[tuple[int, dict[str, Result]]]:
+        """``run`` with the pass looking for ``finding``'s texts while it is under way."""
+        with self._lock:
+            self._check_idle("propagate")
+            self._finding = finding
+        try:
+            yield from run
+        finally:
+            run.close()
+            self._finding = None
+
+    @property
+    def found(self) -> list[str]:
+        """Entities the propagation under way (or the last one) created for what it found."""
+        return list(self._last_found)
+
+    def _start_for(self, start: int | None, direction: Direction) -> int | None:
+        """Where a run that finds starts: as planned from the prompts, or, with none to start from, at the
+        first frame (the last going backward)."""
+        if start is None and not self._prompts and not self._keyed():
+            return self.num_frames - 1 if direction == "backward" else 0
+        return start
+
+    def _new_finding(self, texts: list[str], every: int) -> _Finding:
+        cats = [self.dataset.entity(e)["category"] for e in self.dataset.entity_ids(self.sequence)]
+        finding = _Finding(
+            texts, every, f"sam3:{self.engine.model_id}", {t: sum(c == t for c in cats) for t in texts}
+        )
+        self._last_found = finding.new
+        return finding
 
     def _keyed(self) -> bool:
         """Whether the dataset holds keyframes in this sequence (propagate_into makes them prompts)."""
@@ -323,13 +380,11 @@ class SAM3Session(TrackerSession):
             for k in masks.lookup("by_entity", (self.sequence, e))
         )
 
-    def _texts_to_find(self, find: Any, ds: Dataset | None) -> list[str]:
+    def _texts_to_find(self, find: Any, ds: Dataset | None, what: str) -> list[str]:
         if find is None or find is True:
             texts = list(self._texts)
             if find is True and not texts:
-                raise ValidationError(
-                    "propagate_into: find=True but find() was never called; give find='text'"
-                )
+                raise ValidationError(f"{what}: find=True but find() was never called; give find='text'")
         elif find is False:
             return []
         elif isinstance(find, str):
@@ -337,12 +392,10 @@ class SAM3Session(TrackerSession):
         elif isinstance(find, Sequence) and all(isinstance(t, str) for t in find):
             texts = list(find)
         else:
-            raise ValidationError(
-                f"propagate_into: find must be a text, a list of texts or a bool, got {find!r}"
-            )
+            raise ValidationError(f"{what}: find must be a text, a list of texts or a bool, got {find!r}")
         for t in texts:
             if not t.strip():
-                raise ValidationError(f"propagate_into: find texts must be non-empty, got {t!r}")
+                raise ValidationError(f"{what}: find texts must be non-empty, got {t!r}")
         if texts and ds is not None and ds is not self.dataset:
             if find is None:
                 return []  # writing elsewhere: the entities found would have to be made there
