@@ -28,7 +28,6 @@ N = 12
 def sam3() -> Any:
     from vidlabel.segment.sam3_find import SAM3Engine
 
-
     torch.set_num_threads(2)
     eng = vl.segment.load(
         "sam3",

@@ -390,7 +390,6 @@ def sam3() -> Any:
     from vidlabel.segment.hf_tiny import char_tokens, tiny_sam3_config
     from vidlabel.segment.sam3_find import SAM3Engine
 
-
     eng = vl.segment.load(
         "sam3",
         config=tiny_sam3_config(),
