@@ -212,6 +212,21 @@ def test_a_video_find_with_nothing_on_the_frame_finds_what_appears_later(
     assert [e["id"] for e in w.entities] == [other]
 
 
+def test_the_propagate_button_after_a_find_tracks_only_what_there_is(
+    ds: vl.Dataset, widget: Any, sees: dict[int, list[np.ndarray]]
+) -> None:
+    w, rec = widget
+    sees[0] = [CAR_A]
+    reply = ask(w, rec, 1, "find", text="car", frame=0, scope="frame")
+    assert reply["ok"] and reply["new"] == 1, reply
+    (car,) = ds.entity_ids("clip")
+    sees[3] = [CAR_B]  # a second car the detector would see: Propagate is not a find
+    reply = ask(w, rec, 2, "propagate", direction="forward", entities="all", frame=0)
+    assert reply["ok"], reply
+    assert ds.entity_ids("clip") == [car] and "found" not in reply
+    assert ds.mask_frames("clip", car) == list(range(NUM_FRAMES))
+
+
 def test_cancel_stops_a_video_find_keeping_whole_frames(
     ds: vl.Dataset, widget: Any, sees: dict[int, list[np.ndarray]]
 ) -> None:

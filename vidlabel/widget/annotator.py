@@ -572,7 +572,11 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
                 last[0] = now
                 self.progress = {**self.progress, "done": done, "total": total}
 
-        finding: dict[str, Any] = {} if find is None else {"find": find}
+        # The Propagate button tracks what it is given; finding over the video is the find box's (a
+        # SAM 3 session would otherwise keep looking for every text find() was once given).
+        finding: dict[str, Any] = (
+            {"find": find} if find is not None else {"find": False} if session.engine.finds else {}
+        )
         try:
             report = session.propagate_into(
                 start=frame,
