@@ -9,6 +9,11 @@ EdgeTAM's tracker like the library does, bit for bit; they say nothing about the
 
 from __future__ import annotations
 
+import json
+import pathlib
+import sys
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -166,3 +171,57 @@ def test_memory_is_flat_from_30_to_300_frames(engine: TrackerEngine) -> None:
         held[n] = (sess.held_bytes(), sess.held_frames()[a], sess.frames.reads)
     assert held[300][0] == held[30][0] and held[300][1] == held[30][1], held  # the same window at any length
     assert held[300][2] == 300  # every frame read once
+
+
+# ---------------------------------------------------------------------- loading, timm
+def _hub_snapshot(cache: pathlib.Path, repo_id: str, files: pathlib.Path) -> None:
+    """The cache layout huggingface_hub reads: refs/main names a snapshot holding the files."""
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    for f in files.iterdir():
+        (repo / "snapshots" / commit / f.name).symlink_to(f)
+
+
+def _edgetam_config_json(folder: pathlib.Path, vision: dict[str, Any]) -> pathlib.Path:
+    """A config.json as an EdgeTAM release has it (vision model and backbone type), no weights."""
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"model_type": "edgetam_video", "vision_config": vision}))
+    return folder
+
+
+def test_a_timm_backbone_without_timm_is_refused_naming_timm(
+    engine: TrackerEngine, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # timm fails to import (sys.modules' documented "not importable" marker), whether or not it is installed.
+    monkeypatch.setitem(sys.modules, "timm", None)
+    torchvision_before = sys.modules.get("torchvision", "absent")
+    repvit = {
+        "model_type": "edgetam_vision_model",
+        "backbone_config": {"model_type": "timm_wrapper", "architecture": "repvit_m1.dist_in1k"},
+    }
+    released = _edgetam_config_json(tmp_path / "edgetam", repvit)
+    _hub_snapshot(tmp_path / "hub", "yonigozlan/EdgeTAM-hf", released)
+    default = _edgetam_config_json(tmp_path / "default", {"model_type": "edgetam_vision_model"})
+    for kwargs in (
+        dict(model="yonigozlan/EdgeTAM-hf", cache_dir=tmp_path / "hub", offline=True),
+        dict(model=str(released)),
+        dict(model=str(default)),  # no backbone config: RepViT through timm is EdgeTAM's default
+    ):
+        with pytest.raises(vl.ValidationError) as err:
+            vl.segment.load("transformers", device="cpu", **kwargs)  # type: ignore[arg-type]
+        msg = str(err.value)
+        assert "is an EdgeTAM model" in msg and "RepViT" in msg and "timm is not installed" in msg, msg
+        assert "pip install timm" in msg and "facebook/sam2.1-hiera-tiny" in msg, msg
+        if not tf.utils.is_torchvision_available():  # as here: named too, since pip install timm won't do
+            assert "torchvision" in msg, msg
+    assert sys.modules.get("torchvision", "absent") == torchvision_before  # looked for, never imported
+    # A saved EdgeTAM whose backbone is not timm's loads without it: the check reads the backbone's type.
+    saved = tmp_path / "tiny-edgetam"
+    engine.model.save_pretrained(saved)
+    eng = vl.segment.load("transformers", model=str(saved), device="cpu")
+    assert eng.kind == "edgetam"
+    mine, theirs = eng.model.state_dict(), engine.model.state_dict()
+    assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
