@@ -25,6 +25,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
+from .hf_timm import needs_timm, require_timm
 from .sam2_model import hub_offline, pick_device
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ def model_classes(kind: str, tracker: bool) -> Any:
     if kind == "sam2":
         return tf.Sam2VideoModel
     if kind == "edgetam":
-        return tf.EdgeTamVideoModel  # its RepViT backbone needs timm
+        return tf.EdgeTamVideoModel  # its RepViT backbone needs timm (hf_timm.py)
     if kind == "sam3_tracker" or (kind == "sam3" and tracker):
         return tf.Sam3TrackerVideoModel
     return tf.Sam3VideoModel
@@ -173,12 +174,16 @@ def resolve(model: str, *, what: str, cache_dir: Any = None, offline: bool | Non
         raise ValidationError(f"{what}: cannot download {model!r} ({type(e).__name__}: {e}). {advice}") from e
 
 
-def folder_kind(folder: pathlib.Path, what: str) -> str:
+def folder_config(folder: pathlib.Path, what: str) -> dict[str, Any]:
+    """The folder's ``config.json`` as a dict (read without building a config: a timm backbone's config
+    class already needs timm)."""
     try:
         config = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError) as e:
         raise ValidationError(f"{what}: cannot read {str(folder / 'config.json')!r}: {e}") from e
-    return family(config, what)
+    if not isinstance(config, dict):
+        raise ValidationError(f"{what}: {str(folder / 'config.json')!r} is not a JSON object")
+    return config
 
 
 def preprocessing(folder: pathlib.Path | None, kind: str, image_size: int) -> tuple[int, Any, Any]:
@@ -237,7 +242,10 @@ def load_model(
             net = cls(config)
         return net.to(device=device, dtype=dtype).eval(), kind, None
     folder = resolve(str(model), what=what, cache_dir=cache_dir, offline=offline)
-    kind = folder_kind(folder, what)
+    saved = folder_config(folder, what)
+    kind = family(saved, what)
+    if needs_timm(saved):
+        require_timm(what, str(model))  # before transformers' own, misleading, ImportError
     cls = model_classes(kind, tracker)
     try:
         net = cls.from_pretrained(str(folder), dtype=dtype)

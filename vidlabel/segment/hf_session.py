@@ -128,6 +128,15 @@ def score_of(out: Mapping[str, Any]) -> float:
     return 1.0 if logit is None else float(torch.sigmoid(logit.float().flatten()[0]))
 
 
+def _score_shape_as_decoder(out: dict[str, Any]) -> None:
+    """A mask prompt's object score with the decoder's shape (1, 1, 1): transformers 5.24's EdgeTAM leaves it
+    (1, 1) (its ``_use_mask_as_output`` lacks the ``unsqueeze(-1)`` SAM2's and SAM 3's have), and a frame
+    where it meets another object's score then fails in the model's forward (``torch.cat``)."""
+    logit = out.get("object_score_logits")
+    if logit is not None and logit.ndim == 2:
+        out["object_score_logits"] = logit[..., None]
+
+
 class TrackerEngine(Engine):
     """A transformers video tracker (SAM2, EdgeTAM, SAM 3 tracker).
 
@@ -316,6 +325,7 @@ class TrackerSession(Session):
             outs = view.output_dict_per_obj[k]
             if frame in outs["non_cond_frame_outputs"]:  # a correction on a tracked frame: make it carry
                 outs["cond_frame_outputs"][frame] = outs["non_cond_frame_outputs"].pop(frame)
+            _score_shape_as_decoder(outs["cond_frame_outputs"][frame])
             mask = upscale(out.pred_masks, self.engine.image_size, self.height, self.width)[0]
             return mask, score_of(outs["cond_frame_outputs"][frame])
 

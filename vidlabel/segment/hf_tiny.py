@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["bias_object_scores", "char_tokens", "tiny_sam2_config", "tiny_sam3_config"]
+__all__ = ["bias_object_scores", "char_tokens", "tiny_edgetam_config", "tiny_sam2_config", "tiny_sam3_config"]
 
 
 def _tracker_kwargs(size: int) -> dict[str, Any]:
@@ -59,6 +59,43 @@ def tiny_sam2_config(size: int = 128) -> Any:
         initializer_range=0.1,
     )
     return tf.Sam2VideoConfig(vision_config=vision, **_tracker_kwargs(size))
+
+
+def tiny_edgetam_config(size: int = 128) -> Any:
+    """An EdgeTamVideoConfig at ``size`` px (a multiple of 64) whose image backbone is a stand-in.
+
+    The backbone is :mod:`vidlabel.segment.hf_standin` (four convolutions, 16-128 channels at strides 4-32,
+    the feature maps RepViT gives; registered with transformers here), not RepViT through timm; the rest is
+    EdgeTAM's own code, shrunk: a one-layer spatial perceiver of 32 1-D and 16 2-D latents (4 x 4 windows
+    over the stride-16 map), a one-layer memory attention."""
+    from . import hf_standin
+    from .hf_loading import import_transformers
+
+    tf = import_transformers()
+    hf_standin.register()
+    grid = size // 16
+    latents_2d = 16  # a 4 x 4 grid of windows: grid must be a multiple of 4
+    side = int(latents_2d**0.5)
+    vision = dict(
+        model_type="edgetam_vision_model",
+        backbone_config=dict(
+            model_type=hf_standin.MODEL_TYPE, channels=[16, 32, 64, 128], initializer_range=0.1
+        ),
+        backbone_channel_list=[128, 64, 32, 16],
+        backbone_feature_sizes=[[size // 4] * 2, [size // 8] * 2, [grid] * 2],
+        fpn_hidden_size=128,
+        initializer_range=0.1,
+    )
+    tracker = _tracker_kwargs(size)
+    tracker["memory_attention_mlp_hidden_size"] = tracker.pop("memory_attention_feed_forward_hidden_size")
+    return tf.EdgeTamVideoConfig(
+        vision_config=vision,
+        memory_attention_rope_k_sizes=[side, side],
+        perceiver_resampler_num_latents=32,
+        perceiver_resampler_num_latents_2d=latents_2d,
+        perceiver_resampler_num_layers=1,
+        **tracker,
+    )
 
 
 def tiny_sam3_config(size: int = 112) -> Any:
