@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -100,7 +101,13 @@ def pixano() -> Callable[..., str]:
         out = subprocess.run(
             cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "NO_COLOR": "1"}
         )
-        assert out.returncode == 0, f"{' '.join(cmd)} failed:\n{(out.stdout + out.stderr)[-4000:]}"
+        # Pixano's CLI sometimes aborts while the interpreter shuts down, after its command finished
+        # (a native thread's PyGILState_Release, seen once in a full run under load): the work is done,
+        # and what it wrote is checked by the caller; any other failure fails the test.
+        finalizing = out.returncode == -signal.SIGABRT and "Python runtime state: finalizing" in out.stderr
+        assert out.returncode == 0 or finalizing, (
+            f"{' '.join(cmd)} failed:\n{(out.stdout + out.stderr)[-4000:]}"
+        )
         return out.stdout
 
     return run
