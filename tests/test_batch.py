@@ -177,6 +177,26 @@ def test_progress_counts_frames_before_a_sequence_finishes(specs: list[dict]) ->
     assert "2/2 seq" in bar.desc and "failed=0" in bar.postfix and "fps=" in bar.postfix
 
 
+def test_an_entity_removed_while_it_runs_is_dropped_and_a_newcomer_gets_none_of_its_masks(
+    specs: list[dict],
+) -> None:
+    ds = add(vl.Dataset(), specs[:1])
+    first, second = ds.entity_ids("seq0")
+    engine = GatedEngine()
+    job = vl.batch.propagate(ds, engine, progress=False)
+    try:
+        engine.gate.release(2)  # the worker is under way
+        ds.remove_entity("seq0", second)
+        newcomer = ds.add_entity("seq0", "late")  # never the removed one's id
+        assert newcomer != second
+    finally:
+        engine.gate.release(1000)
+    report = job.wait(timeout=60)
+    assert report.done == ["seq0"] and report["seq0"].dropped == [second]
+    assert ds.mask_frames("seq0", newcomer) == []
+    assert len(ds.mask_frames("seq0", first)) == 16
+
+
 @pytest.mark.parametrize("direction", ["forward", "backward", "both"])
 def test_the_frames_planned_are_the_frames_computed(specs: list[dict], direction: str) -> None:
     ds = add(vl.Dataset(), specs[:2], middle=0)  # seq0's keyframes mid-video, seq1's at both ends

@@ -311,6 +311,23 @@ def test_many_masks_edit_stays_incremental() -> None:
     assert np.array_equal(d.mask(s, 6, ents[0]), m)
 
 
+def test_a_new_entity_never_gets_the_id_of_a_removed_one() -> None:
+    # A propagation or a batch that started before a removal drops the removed entity's results by
+    # its id: a newcomer with that id would get them.
+    ds = vl.Dataset()
+    seq = ds.add_sequence("s", frames=[np.zeros((4, 4, 3), np.uint8)] * 2)
+    a, b = ds.add_entity(seq), ds.add_entity(seq)
+    ds.remove_entity(seq, b)
+    c = ds.add_entity(seq)
+    assert c not in (a, b)
+    ds.undo()  # the add of c
+    d = ds.add_entity(seq)
+    assert d not in (a, b, c)
+    ds.undo()
+    ds.undo()  # the removal of b: b comes back under its own id
+    assert ds.entity_ids(seq) == [a, b]
+
+
 def test_entity_colour_is_validated_and_undoable(ds: vl.Dataset) -> None:
     e = ds.add_entity("clip", "bear", color="#A0B1C2")
     assert ds.entity(e)["color"] == "#a0b1c2"

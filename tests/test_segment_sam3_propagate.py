@@ -122,6 +122,26 @@ def test_rerunning_finds_nothing_new(sam3: Any, clip: np.ndarray) -> None:
     assert again.found == [] and {e: _frames_of(ds, seq, e) for e in ds.entity_ids(seq)} == before
 
 
+def test_what_is_tracked_on_a_frame_is_not_found_again_there(
+    sam3: Any, clip: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A real detector sees every instance on every frame, also those tracked: on a frame the run has
+    # not written yet, each is matched to the tracker's mask there (not to the dataset), and only the
+    # square that matches nothing tracked becomes an entity.
+    ds, seq, sess = _session(sam3, clip, {0: [A]})
+    (a,) = sess.find("ball", frame=0).new
+    tracked = dict(sess.propagate(start=0, entities=[a]))  # what the tracker makes of it (no writes)
+    monkeypatch.setattr(sam3, "match_iou", 0.5)
+    sees = {f: [tracked[f][a][0]] for f in range(1, N)}  # the same instance, where it is tracked
+    sees[4] = [*sees[4], B]
+    ds2, seq2, sess2 = _session(sam3, clip, sees)
+    ds2.set_mask(seq2, 0, ds2.add_entity(seq2, category="ball"), ds.mask(seq, 0, a))
+    report = sess2.propagate_into(find="ball")
+    (b,) = report.found
+    assert ds2.entity_ids(seq2)[1] == b and len(ds2.entity_ids(seq2)) == 2
+    assert ds2.mask_frames(seq2, b)[0] == 4
+
+
 def test_a_session_without_prompts_starts_from_what_it_finds(sam3: Any, clip: np.ndarray) -> None:
     ds, seq, sess = _session(sam3, clip, {3: [B], 2: [A]})
     report = sess.propagate_into(find="ball", direction="backward")  # from the last frame back

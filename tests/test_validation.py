@@ -648,3 +648,13 @@ def test_corrupted_project_checkpoints_are_always_refused(project: Path, damage:
                 return
         with pytest.raises(vl.ValidationError, match="checkpoint"):
             vl.open(folder)
+
+
+def test_ious_on_runs_equal_pixel_counts() -> None:
+    rng = np.random.default_rng(4)
+    a = [rng.random((30, 40)) > t for t in (0.3, 0.6, 0.9)]
+    b = [rng.random((30, 40)) > t for t in (0.5, 0.8)] + [a[1]]
+    got = rle.ious([rle.encode(m) for m in a], [rle.encode(m) for m in b])
+    want = np.array([[(x & y).sum() / (x | y).sum() for y in b] for x in a])
+    assert got.shape == (3, 3) and np.allclose(got, want) and got[1, 2] == 1.0
+    assert rle.ious([], [rle.encode(a[0])]).shape == (0, 1)

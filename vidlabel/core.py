@@ -165,6 +165,9 @@ class Core:
         self._history = History(history_bytes, history_steps)
         self._group_ids: dict[Any, int] = {}
         self._observers: list[Callable[[Change], None]] = []
+        # Entity ids removed in this process (by an edit or an undo): a new entity never gets one, so a
+        # run that started before a removal cannot mistake a newcomer for the entity it was tracking.
+        self._retired_entities: set[str] = set()
         self._sink: Sink | None = None
         self._refuse: str | None = None  # why edits are refused (a read-only snapshot), if they are
         self._tracklets = TrackletKeeper(self._view, self._put)
@@ -566,6 +569,8 @@ class Core:
         change = Change(label, kind, conflicts=list(conflicts))
         for store, key, old, new in ops:
             change.tables.add(store)
+            if store == "entities" and new is None:
+                self._retired_entities.add(key[0])
             row = new if new is not None else old
             if store in ANNOTATIONS:
                 change.sequences.add(key[0])

@@ -263,9 +263,9 @@ class Dataset(FilesMixin, CleanupMixin, ReviewStateMixin, ReviewMixin, Keyframes
         if not isinstance(void, (bool, np.bool_)):
             raise ValidationError(f"entities.void: expected a bool, got {void!r}")
         color = _check_color(color)
-        if id is None:
+        if id is None:  # never one an entity had before (see _retired_entities)
             k = 1
-            while (f"{seq_id}/{k:03d}",) in ents:
+            while (f"{seq_id}/{k:03d}",) in ents or f"{seq_id}/{k:03d}" in self._retired_entities:
                 k += 1
             id = f"{seq_id}/{k:03d}"
         elif not isinstance(id, str) or not id:

@@ -10,7 +10,7 @@ that is too short (it returns uninitialised memory).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -64,6 +64,16 @@ def iou(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
     if area(ra) == 0 and area(rb) == 0:
         return 1.0
     return float(cocomask.iou([ra], [rb], [0])[0][0])
+
+
+def ious(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """IoU of every mask of ``a`` with every mask of ``b`` (all of one size): a len(a) x len(b) array,
+    computed on the runs (no decode)."""
+    if not a or not b:
+        return np.zeros((len(a), len(b)))
+    ra = [{"size": list(r["size"]), "counts": r["counts"]} for r in a]
+    rb = [{"size": list(r["size"]), "counts": r["counts"]} for r in b]
+    return np.asarray(cocomask.iou(ra, rb, [0] * len(rb)), dtype=float).reshape(len(a), len(b))
 
 
 # Problems a compressed counts string can have, by the code counts_problems gives them.

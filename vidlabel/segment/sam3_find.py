@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import rle as rlemod
 from ..errors import ValidationError
 from .hf_session import TrackerEngine, TrackerSession, upscale
 from .joins import run_pass
@@ -131,9 +132,13 @@ def _check_every(every: Any, what: str) -> None:
         raise ValidationError(f"{what}: find_every must be a positive integer, got {every!r}")
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 0.0
+def _held(ds: Dataset, seq: str, frame: int, tracked: dict[str, rlemod.RLE]) -> dict[str, rlemod.RLE]:
+    """``tracked``, and the non-empty masks the dataset holds on ``frame`` of the other entities: one
+    index lookup of the frame, no decode."""
+    for e, r in ds.rles(seq, frame).items():
+        if e not in tracked and rlemod.area(r):
+            tracked[e] = r
+    return tracked
 
 
 @dataclass
@@ -237,17 +242,20 @@ class SAM3Session(TrackerSession):
             if text not in self._texts:
                 self._texts.append(text)
             ds, seq = self.dataset, self.sequence
-            existing = {e: m for e in ds.entity_ids(seq) if (m := ds.mask(seq, f, e)) is not None and m.any()}
+            existing = _held(ds, seq, f, {})
             matched: list[str] = []
             keep: list[tuple[np.ndarray, float]] = []
+            kept: dict[str, rlemod.RLE] = {}
             for mask, score in detections:
-                best = self._match(mask, existing)
+                enc = rlemod.encode(mask)
+                best = self._match(enc, existing)
                 if best is not None:
                     if best not in matched:
                         matched.append(best)
                     continue
-                if any(_iou(k, mask) >= self.engine.match_iou for k, _ in keep):
+                if self._match(enc, kept) is not None:
                     continue  # a duplicate detection of an instance just found
+                kept[str(len(keep))] = enc
                 keep.append((mask, score))
             if not keep:
                 return Found([], matched)
@@ -255,10 +263,15 @@ class SAM3Session(TrackerSession):
                 new = [self._create(text, f, mask, score) for mask, score in keep]
             return Found(new, matched)
 
-    def _match(self, mask: np.ndarray, masks: dict[str, np.ndarray]) -> str | None:
-        """The entity whose mask is the same instance as ``mask`` (IoU at least ``match_iou``), if any."""
-        best = max(masks, key=lambda e: _iou(masks[e], mask), default=None)
-        return best if best is not None and _iou(masks[best], mask) >= self.engine.match_iou else None
+    def _match(self, mask: rlemod.RLE, masks: dict[str, rlemod.RLE]) -> str | None:
+        """The entity whose mask is the same instance as ``mask`` (IoU at least ``match_iou``), if any:
+        one IoU per mask, on the runs."""
+        if not masks:
+            return None
+        ids = list(masks)
+        overlap = rlemod.ious([mask], [masks[e] for e in ids])[0]
+        k = int(np.argmax(overlap))
+        return ids[k] if overlap[k] >= self.engine.match_iou else None
 
     def _create(self, text: str, frame: int, mask: np.ndarray, score: float) -> str:
         """A new entity of category ``text`` prompted with ``mask`` on ``frame``, its keyframe written."""
@@ -437,19 +450,18 @@ class SAM3Session(TrackerSession):
             return []
         run.searched.add(frame)  # the start frame comes twice going both ways
         ds, seq = self.dataset, self.sequence
-        known = {e: m for e, (m, _) in results.items() if m.any()}
-        for e in ds.entity_ids(seq):
-            if e not in results and (m := ds.mask(seq, frame, e)) is not None and m.any():
-                known[e] = m
+        # what is tracked there: this frame's results (not written yet), else what the dataset holds
+        known = _held(ds, seq, frame, {e: rlemod.encode(m) for e, (m, _) in results.items() if m.any()})
         new: list[str] = []
         for text in run.texts:
             for mask, score in self.detect(text, frame):
                 if run.created[text] >= self.engine.max_objects:
                     break
-                if self._match(mask, known) is not None:
+                enc = rlemod.encode(mask)
+                if self._match(enc, known) is not None:
                     continue
                 eid = self._create(text, frame, mask, score)
-                known[eid] = mask
+                known[eid] = enc
                 run.created[text] += 1
                 new.append(eid)
         run.new.extend(new)
