@@ -235,11 +235,16 @@ def test_progress_plans_the_frames_of_the_direction_and_drops_a_failed_sequence(
     assert "failed=1" in job.progress.postfix and "2/3 seq" in job.progress.desc
 
 
-def test_one_job_at_a_time_on_a_dataset(tmp_path: Path) -> None:
+def test_one_job_at_a_time_on_a_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ds = demo(tmp_path, num_frames=30)
     job = vl.batch.propagate(ds, "flow", progress=False)
+    loads: list[str] = []
+    real = vl.segment.load
+    monkeypatch.setattr(vl.segment, "load", lambda name, **kw: loads.append(name) or real(name, **kw))
     with pytest.raises(vl.ValidationError, match="already running"):
         vl.batch.propagate(ds, "flow", progress=False)
+    assert loads == []  # refused before a second engine is loaded (a model on a busy GPU)
+    monkeypatch.undo()
     job.wait()
     assert vl.batch.propagate(ds, "flow", progress=False).wait().skipped == ds.sequence_ids()
 

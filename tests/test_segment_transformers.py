@@ -437,3 +437,30 @@ def test_find_creates_one_entity_per_detection_and_rerunning_adds_none(sam3: Any
     with pytest.raises(vl.ValidationError, match="max_objects"):
         sess.find("person", frame=0, max_objects=0)
     assert_same(before, ds)
+
+
+def _clip_tokenizer(folder: pathlib.Path) -> None:
+    """A CLIP tokenizer of letters only, saved as a SAM 3 repo holds its own (no vocabulary is fetched)."""
+    tf = pytest.importorskip("transformers")
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for c in "abcdefghijklmnopqrstuvwxyz":
+        vocab[c] = len(vocab)
+        vocab[c + "</w>"] = len(vocab)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    tf.CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt")).save_pretrained(str(folder))
+
+
+def test_the_models_own_tokenizer_is_used_and_a_long_text_is_cut_to_its_length(
+    sam3: Any, clip: np.ndarray, tmp_path: pathlib.Path
+) -> None:
+    folder = tmp_path / "tiny-sam3"
+    sam3.model.save_pretrained(folder)
+    _clip_tokenizer(folder)
+    eng = vl.segment.load("sam3", model=str(folder), device="cpu", threshold=0.3, max_objects=4)
+    ids, attention = eng.tokenize("a red car " * 20)  # 140 letters: more tokens than the text encoder takes
+    assert ids.shape == attention.shape == (1, 32) and int(ids[0, 0]) == 0
+    assert not torch.equal(eng.tokenize("car")[0], eng.tokenize("bus")[0])
+    ds, seq, _ = _dataset(clip[:2], 0)
+    detections = eng.session(ds, seq).detect("a red car " * 20, 0)
+    assert all(m.shape == (H, W) for m, _ in detections)

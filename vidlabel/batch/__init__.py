@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
-from .job import InProcessRunner, Job, NoWork, Runner
+from .job import InProcessRunner, Job, NoWork, Runner, refuse_if_running
 from .payloads import build_payloads
 from .report import BatchReport, SequenceReport
 from .write import done_sequences, source_name
@@ -138,6 +138,7 @@ def propagate(
             skipped.update({s: f"done before (it holds masks of {source!r})" for s in done})
             payloads = [p for p in payloads if p.sequence not in done]
 
+    refuse_if_running(ds)  # before an engine is loaded for nothing
     runner: Runner
     if cluster is not None:
         from . import ray_runner

@@ -41,6 +41,18 @@ __all__ = ["InProcessRunner", "Job", "NoWork", "Runner"]
 
 _RUNNING: weakref.WeakKeyDictionary[Any, Job] = weakref.WeakKeyDictionary()  # dataset -> its running job
 _RUNNING_LOCK = threading.Lock()
+
+
+def refuse_if_running(ds: Any) -> None:
+    """A ValidationError if a batch job runs on ``ds``: checked before an engine is loaded or Ray
+    actors are placed for a second one (and again, atomically, when a job starts)."""
+    other = _RUNNING.get(ds)
+    if other is not None and other.running:
+        raise ValidationError(
+            "batch.propagate: a batch job is already running on this dataset; wait() or cancel() it"
+        )
+
+
 _REFRESH_S = 0.2  # the bar is redrawn for frames under way at most this often
 
 
@@ -94,12 +106,11 @@ class Job:
     # ------------------------------------------------------------------ public
     def start(self) -> Job:
         with _RUNNING_LOCK:
-            other = _RUNNING.get(self.dataset)
-            if other is not None and other.running:
+            try:
+                refuse_if_running(self.dataset)
+            except ValidationError:
                 self._close_bar()
-                raise ValidationError(
-                    "batch.propagate: a batch job is already running on this dataset; wait() or cancel() it"
-                )
+                raise
             _RUNNING[self.dataset] = self
         self._thread.start()
         return self

@@ -105,7 +105,7 @@ class SAM3Engine(TrackerEngine):
 
             tok = AutoTokenizer.from_pretrained(str(self.folder))
             self._tokenizer = lambda t: _encoded(
-                tok(t, return_tensors="pt", padding="max_length", max_length=32)
+                tok(t, return_tensors="pt", padding="max_length", max_length=32, truncation=True)
             )
         return self._tokenizer(text)
 
