@@ -189,12 +189,19 @@ def test_an_entity_removed_while_it_runs_is_dropped_and_a_newcomer_gets_none_of_
         ds.remove_entity("seq0", second)
         newcomer = ds.add_entity("seq0", "late")  # never the removed one's id
         assert newcomer != second
+        mine = np.zeros((80, 128), bool)
+        mine[10:20, 10:20] = True
+        ds.set_mask("seq0", 12, first, mine)  # a person's keyframe set while the job runs
     finally:
         engine.gate.release(1000)
     report = job.wait(timeout=60)
-    assert report.done == ["seq0"] and report["seq0"].dropped == [second]
+    assert report.done == ["seq0"] and report["seq0"].dropped == [second] and report["seq0"].kept >= 1
     assert ds.mask_frames("seq0", newcomer) == []
     assert len(ds.mask_frames("seq0", first)) == 16
+    assert (
+        np.array_equal(ds.mask("seq0", 12, first), mine)
+        and ds.annotation("masks", "seq0", 12, first)["keyframe"]
+    )
 
 
 @pytest.mark.parametrize("direction", ["forward", "backward", "both"])

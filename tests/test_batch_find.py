@@ -171,3 +171,19 @@ def test_text_without_a_finding_engine_or_with_no_text_is_refused(sam3: Any) -> 
     # Without text, a sequence with no keyframes is still skipped with sam3.
     report = vl.batch.propagate(ds, sam3, sequences=["empty"], progress=False).wait()
     assert report.skipped == [ds.sequence_ids()[0]]
+
+
+def test_found_entities_get_ids_of_their_own_in_the_dataset(sam3: Any, seeing: list[tuple[str, int]]) -> None:
+    # The worker's dataset leaves out void entities (DAVIS's 255), so the ids it gives what it finds
+    # are not the ones the dataset has free: each is made anew here and its masks follow it.
+    ds = _dataset()
+    seq = ds.sequence_ids()[0]  # "empty": the detector sees A from frame 2
+    void = ds.add_entity(seq, "void", void=True)
+    ds.set_mask(seq, 0, void, _square(80, 50, 8))
+    ds.clear_history()
+    report = vl.batch.propagate(ds, sam3, text="ball", sequences=[seq], progress=False).wait()
+    (ball,) = report[seq].found
+    assert ball != void and ds.entity_ids(seq) == [void, ball] and ds.entity(ball)["category"] == "ball"
+    assert ds.mask_frames(seq, void) == [0]  # the void entity got nothing of the ball's
+    assert ds.mask_frames(seq, ball)[0] == 2 and len(ds.mask_frames(seq, ball)) >= 5
+    assert ds.annotation("masks", seq, 2, ball)["keyframe"]

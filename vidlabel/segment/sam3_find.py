@@ -14,7 +14,8 @@ overlaps an entity's mask on that frame by ``match_iou`` or more (then it is tha
 ``find=``), on the vision features the tracker has just computed for that frame, and an instance that
 matches nothing tracked there (nor any other entity's mask) becomes a new entity, prompted with its mask
 on that frame and tracked from the next one, as SAM 3 does. Everything it creates and writes is part of
-the propagation's one undo step. At most ``max_objects`` entities per text in a sequence are created.
+the propagation's one undo step. A run stops creating entities for a text once the sequence holds
+``max_objects`` of its category (those there before the run count).
 An instance the tracker lost and the detector finds again is a new entity (merge the two tracklets).
 """
 
