@@ -187,3 +187,16 @@ def test_found_entities_get_ids_of_their_own_in_the_dataset(sam3: Any, seeing: l
     assert ds.mask_frames(seq, void) == [0]  # the void entity got nothing of the ball's
     assert ds.mask_frames(seq, ball)[0] == 2 and len(ds.mask_frames(seq, ball)) >= 5
     assert ds.annotation("masks", seq, 2, ball)["keyframe"]
+
+
+def test_max_objects_counts_the_entities_of_the_category_already_there(
+    sam3: Any, seeing: list[tuple[str, int]]
+) -> None:
+    ds = _dataset()
+    seq = ds.sequence_ids()[0]  # "empty": the detector sees A from frame 2
+    for k in range(sam3.max_objects):  # as many balls as a run may make, drawn by hand elsewhere
+        ds.add_entity(seq, f"ball {k}", category="ball")
+    report = vl.batch.propagate(ds, sam3, text="ball", sequences=[seq], progress=False).wait()
+    assert report.done == [seq] and report[seq].found == [] and len(ds.entity_ids(seq)) == sam3.max_objects
+    other = vl.batch.propagate(ds, sam3, text="cup", sequences=[seq], progress=False).wait()
+    assert len(other[seq].found) == 1  # another text has its own count

@@ -142,6 +142,19 @@ def test_what_is_tracked_on_a_frame_is_not_found_again_there(
     assert ds2.mask_frames(seq2, b)[0] == 4
 
 
+def test_a_detection_of_a_persons_keyframe_is_that_entity(sam3: Any, clip: np.ndarray) -> None:
+    # The tracker's answer on a keyframe differs from the person's mask; the detector seeing the mask
+    # the person drew is the same instance all the same.
+    small = _square(2, 2, 4)  # the tiny model answers it with IoU 0.6 (a square of 16: 0.98)
+    ds, seq, sess = _session(sam3, clip, {0: [small]})
+    mine = ds.add_entity(seq, "mine", category="ball")
+    ds.set_mask(seq, 0, mine, small)
+    report = sess.propagate_into(find="ball", end=3)
+    answer = dict(sess.propagate(start=0, end=0))[0][mine][0]
+    assert (answer & small).sum() / (answer | small).sum() < sam3.match_iou  # the case this is about
+    assert report.found == [] and ds.entity_ids(seq) == [mine]
+
+
 def test_a_session_without_prompts_starts_from_what_it_finds(sam3: Any, clip: np.ndarray) -> None:
     ds, seq, sess = _session(sam3, clip, {3: [B], 2: [A]})
     report = sess.propagate_into(find="ball", direction="backward")  # from the last frame back

@@ -79,6 +79,8 @@ class Payload:
     boxes: dict[str, dict[int, tuple[float, float, float, float]]]
     direction: str = "both"
     texts: list[str] = field(default_factory=list)  # concepts to find as it propagates (sam3)
+    # the entities' categories: what a run that finds counts against max_objects, per text
+    categories: dict[str, str] = field(default_factory=dict)
 
     @property
     def keyframes(self) -> int:
@@ -166,6 +168,7 @@ def build_payloads(
                     boxes={e: dict(sorted(seq_boxes[e].items())) for e, _ in ents if e in seq_boxes},
                     direction=direction,
                     texts=list(texts or []),
+                    categories={e: c for e, _ in ents if (c := ds.entity(e)["category"]) is not None},
                 )
             )
     return payloads, skipped

@@ -59,7 +59,7 @@ def compute(
         size = [payload.height, payload.width]
         with local.transaction("keyframes"):
             for eid, name in payload.entities:
-                local.add_entity(seq, name, id=eid)
+                local.add_entity(seq, name, id=eid, category=payload.categories.get(eid))
             for eid, masks in payload.masks.items():
                 for f, (counts, score) in masks.items():
                     local.set_mask(seq, f, eid, {"size": size, "counts": counts}, score=score, keyframe=True)

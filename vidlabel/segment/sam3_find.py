@@ -133,13 +133,13 @@ def _check_every(every: Any, what: str) -> None:
         raise ValidationError(f"{what}: find_every must be a positive integer, got {every!r}")
 
 
-def _held(ds: Dataset, seq: str, frame: int, tracked: dict[str, rlemod.RLE]) -> dict[str, rlemod.RLE]:
-    """``tracked``, and the non-empty masks the dataset holds on ``frame`` of the other entities: one
-    index lookup of the frame, no decode."""
-    for e, r in ds.rles(seq, frame).items():
-        if e not in tracked and rlemod.area(r):
-            tracked[e] = r
-    return tracked
+def _held(
+    ds: Dataset, seq: str, frame: int, tracked: Iterable[tuple[str, rlemod.RLE]] = ()
+) -> list[tuple[str, rlemod.RLE]]:
+    """``tracked`` (entity, mask) pairs, and the non-empty masks the dataset holds on ``frame`` (a
+    person's keyframe there is the instance too, whatever the tracker made of it): one index lookup of
+    the frame, no decode."""
+    return [*tracked, *((e, r) for e, r in ds.rles(seq, frame).items() if rlemod.area(r))]
 
 
 @dataclass
@@ -243,10 +243,10 @@ class SAM3Session(TrackerSession):
             if text not in self._texts:
                 self._texts.append(text)
             ds, seq = self.dataset, self.sequence
-            existing = _held(ds, seq, f, {})
+            existing = _held(ds, seq, f)
             matched: list[str] = []
             keep: list[tuple[np.ndarray, float]] = []
-            kept: dict[str, rlemod.RLE] = {}
+            kept: list[tuple[str, rlemod.RLE]] = []
             for mask, score in detections:
                 enc = rlemod.encode(mask)
                 best = self._match(enc, existing)
@@ -256,7 +256,7 @@ class SAM3Session(TrackerSession):
                     continue
                 if self._match(enc, kept) is not None:
                     continue  # a duplicate detection of an instance just found
-                kept[str(len(keep))] = enc
+                kept.append(("", enc))
                 keep.append((mask, score))
             if not keep:
                 return Found([], matched)
@@ -264,15 +264,14 @@ class SAM3Session(TrackerSession):
                 new = [self._create(text, f, mask, score) for mask, score in keep]
             return Found(new, matched)
 
-    def _match(self, mask: rlemod.RLE, masks: dict[str, rlemod.RLE]) -> str | None:
-        """The entity whose mask is the same instance as ``mask`` (IoU at least ``match_iou``), if any:
-        one IoU per mask, on the runs."""
+    def _match(self, mask: rlemod.RLE, masks: Sequence[tuple[str, rlemod.RLE]]) -> str | None:
+        """The entity one of whose ``masks`` (entity, mask) is the same instance as ``mask`` (IoU at least
+        ``match_iou``), if any: one IoU per mask, on the runs."""
         if not masks:
             return None
-        ids = list(masks)
-        overlap = rlemod.ious([mask], [masks[e] for e in ids])[0]
+        overlap = rlemod.ious([mask], [r for _, r in masks])[0]
         k = int(np.argmax(overlap))
-        return ids[k] if overlap[k] >= self.engine.match_iou else None
+        return masks[k][0] if overlap[k] >= self.engine.match_iou else None
 
     def _create(self, text: str, frame: int, mask: np.ndarray, score: float) -> str:
         """A new entity of category ``text`` prompted with ``mask`` on ``frame``, its keyframe written."""
@@ -452,7 +451,7 @@ class SAM3Session(TrackerSession):
         run.searched.add(frame)  # the start frame comes twice going both ways
         ds, seq = self.dataset, self.sequence
         # what is tracked there: this frame's results (not written yet), else what the dataset holds
-        known = _held(ds, seq, frame, {e: rlemod.encode(m) for e, (m, _) in results.items() if m.any()})
+        known = _held(ds, seq, frame, [(e, rlemod.encode(m)) for e, (m, _) in results.items() if m.any()])
         new: list[str] = []
         for text in run.texts:
             for mask, score in self.detect(text, frame):
@@ -462,7 +461,7 @@ class SAM3Session(TrackerSession):
                 if self._match(enc, known) is not None:
                     continue
                 eid = self._create(text, frame, mask, score)
-                known[eid] = enc
+                known.append((eid, enc))
                 run.created[text] += 1
                 new.append(eid)
         run.new.extend(new)
