@@ -385,7 +385,8 @@ def test_a_new_entity_given_a_removed_ones_id_gets_none_of_its_results(
 
     def replace_b() -> None:
         ds.remove_entity("clip", "b")
-        assert ds.add_entity("clip", "cyclist") == b  # ids are reused: the new entity has b's
+        assert ds.add_entity("clip", "cyclist") != b  # a generated id is never a removed one's
+        ds.add_entity("clip", "cyclist 2", id=b)  # but one given may be (an import's)
 
     def on_frame(frame: int, done: int, total: int) -> None:
         if frame == 1:
@@ -394,5 +395,6 @@ def test_a_new_entity_given_a_removed_ones_id_gets_none_of_its_results(
             t.join()
 
     report = sess.propagate_into(progress=False, on_frame=on_frame)
-    assert report.dropped == [b] and ds.entity(b)["name"] == "cyclist"
-    assert ds.mask_frames("clip", "cyclist") == []  # nothing of b's run written into the cyclist
+    assert report.dropped == [b] and ds.entity(b)["name"] == "cyclist 2"
+    assert ds.mask_frames("clip", "cyclist 2") == []  # nothing of b's run written into the newcomer
+    assert ds.mask_frames("clip", "cyclist") == []
