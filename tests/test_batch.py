@@ -58,6 +58,19 @@ def test_keyframes_kept_and_the_source_names_engine_and_options(specs: list[dict
     assert all(0.0 <= m[5] <= 1.0 for m in propagated)
 
 
+def test_a_long_option_is_named_by_a_digest_in_the_source() -> None:
+    from vidlabel.batch.write import source_name
+
+    config = {"model_type": "sam2_video", "hidden": list(range(100))}  # a config's to_dict(), in small
+    name = source_name("transformers", {"config": config, "device": "cpu"})
+    assert name.startswith('transformers {"config":"sam2_video sha256:') and name.endswith(
+        '","device":"cpu"}'
+    )
+    assert len(name) < 100 and name == source_name("transformers", {"device": "cpu", "config": dict(config)})
+    other = source_name("transformers", {"config": {**config, "hidden": list(range(101))}, "device": "cpu"})
+    assert other != name  # another config is another source: skip_done tells them apart
+
+
 def test_skip_done_skips_what_holds_this_source_and_redoes_what_was_undone(specs: list[dict]) -> None:
     ds = add(vl.Dataset(), specs[:3])
     vl.batch.propagate(ds, "flow", progress=False).wait()

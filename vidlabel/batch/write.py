@@ -9,6 +9,7 @@ the sequences whose transaction was committed, and redoes the one that was under
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,8 +33,23 @@ def source_name(engine: str, options: Mapping[str, Any] | None) -> str:
     ``sam2 {"image_size":512,"model":"facebook/sam2.1-hiera-tiny"}`` (keys sorted, so it is stable)."""
     if not options:
         return engine
-    text = json.dumps(dict(options), sort_keys=True, default=_named, separators=(",", ":"))
+    short = {k: _short(v) for k, v in options.items()}
+    text = json.dumps(short, sort_keys=True, default=_named, separators=(",", ":"))
     return f"{engine} {text}"
+
+
+_LONG = 120  # an option longer than this as JSON (a model's whole config) is named by a digest
+
+
+def _short(value: Any) -> Any:
+    """``value``, or for a long one (a config's ``to_dict()``, ~10 kB that would be on every mask row and
+    undo label) ``"<model_type> sha256:<12 hex>"`` of its JSON: as stable, and as distinct."""
+    text = json.dumps(value, sort_keys=True, default=_named, separators=(",", ":"))
+    if len(text) <= _LONG:
+        return value
+    kind = value.get("model_type") if isinstance(value, Mapping) else getattr(value, "model_type", None)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    return f"{kind or type(value).__name__} sha256:{digest}"
 
 
 def _named(value: Any) -> str:
