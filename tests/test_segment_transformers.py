@@ -384,6 +384,33 @@ def test_transformers_is_imported_only_when_the_engine_is_loaded() -> None:
     assert out.stdout.strip() == "False False"
 
 
+def test_a_model_not_cached_offline_and_a_misspelt_option_are_refused_before_torch_is_imported(
+    tmp_path: pathlib.Path,
+) -> None:
+    # Refused in the time it takes to look in the cache, not the seconds torch and transformers take.
+    code = (
+        "import sys, vidlabel as vl\n"
+        "for name, opts in (('transformers', {'model': 'facebook/sam2.1-hiera-tiny'}),\n"
+        "                   ('sam3', {'model': 'facebook/sam3', 'treshold': 0.3})):\n"
+        "    try:\n"
+        "        vl.segment.load(name, cache_dir=sys.argv[1], **opts)\n"
+        "    except vl.ValidationError as e:\n"
+        "        print(e)\n"
+        "print('torch' in sys.modules, 'transformers' in sys.modules)\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, env=env)
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 3, out.stdout + out.stderr
+    assert "'facebook/sam2.1-hiera-tiny' is not in the Hugging Face cache" in lines[0]
+    assert "HF_HUB_OFFLINE is set" in lines[0]
+    assert (
+        lines[1].startswith("sam3 engine: unknown option(s) treshold; options are ")
+        and "threshold" in lines[1]
+    )
+    assert lines[2] == "False False"
+
+
 # ---------------------------------------------------------------------- SAM 3 text prompts
 @pytest.fixture(scope="module")
 def sam3() -> Any:

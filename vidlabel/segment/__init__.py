@@ -62,20 +62,21 @@ def _load_sam2(**options: Any) -> Engine:
 
 
 def _load_transformers(**options: Any) -> Engine:
-    from .hf_loading import import_transformers
-
-    import_transformers()  # a clear ValidationError when transformers or torch is missing
+    from .hf_loading import check_before_import, import_transformers
     from .hf_session import TrackerEngine
 
+    check_before_import("transformers", [TrackerEngine], options)
+    import_transformers()  # a clear ValidationError when transformers or torch is missing
     return TrackerEngine(**options)
 
 
 def _load_sam3(**options: Any) -> Engine:
-    from .hf_loading import import_transformers
-
-    import_transformers()
+    from .hf_loading import check_before_import, import_transformers
+    from .hf_session import TrackerEngine
     from .sam3_find import SAM3Engine
 
+    check_before_import("sam3", [SAM3Engine, TrackerEngine], options)
+    import_transformers()
     return SAM3Engine(**options)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import json
 import os
 import pathlib
@@ -120,6 +121,30 @@ def family(config: Any, what: str) -> str:
     return kind
 
 
+def check_before_import(what: str, classes: list[type], options: Mapping[str, Any]) -> None:
+    """What can be refused before torch and transformers are imported (seconds): an option none of
+    ``classes`` takes, and, looking only in the cache (offline), a model id it does not hold."""
+    allowed = {
+        p.name
+        for cls in classes
+        for p in inspect.signature(cls.__init__).parameters.values()  # type: ignore[misc]
+        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self"
+    }
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ValidationError(
+            f"{what} engine: unknown option(s) {', '.join(unknown)}; options are {', '.join(sorted(allowed))}"
+        )
+    model, offline = options.get("model"), options.get("offline")
+    if model is None or options.get("config") is not None:
+        return
+    import huggingface_hub as hub
+    import huggingface_hub.constants  # a lazy attribute of the package otherwise
+
+    if offline or (offline is None and hub_offline(hub)):
+        resolve(str(model), what=what, cache_dir=options.get("cache_dir"), offline=offline)
+
+
 def resolve(model: str, *, what: str, cache_dir: Any = None, offline: bool | None = None) -> pathlib.Path:
     """A local folder holding ``model``: the folder itself, or a hub id's snapshot in the cache.
 
@@ -135,6 +160,7 @@ def resolve(model: str, *, what: str, cache_dir: Any = None, offline: bool | Non
     if model.count("/") != 1 or model.startswith((".", "/", "~")):
         raise ValidationError(f"{what}: {model!r} is neither a folder nor a Hugging Face id (owner/name)")
     import huggingface_hub as hub
+    import huggingface_hub.constants  # a lazy attribute of the package otherwise
 
     cache = f"the Hugging Face cache ({cache_dir or hub.constants.HF_HUB_CACHE})"
     advice = "Download it where there is a network (it goes into that cache), or pass a local folder."

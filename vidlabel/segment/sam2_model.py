@@ -152,6 +152,7 @@ def hf_checkpoint(model_id: str, *, cache_dir: Any = None, offline: bool | None 
     config, filename = MODELS[model_id]
     try:
         import huggingface_hub as hub
+        import huggingface_hub.constants  # a lazy attribute of the package otherwise
     except ImportError as e:
         raise ValidationError("sam2: model ids need huggingface_hub: pip install 'vidlabel[sam2]'") from e
     where = f"{filename} of {model_id!r}"
