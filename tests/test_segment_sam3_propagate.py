@@ -250,8 +250,8 @@ def test_bad_find_arguments_are_refused_and_write_nothing(sam3: Any, clip: np.nd
             sess.propagate_into(**kwargs)
     assert_same(before, ds)
     assert sess.asked == []
-    # With nothing to find and no prompts, it is the protocol's error.
-    with pytest.raises(vl.ValidationError, match="no prompts"):
+    # With nothing to find and no prompts, it says what would start it.
+    with pytest.raises(vl.ValidationError, match=r"no prompts yet.*propagate_into\(find=.person.\)"):
         sess.propagate_into()
     assert_same(before, ds)
 

@@ -310,6 +310,11 @@ class SAM3Session(TrackerSession):
         texts = self._texts_to_find(find, ds, "propagate_into")
         _check_every(find_every, "propagate_into")
         if not texts:
+            if start is None and not self._prompts and not self._keyed():
+                raise ValidationError(
+                    "propagate_into: no prompts yet: prompt() an entity, give it a keyframe in the dataset, "
+                    "or find a text (find('person', frame=0), or propagate_into(find='person'))"
+                )
             return super().propagate_into(ds, start, direction, end, entities=entities, **options)
         with self._lock:
             self._check_idle("propagate")

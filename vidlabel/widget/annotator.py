@@ -474,7 +474,7 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
         seq = self.sequence
         frame = self.frame if f["frame"] is None else self._frame_index(f["frame"], "find.frame")
         text, scope = f["text"], f["scope"]
-        engine = self._require_engine()
+        engine = self._require_engine(finding=True)
         if not engine.finds:  # refused before a session is built for it
             raise ValidationError(_cannot_find(engine))
         token = self._new_cancel() if scope == "video" else None
@@ -739,8 +739,13 @@ class Annotator(TemporalEdits, DatasetFollower, anywidget.AnyWidget):
         self._review.touch(now=True, then=lambda v: self._reply(req, sequence=seq, version=v))
 
     # ------------------------------------------------------------------ engine sessions
-    def _require_engine(self) -> Engine:
+    def _require_engine(self, *, finding: bool = False) -> Engine:
         if self._engine is None:
+            if finding:
+                raise ValidationError(
+                    "Annotator: no engine; finding from a text needs the 'sam3' engine: "
+                    "vl.Annotator(ds, engine=vl.segment.load('sam3', model='facebook/sam3'))"
+                )
             raise ValidationError("Annotator: no engine; create it with engine='flow' or engine='sam2'")
         return self._engine
 
