@@ -163,6 +163,7 @@ def test_text_without_a_finding_engine_or_with_no_text_is_refused(sam3: Any) -> 
         (sam3, [], "non-empty"),
         (sam3, ["ball", ""], "non-empty"),
         (sam3, 3, "non-empty"),
+        (sam3, "a red ball " * 9, "at most 80 characters"),
     ]
     for engine, text, match in cases:
         with pytest.raises(vl.ValidationError, match=match):

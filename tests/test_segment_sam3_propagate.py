@@ -244,10 +244,14 @@ def test_bad_find_arguments_are_refused_and_write_nothing(sam3: Any, clip: np.nd
         ({"find": "ball", "find_every": 1.5}, "find_every"),
         ({"find": "ball", "ds": other}, "own dataset"),
         ({"find": "ball", "start": N}, "frame"),
+        ({"find": "a red ball " * 9}, "at most 80 characters"),
     ]
     for kwargs, match in cases:
         with pytest.raises(vl.ValidationError, match=match):
             sess.propagate_into(**kwargs)
+    assert_same(before, ds)
+    with pytest.raises(vl.ValidationError, match="at most 80 characters"):
+        sess.find("a red ball " * 9, frame=0)
     assert_same(before, ds)
     assert sess.asked == []
     # With nothing to find and no prompts, it says what would start it.

@@ -182,6 +182,10 @@ def _texts(text: Any, engine: str) -> list[str]:
         raise ValidationError(
             f"batch.propagate: text must be a non-empty text or a list of them, got {text!r}"
         )
+    from ..segment.sam3_find import check_text_length
+
+    for t in texts:
+        check_text_length(t, "batch.propagate")
     if engine != "sam3":
         raise ValidationError(
             f"batch.propagate: text prompts need the sam3 engine (engine='sam3', model=a SAM 3 id such as "

@@ -36,7 +36,7 @@ from .records import CancelToken, Direction, Pass, PropagationReport, Result
 if TYPE_CHECKING:
     from ..dataset import Dataset
 
-__all__ = ["Found", "SAM3Engine", "SAM3Session"]
+__all__ = ["MAX_TEXT", "Found", "SAM3Engine", "SAM3Session", "check_text_length"]
 
 
 class Found(list[str]):
@@ -128,6 +128,18 @@ def _options(threshold: Any, max_objects: Any, match_iou: Any) -> tuple[float, i
     return float(threshold), int(max_objects), float(match_iou)
 
 
+MAX_TEXT = 80  # characters of a text to find: a short noun phrase (the text encoder reads 32 tokens)
+
+
+def check_text_length(text: str, what: str) -> None:
+    """A text to find is a short noun phrase: it also becomes the category of what is found."""
+    if len(text.strip()) > MAX_TEXT:
+        raise ValidationError(
+            f"{what}: a text to find is at most {MAX_TEXT} characters (a short noun phrase such as "
+            f"'red car'), got {len(text.strip())}"
+        )
+
+
 def _check_every(every: Any, what: str) -> None:
     if not isinstance(every, int) or isinstance(every, bool) or every < 1:
         raise ValidationError(f"{what}: find_every must be a positive integer, got {every!r}")
@@ -208,6 +220,7 @@ class SAM3Session(TrackerSession):
 
         if not isinstance(text, str) or not text.strip():
             raise ValidationError(f"find: text must be a non-empty string, got {text!r}")
+        check_text_length(text, "find")
         f = self.dataset.resolve_frame(self.sequence, frame)
         thr, most, _ = _options(
             self.engine.threshold if threshold is None else threshold,
@@ -235,6 +248,8 @@ class SAM3Session(TrackerSession):
     ) -> Found:
         """Entities for every instance of ``text`` on ``frame`` (see the module docstring),
         as one undo step. ``propagate_into`` then keeps looking for ``text``."""
+        if isinstance(text, str):
+            check_text_length(text, "find")
         with self._lock:
             self._check_idle("find")
             detections = self.detect(text, frame, threshold, max_objects)
@@ -414,6 +429,7 @@ class SAM3Session(TrackerSession):
         for t in texts:
             if not t.strip():
                 raise ValidationError(f"{what}: find texts must be non-empty, got {t!r}")
+            check_text_length(t, what)
         if texts and ds is not None and ds is not self.dataset:
             if find is None:
                 return []  # writing elsewhere: the entities found would have to be made there

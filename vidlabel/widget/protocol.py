@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ValidationError
+from ..segment.sam3_find import MAX_TEXT as MAX_FIND_TEXT  # the engine's own limit (js/src/find.ts too)
 
 MAX_FRAMES_PER_REQUEST = 64
 MAX_REVIEW_FRAMES = 100_000  # one mark_reviewed: this many frames, and (frame, entity) pairs, at most
@@ -20,7 +21,6 @@ DIRECTIONS = ("forward", "backward", "both")
 TOOLS = ("point", "box", "bbox")  # clicks, a box prompt, a drawn keyframe box
 SIDES = ("next", "previous")
 FIND_SCOPES = ("frame", "video")  # find on the frame shown, or there and then track it through the video
-MAX_FIND_TEXT = 80  # characters of a find's text (a noun phrase; the text encoder reads 32 tokens)
 
 # kind -> fields it may carry (besides "kind" and "id")
 KINDS: dict[str, frozenset[str]] = {
