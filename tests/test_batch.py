@@ -287,6 +287,8 @@ def test_bad_input_is_refused_and_changes_nothing(specs: list[dict]) -> None:
         ({"engine": "flow", "direction": "sideways"}, "direction"),
         ({"engine": "flow", "sequences": ["nope"]}, "nope"),
         ({"engine": "flow", "workers": 0}, "workers"),
+        ({"engine": "flow", "workers": 2}, "workers= is for a Ray cluster"),
+        ({"engine": "sam3", "engine_options": {"model": "facebook/sam3", "treshold": 0.3}}, "unknown option"),
         ({"engine": "flow", "retries": -1}, "retries"),
         ({"engine": "flow", "engine_options": {"tracker": "magic"}}, "tracker"),
         ({"engine": "flow", "engine_options": {"colour": 3}}, "unknown option"),

@@ -116,6 +116,11 @@ def propagate(
             raise ValidationError(f"batch.propagate: {label} must be an integer >= 0, got {count!r}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValidationError(f"batch.propagate: workers must be a positive integer, got {workers!r}")
+    if workers is not None and cluster is None:
+        raise ValidationError(
+            "batch.propagate: workers= is for a Ray cluster (cluster='ray' or 'ray://host:port'); "
+            "in this process sequences run one at a time"
+        )
     for label, value in (("gpus_per_worker", gpus_per_worker), ("cpus_per_worker", cpus_per_worker)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < 0:
             raise ValidationError(f"batch.propagate: {label} must be a number >= 0, got {value!r}")

@@ -73,7 +73,10 @@ class BatchReport:
         lines = [f"BatchReport({self.source!r}: {', '.join(f'{n} {s}' for s, n in self.counts().items())})"]
         for seq, r in self.sequences.items():
             if r.status == "done":
-                what = f"{r.frames} frames, {r.written} masks written, {r.kept} keyframes kept"
+                what = (
+                    f"{_n(r.frames, 'frame')}, {_n(r.written, 'mask')} written, "
+                    f"{_n(r.kept, 'keyframe')} kept"
+                )
             elif r.status in ("failed", "skipped"):
                 what = r.error or ""
             elif r.computed:
@@ -83,3 +86,7 @@ class BatchReport:
             tries = f" ({r.attempts} attempts)" if r.attempts > 1 else ""
             lines.append(f"  {seq}: {r.status}{tries}{': ' + what if what else ''}")
         return "\n".join(lines)
+
+
+def _n(count: int, thing: str) -> str:
+    return f"{count} {thing}" if count == 1 else f"{count} {thing}s"
