@@ -74,8 +74,7 @@ class BatchReport:
         for seq, r in self.sequences.items():
             if r.status == "done":
                 what = (
-                    f"{_n(r.frames, 'frame')}, {_n(r.written, 'mask')} written, "
-                    f"{_n(r.kept, 'keyframe')} kept"
+                    f"{_n(r.frames, 'frame')}, {_n(r.written, 'mask')} written, {_n(r.kept, 'keyframe')} kept"
                 )
             elif r.status in ("failed", "skipped"):
                 what = r.error or ""
