@@ -83,6 +83,35 @@ def test_reopen_gives_back_everything_committed(tmp_path: Path) -> None:
     back.close()
 
 
+@pytest.mark.parametrize("checkpointed", [False, True])
+def test_a_removed_entitys_id_is_not_given_again_after_a_reopen(tmp_path: Path, checkpointed: bool) -> None:
+    # Undoing the removal after a newcomer had taken the id would put the old masks on the newcomer.
+    ds = _open(tmp_path / "shoot.vlproj")
+    ds.add_sequence("clip", frames=list(_frames()))
+    a, b = ds.add_entity("clip", "a"), ds.add_entity("clip", "b")
+    ds.set_mask("clip", 1, b, disc(H, W, 5, 5, 2))
+    ds.remove_entity("clip", b)
+    if checkpointed:
+        ds.project.checkpoint()  # the removal is in the checkpoint, not the journal
+    ds.close()
+    back = vl.open(tmp_path / "shoot.vlproj")
+    c = back.add_entity("clip", "c")
+    assert c not in (a, b)
+    assert back.undo() and back.undo()  # the add of c, then the removal of b
+    assert back.entity_ids("clip") == [a, b] and back.mask_frames("clip", b) == [1]
+    back.close()
+
+
+def test_an_id_removed_and_added_in_one_transaction_is_not_given_again() -> None:
+    ds = vl.Dataset()
+    ds.add_sequence("clip", frames=list(_frames()))
+    b = ds.add_entity("clip", "b")
+    with ds.transaction("replace b"):
+        ds.remove_entity("clip", b)
+        c = ds.add_entity("clip", "c")
+    assert c != b
+
+
 def test_a_second_writer_is_refused_naming_the_holder_and_readonly_is_a_snapshot(tmp_path: Path) -> None:
     path = tmp_path / "p.vlproj"
     ds = _open(path)

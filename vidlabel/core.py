@@ -17,7 +17,7 @@ import functools
 import secrets
 import threading
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -84,6 +84,7 @@ class Captured:
     redo: list[Step]
     groups: list[tuple[int, str, list[Op]]]  # runs going on: (group number, label, rows so far)
     journal: int  # the number of the last journal record this version holds
+    retired: list[str] = field(default_factory=list)  # entity ids never to be given again
 
 
 def reads(fn: _F) -> _F:
@@ -267,6 +268,8 @@ class Core:
         draft = self._local.__dict__.get("draft")
         if draft is None:
             raise RuntimeError("internal: an edit outside a transaction")
+        if store == "entities" and row is None:  # at once: an add later in this transaction skips it
+            self._retired_entities.add(key[0])
         return draft.put(store, key, row)
 
     def _commit(self, draft: Draft, label: str) -> None:
@@ -471,13 +474,20 @@ class Core:
                 list(h.redo),
                 groups,
                 self._sink.last() if self._sink is not None else 0,
+                sorted(self._retired_entities),
             )
 
     def restore_history(
-        self, undo: list[Step], redo: list[Step], groups: list[tuple[int, str, list[Op]]]
+        self,
+        undo: list[Step],
+        redo: list[Step],
+        groups: list[tuple[int, str, list[Op]]],
+        retired: Iterable[str] = (),
     ) -> None:
-        """Put back the undo and redo steps a checkpoint kept, and the runs that were going on (a reopen)."""
+        """Put back the undo and redo steps a checkpoint kept, the runs that were going on and the entity
+        ids that are not to be given again (a reopen)."""
         with self._wlock:
+            self._retired_entities.update(retired)
             h = self._history
             h.undo[:] = undo
             h.redo[:] = redo
@@ -499,6 +509,8 @@ class Core:
                 draft = Draft(self._state)
                 for store, key, _before, after in ops:
                     draft.put(store, key, after)
+                    if store == "entities" and after is None:
+                        self._retired_entities.add(key[0])
                 self._state = draft.publish()
             h = self._history
             if kind == "edit" and extra.get("quiet"):

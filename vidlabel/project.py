@@ -119,6 +119,7 @@ class Project:
         self._since = 0  # bytes journaled since the last checkpoint, roughly
         self._checkpointing = threading.Lock()
         self._groups: list[tuple[int, str, list[Op]]] = []  # runs a checkpoint caught going on
+        self._retired: list[str] = []  # entity ids the checkpoint says are never to be given again
         self.base_meta: bytes | None = None  # the checkpoint's journal number, as read at open
         self._auto: threading.Thread | None = None
         self.closed = False
@@ -200,7 +201,7 @@ class Project:
             project = cls(folder, journal, lock, checkpoint_bytes=checkpoint_bytes)
             project._ds = ds
             undo, redo = project._read_history(ckpt / "history.bin")
-            ds.restore_history(undo, redo, project._groups)
+            ds.restore_history(undo, redo, project._groups, project._retired)
             project.base_meta = meta.get("seq")
             base = int(meta.get("seq", b"0"))
             project._last = base
@@ -385,6 +386,7 @@ class Project:
                             [g, label, encode_value([self._encode_op(op) for op in ops])]
                             for g, label, ops in cap.groups
                         ],
+                        cap.retired,
                     )
                     write_durably(tmp / "history.bin", encode_value(history))
             old = self.journal.meta().get("checkpoint", b"").decode()
@@ -419,6 +421,7 @@ class Project:
             return [], []
         try:
             undo, redo, *more = decode_value(file.read_bytes())
+            self._retired = [str(e) for e in (more[1] if len(more) > 1 else [])]
             parts = [
                 [
                     self._lazy_step(str(e[0]), int(e[1]), bytes(e[2]), bool(e[3]) if len(e) > 3 else False)
