@@ -67,6 +67,8 @@ def test_a_long_option_is_named_by_a_digest_in_the_source() -> None:
         '","device":"cpu"}'
     )
     assert len(name) < 100 and name == source_name("transformers", {"device": "cpu", "config": dict(config)})
+    folder = "/data/models/" + "x" * 150  # a model's path names it: kept whole, however long
+    assert source_name("transformers", {"model": folder}) == f'transformers {{"model":"{folder}"}}'
     other = source_name("transformers", {"config": {**config, "hidden": list(range(101))}, "device": "cpu"})
     assert other != name  # another config is another source: skip_done tells them apart
 

@@ -148,6 +148,8 @@ def test_a_rerun_skips_what_it_did_and_another_text_does_not(
     assert forced.wait().done == [ds.sequence_ids()[0]] and forced.report()[ds.sequence_ids()[0]].found == []
     assert len(ds.entity_ids(ds.sequence_ids()[0])) == 1
     # Another text is another source: the sequence is done again for it.
+    spaced = vl.batch.propagate(ds, sam3, text=[" ball ", "ball"], sequences=["empty"], progress=False).wait()
+    assert spaced.source == first.source and spaced.done == []  # the same text, however it is spaced
     other = vl.batch.propagate(ds, sam3, text="cup", sequences=["empty"], progress=False).wait()
     assert other.source == 'sam3 {"find":["cup"]}' and other.done == [ds.sequence_ids()[0]]
 

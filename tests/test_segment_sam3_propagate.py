@@ -155,6 +155,20 @@ def test_a_detection_of_a_persons_keyframe_is_that_entity(sam3: Any, clip: np.nd
     assert report.found == [] and ds.entity_ids(seq) == [mine]
 
 
+def test_an_older_mask_of_a_tracked_entity_does_not_hide_an_instance(sam3: Any, clip: np.ndarray) -> None:
+    # The dataset holds an earlier run's mask of x on frame 3 where x is not now; what the detector sees
+    # there is another instance (the run replaces x's old mask with where it tracks x).
+    ds, seq, sess = _session(sam3, clip, {0: [A], 3: [B]})
+    x = ds.add_entity(seq, "x", category="ball")
+    ds.set_mask(seq, 0, x, A)
+    ds.set_mask(seq, 3, x, B, keyframe=False, source="an earlier run")
+    report = sess.propagate_into(find="ball", end=5)
+    (b,) = report.found
+    assert ds.mask_frames(seq, b)[0] == 3
+    now = ds.mask(seq, 3, x)  # x as tracked now: not the instance at B (the case this is about)
+    assert (now & B).sum() / (now | B).sum() < sam3.match_iou
+
+
 def test_a_session_without_prompts_starts_from_what_it_finds(sam3: Any, clip: np.ndarray) -> None:
     ds, seq, sess = _session(sam3, clip, {3: [B], 2: [A]})
     report = sess.propagate_into(find="ball", direction="backward")  # from the last frame back

@@ -187,15 +187,16 @@ def _texts(text: Any, engine: str) -> list[str]:
         raise ValidationError(
             f"batch.propagate: text must be a non-empty text or a list of them, got {text!r}"
         )
-    from ..segment.sam3_find import check_text_length
-
-    for t in texts:
-        check_text_length(t, "batch.propagate")
     if engine != "sam3":
         raise ValidationError(
             f"batch.propagate: text prompts need the sam3 engine (engine='sam3', model=a SAM 3 id such as "
             f"facebook/sam3); {engine!r} cannot find"
         )
+    from ..segment.sam3_find import check_text_length
+
+    texts = [" ".join(t.split()) for t in texts]  # one line, single spaces: the entities' category
+    for t in texts:
+        check_text_length(t, "batch.propagate")
     return list(dict.fromkeys(texts))
 
 

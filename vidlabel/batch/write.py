@@ -42,8 +42,10 @@ _LONG = 120  # an option longer than this as JSON (a model's whole config) is na
 
 
 def _short(value: Any) -> Any:
-    """``value``, or for a long one (a config's ``to_dict()``, ~10 kB that would be on every mask row and
-    undo label) ``"<model_type> sha256:<12 hex>"`` of its JSON: as stable, and as distinct."""
+    """``value``, or for a long structure (a config's ``to_dict()``, ~10 kB that would be on every mask
+    row and undo label) ``"<model_type> sha256:<12 hex>"`` of its JSON: as stable, and as distinct."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value  # a model id or path names the model: kept whole
     text = json.dumps(value, sort_keys=True, default=_named, separators=(",", ":"))
     if len(text) <= _LONG:
         return value

@@ -138,8 +138,14 @@ def check_before_import(what: str, classes: list[type], options: Mapping[str, An
     model, offline = options.get("model"), options.get("offline")
     if model is None or options.get("config") is not None:
         return
-    import huggingface_hub as hub
-    import huggingface_hub.constants  # a lazy attribute of the package otherwise
+    try:
+        import huggingface_hub as hub
+        import huggingface_hub.constants  # a lazy attribute of the package otherwise
+    except ImportError as e:
+        raise ValidationError(
+            f"the transformers engines need transformers, torch and huggingface_hub ({e}): "
+            "pip install 'vidlabel[transformers]'"
+        ) from e
 
     if offline or (offline is None and hub_offline(hub)):
         resolve(str(model), what=what, cache_dir=options.get("cache_dir"), offline=offline)

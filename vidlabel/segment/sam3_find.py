@@ -148,10 +148,19 @@ def _check_every(every: Any, what: str) -> None:
 def _held(
     ds: Dataset, seq: str, frame: int, tracked: Iterable[tuple[str, rlemod.RLE]] = ()
 ) -> list[tuple[str, rlemod.RLE]]:
-    """``tracked`` (entity, mask) pairs, and the non-empty masks the dataset holds on ``frame`` (a
-    person's keyframe there is the instance too, whatever the tracker made of it): one index lookup of
-    the frame, no decode."""
-    return [*tracked, *((e, r) for e, r in ds.rles(seq, frame).items() if rlemod.area(r))]
+    """What is there on ``frame`` to match a detection with, as (entity, mask) pairs: ``tracked`` (this
+    run's answers), a keyframe of any entity (a person's mask is the instance, whatever the tracker made
+    of it), and the masks the dataset holds of entities the run does not track (an older mask of one it
+    tracks is about to be replaced, and must not hide an instance). Void regions are nothing to match.
+    One index lookup of the frame, no decode."""
+    pairs = list(tracked)
+    mine = {e for e, _ in pairs}
+    for e, r in ds.rles(seq, frame).items():
+        if not rlemod.area(r) or ds.entity(e, seq)["void"]:
+            continue
+        if e not in mine or ((row := ds.annotation("masks", seq, frame, e)) is not None and row["keyframe"]):
+            pairs.append((e, r))
+    return pairs
 
 
 @dataclass
