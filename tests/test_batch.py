@@ -271,6 +271,20 @@ def test_one_job_at_a_time_on_a_dataset(tmp_path: Path, monkeypatch: pytest.Monk
     assert vl.batch.propagate(ds, "flow", progress=False).wait().skipped == ds.sequence_ids()
 
 
+def test_a_sequence_keyed_on_every_frame_is_skipped_and_an_unknown_one_is_named(specs: list[dict]) -> None:
+    ds = add(vl.Dataset(), specs[:2])  # seq1 as a DAVIS import holds it: every frame a keyframe
+    square = np.zeros((80, 128), bool)
+    square[10:30, 10:30] = True
+    for eid in ds.entity_ids("seq1"):
+        for f in range(16):
+            ds.set_mask("seq1", f, eid, square)
+    report = vl.batch.propagate(ds, "flow", progress=False).wait()
+    assert report.done == ["seq0"] and report.skipped == ["seq1"]
+    assert "nothing to propagate" in (report["seq1"].error or "")
+    with pytest.raises(vl.ValidationError, match=r"no sequence 'nope' in this job \(it has seq0, seq1\)"):
+        report["nope"]
+
+
 def test_an_engine_object_runs_in_process_only(specs: list[dict]) -> None:
     ds = add(vl.Dataset(), specs[:1])
     engine = vl.segment.load("flow", max_side=64)

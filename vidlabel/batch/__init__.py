@@ -157,7 +157,7 @@ def propagate(
         address = ray_runner.parse_cluster(cluster)
         if address is not None:
             _refuse_arrays(payloads, cluster)
-        ray_runner.connect(cluster, float(connect_timeout))
+        ray_runner.connect(cluster, float(connect_timeout), say=progress)
         if ray_runner.is_remote(cluster):
             _refuse_arrays(payloads, cluster)
         assert isinstance(engine, str)

@@ -149,6 +149,9 @@ def build_payloads(
             if not seq_masks and not seq_boxes and not texts:
                 skipped[seq] = "no keyframes (no keyframe mask or box on any of its entities)"
                 continue
+            if not texts and not seq_boxes and all(len(m) == row["num_frames"] for m in seq_masks.values()):
+                skipped[seq] = "nothing to propagate: each entity with keyframes has one on every frame"
+                continue
             source = ds.frame_source(seq)
             if source is None:
                 skipped[seq] = "no pixels (imported without its frames; attach_frames gives it some)"

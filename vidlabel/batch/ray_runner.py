@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -88,12 +89,15 @@ def check_reachable(address: tuple[str, int], cluster: str, timeout: float) -> N
         ) from None
 
 
-def connect(cluster: str, timeout: float) -> None:
-    """Make sure this process is connected to ``cluster``, starting a local Ray for ``"ray"`` if none is."""
+def connect(cluster: str, timeout: float, *, say: bool = False) -> None:
+    """Make sure this process is connected to ``cluster``, starting a local Ray for ``"ray"`` if none is
+    (``say``: a line on stderr first, since that takes seconds before a progress bar can show)."""
     address = parse_cluster(cluster)
     ray = _ray()
     if address is None:
         if not ray.is_initialized():
+            if say:
+                print("batch: starting a local Ray (seconds; a later job reuses it)", file=sys.stderr)
             ray.init(include_dashboard=False)
         return
     if ray.is_initialized():

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from ..errors import ValidationError
+
 __all__ = ["STATUSES", "BatchReport", "SequenceReport"]
 
 STATUSES = ("pending", "running", "done", "failed", "skipped", "cancelled")
@@ -67,7 +69,12 @@ class BatchReport:
         )
 
     def __getitem__(self, sequence: str) -> SequenceReport:
-        return self.sequences[sequence]
+        if sequence in self.sequences:
+            return self.sequences[sequence]
+        shown = ", ".join(list(self.sequences)[:10]) + (", ..." if len(self.sequences) > 10 else "")
+        raise ValidationError(
+            f"batch report: no sequence {sequence!r} in this job (it has {shown or 'none'})"
+        )
 
     def __repr__(self) -> str:
         lines = [f"BatchReport({self.source!r}: {', '.join(f'{n} {s}' for s, n in self.counts().items())})"]
