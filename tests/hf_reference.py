@@ -66,3 +66,43 @@ def library_masks(
                 o.object_ids.index(obj)
             ]
     return out
+
+
+# ---------------------------------------------------------------------- what the transformers tests share
+H, W = 64, 96  # the clips' frame size
+
+
+def video(num_frames: int, seed: int = 3) -> np.ndarray:
+    """A synthetic clip of two moving objects, H x W."""
+    v = vl.demo.synthetic_video(width=W, height=H, num_frames=num_frames, num_objects=2, seed=seed)
+    return np.stack(v.frames)
+
+
+def dataset(frames: np.ndarray, entities: int = 2) -> tuple[vl.Dataset, str, list[str]]:
+    """A dataset of ``frames`` with ``entities`` new entities and no history."""
+    ds = vl.Dataset()
+    seq = ds.add_sequence("clip", frames=list(frames))
+    ents = [ds.add_entity(seq) for _ in range(entities)]
+    ds.clear_history()
+    return ds, seq, ents
+
+
+def tiny_sam3() -> Any:
+    """The tiny random-weight SAM 3 the text-prompt tests use: token ids made from characters (no
+    tokenizer is downloaded), a low threshold and four objects at most, masks made non-trivial."""
+    from vidlabel.segment.hf_tiny import bias_object_scores, char_tokens, tiny_sam3_config
+    from vidlabel.segment.sam3_find import SAM3Engine
+
+    torch.set_num_threads(2)
+    eng = vl.segment.load(
+        "sam3",
+        config=tiny_sam3_config(),
+        random_weights=True,
+        device="cpu",
+        tokenizer=char_tokens,
+        threshold=0.3,
+        max_objects=4,
+    )
+    assert isinstance(eng, SAM3Engine)
+    bias_object_scores(eng.tracker)
+    return eng

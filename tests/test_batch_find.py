@@ -11,13 +11,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-import torch
 from batch_data import masks
 from conftest import assert_same, snapshot
+from hf_reference import tiny_sam3
 
 import vidlabel as vl
 from vidlabel.segment.hf_loading import import_transformers
-from vidlabel.segment.hf_tiny import bias_object_scores, char_tokens, tiny_sam3_config
 
 import_transformers()
 
@@ -39,18 +38,7 @@ SEES = {"empty": {2: [A]}, "keyed": {0: [A], 5: [B]}, "none": {}, "late": {7: [C
 
 @pytest.fixture(scope="module")
 def sam3() -> Any:
-    torch.set_num_threads(2)
-    eng = vl.segment.load(
-        "sam3",
-        config=tiny_sam3_config(),
-        random_weights=True,
-        device="cpu",
-        tokenizer=char_tokens,
-        threshold=0.3,
-        max_objects=4,
-    )
-    bias_object_scores(eng.tracker)
-    return eng
+    return tiny_sam3()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from hf_reference import library_masks
+from hf_reference import H, W, dataset, library_masks, video
 
 import vidlabel as vl
 from vidlabel.segment.hf_loading import import_transformers
@@ -27,7 +27,6 @@ from vidlabel.segment.hf_tiny import bias_object_scores, tiny_edgetam_config
 tf = import_transformers()  # settles transformers' torchvision answer before a model class is imported
 
 SIZE = 128
-H, W = 64, 96
 
 
 @pytest.fixture(scope="module")
@@ -39,22 +38,9 @@ def engine() -> TrackerEngine:
     return eng
 
 
-def _video(num_frames: int, seed: int = 3) -> np.ndarray:
-    v = vl.demo.synthetic_video(width=W, height=H, num_frames=num_frames, num_objects=2, seed=seed)
-    return np.stack(v.frames)
-
-
 @pytest.fixture(scope="module")
 def clip() -> np.ndarray:
-    return _video(24)
-
-
-def _dataset(frames: np.ndarray, entities: int = 2) -> tuple[vl.Dataset, str, list[str]]:
-    ds = vl.Dataset()
-    seq = ds.add_sequence("clip", frames=list(frames))
-    ents = [ds.add_entity(seq) for _ in range(entities)]
-    ds.clear_history()
-    return ds, seq, ents
+    return video(24)
 
 
 def test_only_the_backbone_stands_in(engine: TrackerEngine) -> None:
@@ -79,7 +65,7 @@ def test_only_the_backbone_stands_in(engine: TrackerEngine) -> None:
 
 
 def test_forward_identical_to_the_library(engine: TrackerEngine, clip: np.ndarray) -> None:
-    ds, seq, (a, b) = _dataset(clip)
+    ds, seq, (a, b) = dataset(clip)
     sess = engine.session(ds, seq)
     ma, _ = sess.prompt(0, a, points=[(30, 20)])
     mb, _ = sess.prompt(0, b, points=[(70, 40)])
@@ -99,7 +85,7 @@ def test_forward_identical_to_the_library(engine: TrackerEngine, clip: np.ndarra
 
 
 def test_reverse_and_both_identical_to_the_library(engine: TrackerEngine, clip: np.ndarray) -> None:
-    ds, seq, (a, b) = _dataset(clip)
+    ds, seq, (a, b) = dataset(clip)
     sess = engine.session(ds, seq)
     sess.prompt(12, a, points=[(30, 20)])
     sess.prompt(12, b, box=(50, 25, 90, 60))
@@ -120,7 +106,7 @@ def test_reverse_and_both_identical_to_the_library(engine: TrackerEngine, clip: 
 
 
 def test_entity_added_later_identical_to_the_library(engine: TrackerEngine, clip: np.ndarray) -> None:
-    ds, seq, (a, b) = _dataset(clip)
+    ds, seq, (a, b) = dataset(clip)
     sess = engine.session(ds, seq)
     sess.prompt(0, a, points=[(30, 20)])
     first = {f: r[a][0] for f, r in sess.propagate()}
@@ -140,7 +126,7 @@ def test_entity_added_later_identical_to_the_library(engine: TrackerEngine, clip
 
 def test_box_and_mask_prompts_identical_to_the_library(engine: TrackerEngine, clip: np.ndarray) -> None:
     frames = clip[:8]
-    ds, seq, (a, b) = _dataset(frames)
+    ds, seq, (a, b) = dataset(frames)
     sess = engine.session(ds, seq)
     given = np.zeros((H, W), bool)
     given[20:40, 30:70] = True
@@ -163,7 +149,7 @@ def test_box_and_mask_prompts_identical_to_the_library(engine: TrackerEngine, cl
 def test_memory_is_flat_from_30_to_300_frames(engine: TrackerEngine) -> None:
     held = {}
     for n in (30, 300):
-        ds, seq, (a,) = _dataset(_video(n, seed=7), 1)
+        ds, seq, (a,) = dataset(video(n, seed=7), 1)
         sess = engine.session(ds, seq)
         sess.prompt(0, a, points=[(30, 20)])
         for _ in sess.propagate():

@@ -11,12 +11,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-import torch
 from conftest import assert_same, snapshot
+from hf_reference import tiny_sam3
 
 import vidlabel as vl
 from vidlabel.segment.hf_loading import import_transformers
-from vidlabel.segment.hf_tiny import bias_object_scores, char_tokens, tiny_sam3_config
 
 import_transformers()
 
@@ -26,21 +25,7 @@ N = 12
 
 @pytest.fixture(scope="module")
 def sam3() -> Any:
-    from vidlabel.segment.sam3_find import SAM3Engine
-
-    torch.set_num_threads(2)
-    eng = vl.segment.load(
-        "sam3",
-        config=tiny_sam3_config(),
-        random_weights=True,
-        device="cpu",
-        tokenizer=char_tokens,
-        threshold=0.3,
-        max_objects=4,
-    )
-    assert isinstance(eng, SAM3Engine)
-    bias_object_scores(eng.tracker)
-    return eng
+    return tiny_sam3()
 
 
 @pytest.fixture(scope="module")

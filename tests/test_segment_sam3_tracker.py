@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hf_reference import library_masks
+from hf_reference import dataset, library_masks, video
 
 import vidlabel as vl
 from vidlabel.segment.hf_loading import import_transformers
@@ -15,8 +15,6 @@ from vidlabel.segment.hf_session import TrackerEngine
 from vidlabel.segment.hf_tiny import bias_object_scores, tiny_sam3_config
 
 tf = import_transformers()
-
-H, W = 64, 96
 
 
 @pytest.fixture(scope="module")
@@ -28,22 +26,9 @@ def engine() -> TrackerEngine:
     return eng
 
 
-def _video(num_frames: int, seed: int = 3) -> np.ndarray:
-    v = vl.demo.synthetic_video(width=W, height=H, num_frames=num_frames, num_objects=2, seed=seed)
-    return np.stack(v.frames)
-
-
-def _dataset(frames: np.ndarray, entities: int = 2) -> tuple[vl.Dataset, str, list[str]]:
-    ds = vl.Dataset()
-    seq = ds.add_sequence("clip", frames=list(frames))
-    ents = [ds.add_entity(seq) for _ in range(entities)]
-    ds.clear_history()
-    return ds, seq, ents
-
-
 def test_both_ways_with_points_and_a_box_identical_to_the_library(engine: TrackerEngine) -> None:
-    clip = _video(16)
-    ds, seq, (a, b) = _dataset(clip)
+    clip = video(16)
+    ds, seq, (a, b) = dataset(clip)
     sess = engine.session(ds, seq)
     ma, _ = sess.prompt(8, a, points=[(30, 20)])
     mb, _ = sess.prompt(8, b, box=(50, 25, 90, 60))
@@ -65,8 +50,8 @@ def test_both_ways_with_points_and_a_box_identical_to_the_library(engine: Tracke
 
 
 def test_an_object_added_later_identical_to_the_library(engine: TrackerEngine) -> None:
-    clip = _video(14)
-    ds, seq, (a, b) = _dataset(clip)
+    clip = video(14)
+    ds, seq, (a, b) = dataset(clip)
     sess = engine.session(ds, seq)
     sess.prompt(0, a, points=[(30, 20)])
     first = {f: r[a][0] for f, r in sess.propagate()}
@@ -83,7 +68,7 @@ def test_an_object_added_later_identical_to_the_library(engine: TrackerEngine) -
 def test_memory_is_flat_from_30_to_300_frames(engine: TrackerEngine) -> None:
     held = {}
     for n in (30, 300):
-        ds, seq, (a,) = _dataset(_video(n, seed=7), 1)
+        ds, seq, (a,) = dataset(video(n, seed=7), 1)
         sess = engine.session(ds, seq)
         sess.prompt(0, a, points=[(30, 20)])
         for _ in sess.propagate():

@@ -20,16 +20,16 @@ import numpy as np
 import pytest
 import torch
 from conftest import assert_same, snapshot
+from hf_reference import H, W, dataset, library_masks, tiny_sam3, video
 
 import vidlabel as vl
 from vidlabel.segment.hf_loading import import_transformers
-from vidlabel.segment.hf_session import TrackerEngine, upscale
+from vidlabel.segment.hf_session import TrackerEngine
 from vidlabel.segment.hf_tiny import bias_object_scores, tiny_sam2_config
 
 import_transformers()  # settles transformers' torchvision answer before a model class is imported
 
 SIZE = 128
-H, W = 64, 96
 
 
 @pytest.fixture(scope="module")
@@ -41,77 +41,13 @@ def engine() -> TrackerEngine:
     return eng
 
 
-def _video(num_frames: int, seed: int = 3) -> np.ndarray:
-    v = vl.demo.synthetic_video(width=W, height=H, num_frames=num_frames, num_objects=2, seed=seed)
-    return np.stack(v.frames)
-
-
 @pytest.fixture(scope="module")
 def clip() -> np.ndarray:
-    return _video(30)
-
-
-def _dataset(frames: np.ndarray, entities: int = 2) -> tuple[vl.Dataset, str, list[str]]:
-    ds = vl.Dataset()
-    seq = ds.add_sequence("clip", frames=list(frames))
-    ents = [ds.add_entity(seq) for _ in range(entities)]
-    ds.clear_history()
-    return ds, seq, ents
-
-
-def _library(
-    engine: TrackerEngine, frames: np.ndarray, *steps: tuple[Any, ...]
-) -> dict[Any, dict[int, np.ndarray]]:
-    """Masks from the library's own session (every frame preprocessed up front) and iterator, after steps
-    ("points", frame, obj, [(x, y)...], [labels]) / ("box", frame, obj, box) / ("mask", frame, obj, mask)
-    and ("run", start, reverse)."""
-    from transformers.models.sam2_video.modeling_sam2_video import Sam2VideoInferenceSession
-
-    ds, seq, _ = _dataset(frames, 0)
-    sess = engine.session(ds, seq)  # only for its preprocessing
-    video = torch.stack([sess.frames.preprocess(f) for f in frames])
-    st = Sam2VideoInferenceSession(video=video, video_height=H, video_width=W, dtype=torch.float32)
-    model, out = engine.model, {}
-    sx, sy = SIZE / W, SIZE / H
-    with torch.inference_mode():
-        for step in steps:
-            kind = step[0]
-            if kind == "run":
-                for o in model.propagate_in_video_iterator(st, start_frame_idx=step[1], reverse=step[2]):
-                    for k, m in zip(o.object_ids, upscale(o.pred_masks, SIZE, H, W)):
-                        out.setdefault(k, {})[o.frame_idx] = m
-                continue
-            _, frame, obj, what = step[:4]
-            k = st.obj_id_to_idx(obj)
-            if kind == "mask":
-                m = torch.from_numpy(what)[None, None].float()
-                m = torch.nn.functional.interpolate(m, (SIZE, SIZE), mode="bilinear", antialias=True)
-                st.add_mask_inputs(k, frame, (m >= 0.5).float())
-            else:
-                if kind == "box":
-                    x0, y0, x1, y1 = what
-                    pts, labels = [[x0 * sx, y0 * sy], [x1 * sx, y1 * sy]], [2, 3]
-                else:
-                    pts = [[x * sx, y * sy] for x, y in what]
-                    labels = list(step[4]) if len(step) > 4 else [1] * len(what)
-                st.add_point_inputs(
-                    k,
-                    frame,
-                    {
-                        "point_coords": torch.tensor([[pts]], dtype=torch.float32),
-                        "point_labels": torch.tensor([[labels]], dtype=torch.int64),
-                    },
-                )
-            st.obj_with_new_inputs = [obj]
-            o = model(inference_session=st, frame_idx=frame)
-            out.setdefault(obj, {})[("prompt", frame)] = upscale(o.pred_masks, SIZE, H, W)[
-                o.object_ids.index(obj)
-            ]
-    return out
+    return video(30)
 
 
 def test_forward_identical_to_the_library_and_memory_bounded(engine: TrackerEngine, clip: np.ndarray) -> None:
-    ds, seq, (a, b) = _dataset(clip)
+    ds, seq, (a, b) = dataset(clip)
     sess = engine.session(ds, seq)
     ma, sa = sess.prompt(0, a, points=[(30, 20)], labels=[1])
     mb, _ = sess.prompt(0, b, points=[(70, 40)])
@@ -119,7 +55,7 @@ def test_forward_identical_to_the_library_and_memory_bounded(engine: TrackerEngi
     assert 0.02 < ma.mean() < 0.9 and 0.02 < mb.mean() < 0.9 and (ma != mb).mean() > 0.02
     assert ma.shape == (H, W) and 0.0 <= sa <= 1.0
     ours = dict(sess.propagate())
-    theirs = _library(
+    theirs = library_masks(
         engine, clip, ("points", 0, a, [(30, 20)]), ("points", 0, b, [(70, 40)]), ("run", 0, False)
     )
     assert sorted(ours) == list(range(30))
@@ -140,13 +76,13 @@ def test_forward_identical_to_the_library_and_memory_bounded(engine: TrackerEngi
 
 
 def test_reverse_and_both_identical_to_the_library(engine: TrackerEngine, clip: np.ndarray) -> None:
-    ds, seq, (a, b) = _dataset(clip)
+    ds, seq, (a, b) = dataset(clip)
     sess = engine.session(ds, seq)
     sess.prompt(15, a, points=[(30, 20)])
     sess.prompt(15, b, box=(50, 25, 90, 60))
     got = list(sess.propagate(start=15, direction="both"))
     assert [f for f, _ in got] == list(range(15, 30)) + list(range(14, -1, -1))
-    theirs = _library(
+    theirs = library_masks(
         engine,
         clip,
         ("points", 15, a, [(30, 20)]),
@@ -164,7 +100,7 @@ def test_reverse_and_both_identical_to_the_library(engine: TrackerEngine, clip: 
 def test_entity_added_after_tracking_identical_to_the_library(
     engine: TrackerEngine, clip: np.ndarray
 ) -> None:
-    ds, seq, (a, b) = _dataset(clip)
+    ds, seq, (a, b) = dataset(clip)
     sess = engine.session(ds, seq)
     sess.prompt(0, a, points=[(30, 20)])
     first = {f: r[a][0] for f, r in sess.propagate()}
@@ -177,7 +113,7 @@ def test_entity_added_after_tracking_identical_to_the_library(
     # two, and a batch of two differs from a batch of one in the last float bits, which the > 0 threshold
     # turns into a few flipped pixels on some later frames. So this shows the per-object state is handled
     # like the library's, not that two-object batches match.
-    theirs = _library(engine, clip, ("points", 12, b, [(70, 40)]), ("run", 12, False))
+    theirs = library_masks(engine, clip, ("points", 12, b, [(70, 40)]), ("run", 12, False))
     assert any(not np.array_equal(theirs[b][f], theirs[b][12]) for f in range(13, 30))
     for f, r in only_b:
         assert np.array_equal(r[b][0], theirs[b][f]), f
@@ -187,13 +123,13 @@ def test_entity_added_after_tracking_identical_to_the_library(
 
 
 def test_box_and_mask_prompts_identical_to_the_library(engine: TrackerEngine, clip: np.ndarray) -> None:
-    ds, seq, (a, b) = _dataset(clip)
+    ds, seq, (a, b) = dataset(clip)
     sess = engine.session(ds, seq)
     given = np.zeros((H, W), bool)
     given[20:40, 30:70] = True
     m_box, _ = sess.prompt(2, a, box=(10, 10, 50, 40))
     m_mask, _ = sess.prompt(2, b, mask=given)
-    theirs = _library(engine, clip, ("box", 2, a, (10, 10, 50, 40)), ("mask", 2, b, given))
+    theirs = library_masks(engine, clip, ("box", 2, a, (10, 10, 50, 40)), ("mask", 2, b, given))
     assert np.array_equal(m_box, theirs[a][("prompt", 2)]) and m_box.any()
     assert np.array_equal(m_mask, theirs[b][("prompt", 2)]) and m_mask.any()
     sess.remove(b)
@@ -206,7 +142,7 @@ def test_box_and_mask_prompts_identical_to_the_library(engine: TrackerEngine, cl
 def test_memory_is_flat_from_30_to_300_frames(engine: TrackerEngine) -> None:
     held = {}
     for n in (30, 300):
-        ds, seq, (a,) = _dataset(_video(n, seed=7), 1)
+        ds, seq, (a,) = dataset(video(n, seed=7), 1)
         sess = engine.session(ds, seq)
         sess.prompt(0, a, points=[(30, 20)])
         for _ in sess.propagate():
@@ -217,7 +153,7 @@ def test_memory_is_flat_from_30_to_300_frames(engine: TrackerEngine) -> None:
 
 
 def test_corrections_carry_into_the_next_propagation(engine: TrackerEngine, clip: np.ndarray) -> None:
-    ds, seq, (a, _) = _dataset(clip)
+    ds, seq, (a, _) = dataset(clip)
     sess = engine.session(ds, seq)
     sess.prompt(0, a, points=[(30, 20)])
     first = {f: r[a][0] for f, r in sess.propagate()}
@@ -231,7 +167,7 @@ def test_corrections_carry_into_the_next_propagation(engine: TrackerEngine, clip
 
 
 def test_cancel_keeps_whole_frames_as_one_undo_step(engine: TrackerEngine, clip: np.ndarray) -> None:
-    ds, seq, (a, b) = _dataset(clip)
+    ds, seq, (a, b) = dataset(clip)
     sess = engine.session(ds, seq)
     sess.prompt(0, a, points=[(30, 20)])
     sess.prompt(0, b, points=[(70, 40)])
@@ -256,7 +192,7 @@ def test_cancel_keeps_whole_frames_as_one_undo_step(engine: TrackerEngine, clip:
 
 
 def test_bad_input_is_refused_and_writes_nothing(engine: TrackerEngine, clip: np.ndarray) -> None:
-    ds, seq, (a, _) = _dataset(clip)
+    ds, seq, (a, _) = dataset(clip)
     sess = engine.session(ds, seq)
     before = snapshot(ds)
     for kwargs in (
@@ -414,25 +350,11 @@ def test_a_model_not_cached_offline_and_a_misspelt_option_are_refused_before_tor
 # ---------------------------------------------------------------------- SAM 3 text prompts
 @pytest.fixture(scope="module")
 def sam3() -> Any:
-    from vidlabel.segment.hf_tiny import char_tokens, tiny_sam3_config
-    from vidlabel.segment.sam3_find import SAM3Engine
-
-    eng = vl.segment.load(
-        "sam3",
-        config=tiny_sam3_config(),
-        random_weights=True,
-        device="cpu",
-        tokenizer=char_tokens,
-        threshold=0.3,
-        max_objects=4,
-    )
-    assert isinstance(eng, SAM3Engine)
-    bias_object_scores(eng.tracker)
-    return eng
+    return tiny_sam3()
 
 
 def test_find_creates_one_entity_per_detection_and_rerunning_adds_none(sam3: Any, clip: np.ndarray) -> None:
-    ds, seq, _ = _dataset(clip[:8], 0)
+    ds, seq, _ = dataset(clip[:8], 0)
     sess = sam3.session(ds, seq)
     detections = sess.detect("person", 2)
     assert 1 <= len(detections) <= 4 and all(m.shape == (H, W) and m.any() for m, _ in detections)
@@ -488,6 +410,6 @@ def test_the_models_own_tokenizer_is_used_and_a_long_text_is_cut_to_its_length(
     ids, attention = eng.tokenize("a red car " * 20)  # 140 letters: more tokens than the text encoder takes
     assert ids.shape == attention.shape == (1, 32) and int(ids[0, 0]) == 0
     assert not torch.equal(eng.tokenize("car")[0], eng.tokenize("bus")[0])
-    ds, seq, _ = _dataset(clip[:2], 0)
+    ds, seq, _ = dataset(clip[:2], 0)
     detections = eng.session(ds, seq).detect(("a red car " * 8).strip(), 0)  # 79 letters: ~70 tokens
     assert all(m.shape == (H, W) for m, _ in detections)

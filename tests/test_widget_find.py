@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import assert_same, disc, snapshot
+from hf_reference import video
 from test_segment_base import PaintEngine
-from test_segment_transformers import _video, sam3  # noqa: F401  (sam3: the fixture)
+from test_segment_transformers import sam3  # noqa: F401  (the fixture)
 from test_widget import GatedEngine, Recorder, _wait_for
 
 import vidlabel as vl
@@ -31,7 +32,7 @@ def ask(w: vl.Annotator, rec: Recorder, rid: int, kind: str, **fields: Any) -> d
 
 @pytest.fixture(scope="module")
 def clip6() -> np.ndarray:
-    return _video(NUM_FRAMES)
+    return video(NUM_FRAMES)
 
 
 @pytest.fixture
